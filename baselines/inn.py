@@ -1,0 +1,111 @@
+"""The four-loss MMD-trained INN of Ardizzone et al. (2018), as the seed paper's Sec. 2.2 and the
+original toy_8-modes code describe it (REFERENCE.md section 1).
+
+Output layout: [z (x_dim), pad_out (dim - x_dim - y_dim), y (y_dim)].
+
+- L_y   = w_y * MSE([pad_out, y_out], [pad noise, y + y_noise])
+- L_z   = w_z * MMD([z_out, y_out.detach()], [N(0, I), y + y_noise])
+- L_x   = w_x * ramp(step) * MMD(f^{-1}([N(0, I), pad noise, y + noise])[:, :x_dim], x)
+- L_rec = w_rec * MSE(f^{-1}([z_out.detach() + y_noise * N(0, I), pad noise, y + noise]), [x, x0])
+
+MMD: biased V-statistic with the inverse multiquadric kernel k = a^2 / (a^2 + ||u - v||^2)
+summed over the widths ``mmd_widths``. The original calls backward() on the forward and the
+backward terms separately before one optimiser step; the gradient of their sum is the same.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from flowbench.flows import build_flow
+from flowbench.methods import ConditionalMethod
+
+from .schedules import ramp_weight
+
+
+def mmd_multiscale(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
+    """Biased MMD^2 (V-statistic): mean of k(a,a) + k(b,b) - 2 k(a,b), IMQ kernel summed over widths."""
+    daa = torch.cdist(a, a).pow(2)
+    dbb = torch.cdist(b, b).pow(2)
+    dab = torch.cdist(a, b).pow(2)
+    total = a.new_zeros(())
+    for w in widths:
+        w2 = w * w
+        total = total + (w2 / (w2 + daa)).mean() + (w2 / (w2 + dbb)).mean() - 2 * (w2 / (w2 + dab)).mean()
+    return total
+
+
+class FourLossINN(ConditionalMethod):
+    name = "inn"
+
+    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None):
+        super().__init__(x_dim, y_dim, params, total_steps)
+        if self.dim < x_dim + y_dim:
+            raise ValueError(f"inn: dim={self.dim} must be at least x_dim + y_dim = {x_dim + y_dim}")
+        self.z_dim = x_dim
+        self.pad_out_dim = self.dim - x_dim - y_dim
+        self.y_noise = float(params["y_noise"])
+        w = params["weights"]
+        self.w_y, self.w_z, self.w_x, self.w_rec = (float(w[k]) for k in ("y", "z", "x", "rec"))
+        self.ramp = dict(params["ramp"])
+        self.widths = tuple(params["mmd_widths"])
+        self.flow = build_flow(self.dim, params["blocks"], params["subnet_layers"], params["width"],
+                               params["clamp"], params.get("init_scale"), seed=seed)
+
+    def ramp_value(self, step: int) -> float:
+        r = self.ramp
+        return ramp_weight(r["kind"], step, self.total_steps, r.get("iters_per_epoch", 8),
+                           r.get("speed", 1.0), r.get("base", 0.002))
+
+    def _pad_noise(self, n, like):
+        return self.pad_noise * torch.randn(n, self.pad_out_dim, device=like.device, dtype=like.dtype)
+
+    def loss(self, x, y, step):
+        n = x.shape[0]
+        xp = self.pad(x)
+        y_noisy = y + self.y_noise * torch.randn_like(y)
+        pad_t = self._pad_noise(n, x)
+        out, _ = self.flow(xp)
+        z_out, rest = out[:, : self.z_dim], out[:, self.z_dim:]
+        y_out = out[:, -self.y_dim:]
+        l_y = F.mse_loss(rest, torch.cat([pad_t, y_noisy], dim=1))
+        z_prior = torch.randn(n, self.z_dim, device=x.device, dtype=x.dtype)
+        l_z = mmd_multiscale(torch.cat([z_out, y_out.detach()], 1), torch.cat([z_prior, y_noisy], 1),
+                             self.widths)
+        total = self.w_y * l_y + self.w_z * l_z
+        parts = {"L_y": float(l_y.detach()), "L_z": float(l_z.detach())}
+        ramp = self.ramp_value(step)
+        if self.w_x * ramp > 0 or self.w_rec > 0:
+            y_noisy2 = y + self.y_noise * torch.randn_like(y)
+            pad_b = self._pad_noise(n, x)
+            if self.w_x * ramp > 0:
+                z_rand = torch.randn(n, self.z_dim, device=x.device, dtype=x.dtype)
+                x_rand, _ = self.flow.inverse(torch.cat([z_rand, pad_b, y_noisy2], 1))
+                l_x = mmd_multiscale(x_rand[:, : self.x_dim], x, self.widths)
+                total = total + self.w_x * ramp * l_x
+                parts["L_x"] = float(l_x.detach())
+            if self.w_rec > 0:
+                z_pert = z_out.detach() + self.y_noise * torch.randn_like(z_out)
+                x_rec, _ = self.flow.inverse(torch.cat([z_pert, pad_b, y_noisy2], 1))
+                l_rec = F.mse_loss(x_rec, xp)
+                total = total + self.w_rec * l_rec
+                parts["L_rec"] = float(l_rec.detach())
+        parts["ramp"] = ramp
+        return total, parts
+
+    @torch.no_grad()
+    def sample_posterior(self, y, n):
+        dev = next(self.parameters()).device
+        y = torch.as_tensor(y, dtype=torch.float32, device=dev)
+        out = []
+        for yk in y:
+            z = torch.randn(n, self.z_dim, device=dev)
+            yn = yk.expand(n, -1) + self.y_noise * torch.randn(n, self.y_dim, device=dev)
+            x, _ = self.flow.inverse(torch.cat([z, self._pad_noise(n, z), yn], 1))
+            out.append(x[:, : self.x_dim])
+        return torch.stack(out)
+
+    @torch.no_grad()
+    def predict(self, x):
+        out, _ = self.flow(self.pad(x))
+        return out[:, -self.y_dim:]

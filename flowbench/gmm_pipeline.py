@@ -1,0 +1,158 @@
+"""The GMM stage as plain functions: train (and sample), evaluate, aggregate.
+
+Outputs per run, in ``results/<task>/<method>/<variant>/seed<k>/``:
+- ``model.pt``: state dict + identity (method, hyper-parameters, dims)
+- ``train_log.csv``: ``step, loss, <loss parts>, seconds[, probe_w2]``
+- ``train_info.json``: diverged flag and step, last finite loss, seconds, seconds per iteration
+- ``posterior_samples.npz``: ``labels [K]``, ``conditions [K, M]``, ``samples [K, n, 2]``
+- ``predictions.npz``: test ``x [N, 2]``, ``labels [N]``, ``predicted [N]``
+- ``metrics.json`` (evaluate): tidy rows ``task, method, variant, seed, condition, metric, value``
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import metrics as M
+from .config import digest, method_params
+from .io import load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
+from .methods import make_method
+from .tasks import make_task
+from .training import train
+
+METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
+REFERENCE_SEED = 20191107  # exact-posterior draws: the same for every method and seed
+
+
+def build(config: dict, task_name: str, method: str, variant: str, seed: int):
+    tcfg = config["tasks"][task_name]
+    task = make_task(tcfg)
+    params = method_params(config, method, variant)
+    model = make_method(method, task.x_dim, task.y_dim, params,
+                        total_steps=tcfg["train"]["iterations"], seed=seed,
+                        label_prior=task.label_prior)
+    identity = {"method": method, "variant": variant, "params": params, "x_dim": task.x_dim,
+                "y_dim": task.y_dim, "params_digest": digest(params)}
+    return task, model, identity
+
+
+def reference_samples(task, label: int, n: int) -> np.ndarray:
+    return task.sample_posterior(label, n, np.random.default_rng(REFERENCE_SEED + 7919 * label))
+
+
+def make_probe(task, n: int):
+    """W2 of each label's posterior on ``n`` samples, averaged over labels (for W2-vs-time curves)."""
+    refs = [reference_samples(task, k, n) for k in range(task.n_labels)]
+    conds = task.one_hot(np.arange(task.n_labels))
+
+    def probe(model):
+        with torch.no_grad():
+            s = model.sample_posterior(conds.to(next(model.parameters()).device), n).cpu().numpy()
+        if not np.all(np.isfinite(s)):
+            return {"probe_w2": float("nan")}
+        return {"probe_w2": float(np.mean([M.w2(s[k], refs[k]) for k in range(task.n_labels)]))}
+
+    return probe
+
+
+def run_train(config: dict, task_name: str, method: str, variant: str, seed: int, outdir,
+              device: str = "auto", log=None) -> dict:
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    outdir = Path(outdir)
+    dev = resolve_device(device)
+    task, model, identity = build(config, task_name, method, variant, seed)
+    tr = config["tasks"][task_name]["train"]
+    log(f"[{task_name}/{method}/{variant}/seed{seed}] device {dev}, "
+        f"{sum(p.numel() for p in model.parameters())} parameters, "
+        f"{tr['iterations']} iterations of batch {tr['batch_size']}")
+    probe = make_probe(task, tr.get("probe_n", 500)) if tr.get("probe_every", 0) else None
+    res = train(model, task, tr["iterations"], tr["batch_size"], seed, dev,
+                log_every=tr.get("log_every", 20), probe=probe,
+                probe_every=tr.get("probe_every", 0), log=log)
+    write_csv(outdir / "train_log.csv", pd.DataFrame(res.rows, columns=_log_columns(res.rows)))
+    save_checkpoint(outdir / "model.pt", model, identity)
+    # samples and forward predictions
+    n_eval = config["tasks"][task_name].get("n_eval", 2000)
+    torch.manual_seed(seed + 1_000_003)
+    labels = np.arange(task.n_labels)
+    conds = task.one_hot(labels)
+    t0 = time.perf_counter()
+    if res.diverged:
+        samples = np.full((len(labels), n_eval, task.x_dim), np.nan, dtype=np.float32)
+        predicted = np.full(task.n_test, -1)
+    else:
+        with torch.no_grad():
+            samples = model.sample_posterior(conds.to(dev), n_eval).cpu().numpy()
+            x_test, _ = task.test_set()
+            predicted = model.predict(torch.from_numpy(x_test).to(dev)).argmax(1).cpu().numpy()
+    sample_seconds = time.perf_counter() - t0
+    x_test, y_test = task.test_set()
+    write_npz(outdir / "posterior_samples.npz", labels=labels, conditions=conds.numpy(),
+              samples=samples.astype(np.float32))
+    write_npz(outdir / "predictions.npz", x=x_test, labels=y_test, predicted=predicted)
+    info = {**res.info(), "sample_seconds": sample_seconds, "device": str(dev),
+            "threads": torch.get_num_threads(), "identity_digest": identity["params_digest"],
+            "n_parameters": sum(p.numel() for p in model.parameters())}
+    write_json(outdir / "train_info.json", info)
+    log(f"done: {res.steps_done} steps, {res.seconds_per_iteration:.3f} s/iteration"
+        + (f", DIVERGED at step {res.diverged_step}" if res.diverged else ""))
+    return info
+
+
+def _log_columns(rows):
+    cols = ["step", "loss"]
+    for r in rows:
+        for k in r:
+            if k not in cols and k != "seconds":
+                cols.append(k)
+    return cols + ["seconds"]
+
+
+def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: int, rundir) -> list[dict]:
+    """Tidy metric rows for one run (from its npz files and train_info.json alone)."""
+    import json
+    rundir = Path(rundir)
+    tcfg = config["tasks"][task_name]
+    task = make_task(tcfg)
+    info = json.loads((rundir / "train_info.json").read_text())
+    base = {"task": task_name, "method": method, "variant": variant, "seed": seed}
+    rows = []
+
+    def add(metric, value, condition=""):
+        rows.append({**base, "condition": condition, "metric": metric, "value": float(value)})
+
+    add("seconds_per_iteration", info["seconds_per_iteration"])
+    add("train_seconds", info["seconds"])
+    add("diverged", float(info["diverged"]))
+    if info["diverged"]:
+        add("diverged_step", info["diverged_step"])
+        if info["last_finite_loss"] is not None:
+            add("last_finite_loss", info["last_finite_loss"])
+        return rows
+    add("final_loss", info["last_finite_loss"])
+    pred = np.load(rundir / "predictions.npz")
+    add("accuracy", M.accuracy(pred["predicted"], pred["labels"]))
+    post = np.load(rundir / "posterior_samples.npz")
+    n = post["samples"].shape[1]
+    fns = {name: M.POSTERIOR_METRICS[name] for name in tcfg.get("metrics", list(M.POSTERIOR_METRICS))}
+    for k, lab in enumerate(post["labels"]):
+        ref = reference_samples(task, int(lab), n)
+        for name, fn in fns.items():
+            add(name, fn(post["samples"][k], ref), condition=str(int(lab)))
+    return rows
+
+
+def aggregate(metric_files, out_csv) -> pd.DataFrame:
+    import json
+    rows = []
+    for f in metric_files:
+        rows.extend(json.loads(Path(f).read_text()))
+    df = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    df = df.sort_values(["task", "method", "variant", "seed", "metric", "condition"], kind="stable")
+    write_csv(out_csv, df)
+    return df

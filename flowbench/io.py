@@ -1,0 +1,105 @@
+"""Atomic file writing, checkpoints with an identity check, device and thread selection."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    A killed job therefore never leaves a partial file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path, obj) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))
+
+
+def write_npz(path, **arrays) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def write_csv(path, df) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n")
+
+
+class CheckpointMismatch(ValueError):
+    pass
+
+
+def save_checkpoint(path, model: torch.nn.Module, identity: dict, extra: dict | None = None) -> None:
+    """Save the state dict with an ``identity`` (method, hyper-parameters, dims) to check on load."""
+    with atomic_path(path) as tmp:
+        torch.save({"identity": identity, "state_dict": model.state_dict(), "extra": extra or {}}, tmp)
+
+
+def load_checkpoint(path, model: torch.nn.Module, identity: dict) -> dict:
+    """Load into ``model`` after checking the saved identity matches ``identity``.
+
+    A checkpoint saved under another architecture or config is refused with a message naming the
+    differing keys, rather than a shape error deep in torch.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # truncated or not a checkpoint
+        raise CheckpointMismatch(f"checkpoint {path} cannot be read ({exc}); delete it and rerun") from exc
+    if not isinstance(blob, dict) or "identity" not in blob:
+        raise CheckpointMismatch(f"{path} is not a flowbench checkpoint (no identity record)")
+    saved = blob["identity"]
+    diff = sorted(k for k in set(saved) | set(identity) if saved.get(k) != identity.get(k))
+    if diff:
+        detail = "; ".join(f"{k}: saved {saved.get(k)!r}, expected {identity.get(k)!r}" for k in diff)
+        raise CheckpointMismatch(f"checkpoint {path} was saved under a different architecture or "
+                                 f"config ({detail}); retrain it (delete the file) or use the matching config")
+    model.load_state_dict(blob["state_dict"])
+    return blob.get("extra", {})
+
+
+def resolve_device(setting: str = "auto") -> torch.device:
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if setting.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {setting!r} requested but no CUDA device is available; use 'auto' or 'cpu'")
+    return torch.device(setting)
+
+
+def set_threads(n: int) -> None:
+    """Torch intra-op threads for this job (the rule's ``threads``)."""
+    n = max(int(n), 1)
+    torch.set_num_threads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)

@@ -1,0 +1,196 @@
+"""Figures from results/ alone (matplotlib + seaborn). Every function writes PNGs and returns paths.
+
+A panel whose run is absent from the config says so in the panel instead of failing, so the
+smoke config (which runs few variants) still yields every figure.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .config import iter_runs  # noqa: E402
+from .tasks import make_task  # noqa: E402
+
+PALETTE = "tab10"
+DPI = 110
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # no timestamps in the PNG metadata: same results, same bytes
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def _first_seed(config, task, method, variant):
+    seeds = sorted(s for (t, m, v, s) in iter_runs(config, task) if m == method and v == variant)
+    return seeds[0] if seeds else None
+
+
+def _not_run(ax, text):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _posterior_panel(ax, task, npz_path: Path, title: str, lim: float):
+    colors = sns.color_palette(PALETTE, task.n_labels)
+    if not npz_path.exists():
+        _not_run(ax, f"{title}\n(not in this config)")
+        return
+    d = np.load(npz_path)
+    s = d["samples"]
+    if not np.all(np.isfinite(s)):
+        _not_run(ax, f"{title}\n(diverged)")
+        return
+    for k, lab in enumerate(d["labels"]):
+        pts = s[k][:600]
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=colors[int(lab)], rasterized=True)
+    _mark_centres(ax, task)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+
+
+def _mark_centres(ax, task):
+    colors = sns.color_palette(PALETTE, task.n_labels)
+    for c, lab in zip(task.centres, task.mode_labels):
+        ax.scatter([c[0]], [c[1]], marker="x", s=50, color="black", linewidths=2.2)
+        ax.scatter([c[0]], [c[1]], marker="x", s=40, color=colors[int(lab)], linewidths=1.2)
+
+
+def fig5_1(config, task_name, task_dir: Path, out: Path) -> Path:
+    task = make_task(config["tasks"][task_name])
+    lim = np.abs(task.centres).max() + 4 * task.std
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+    seed = _first_seed(config, task_name, "ours", "paper")
+    colors = sns.color_palette(PALETTE, task.n_labels)
+    if seed is None:
+        _not_run(axes[0], "ours/paper not in this config")
+        _not_run(axes[1], "ours/paper not in this config")
+    else:
+        run = task_dir / "ours" / "paper" / f"seed{seed}"
+        p = np.load(run / "predictions.npz")
+        pred = p["predicted"]
+        ok = pred >= 0
+        acc = float((pred == p["labels"]).mean())
+        axes[0].scatter(p["x"][ok, 0], p["x"][ok, 1], s=2, c=[colors[int(k)] for k in pred[ok]],
+                        rasterized=True)
+        axes[0].set_title(f"forward: predicted label of test points (acc {acc:.3f})", fontsize=10)
+        axes[0].set_xlim(-lim, lim)
+        axes[0].set_ylim(-lim, lim)
+        axes[0].set_aspect("equal")
+        _posterior_panel(axes[1], task, run / "posterior_samples.npz",
+                         "inverse: posterior samples given each label", lim)
+    fig.suptitle(f"Fig. 5.1 ({task_name}, ours/paper, seed {seed}); colour = label, x = true mode centres",
+                 fontsize=10)
+    return _save(fig, out)
+
+
+def fig5_2(config, task_name, task_dir: Path, out: Path) -> Path:
+    task = make_task(config["tasks"][task_name])
+    lim = np.abs(task.centres).max() + 4 * task.std
+    variants = [v for v in ("ramp_fast", "ramp_slow", "no_ramp", "ramp_linear")
+                if _first_seed(config, task_name, "inn", v) is not None]
+    panels = [("full", "INN: full losses, tuned weights"),
+              ("forward_only", "INN: forward losses only"),
+              (variants[0] if variants else "ramp_fast", "INN: changed ramp ({})")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.3))
+    seed = _first_seed(config, task_name, "ours", "paper")
+    _posterior_panel(axes[0], task, task_dir / "ours" / "paper" / f"seed{seed}" / "posterior_samples.npz",
+                     "ours (paper recipe)", lim)
+    for ax, (v, title) in zip(axes[1:], panels):
+        s = _first_seed(config, task_name, "inn", v)
+        _posterior_panel(ax, task, task_dir / "inn" / v / f"seed{s}" / "posterior_samples.npz",
+                         title.format(v), lim)
+    fig.suptitle(f"Fig. 5.2 ({task_name}): posterior samples, first seed of each run", fontsize=10)
+    return _save(fig, out)
+
+
+def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, threshold: float = 0.1) -> Path:
+    d = metrics[(metrics.metric == "w2") & (metrics.condition.astype(str) != "")].copy()
+    fig, ax = plt.subplots(figsize=(11, 4.6))
+    if d.empty:
+        _not_run(ax, "no W2 values (all runs diverged or none configured)")
+    else:
+        d["run"] = d["method"] + "/" + d["variant"]
+        d["label"] = d["condition"].astype(float).astype(int)
+        order = sorted(d["run"].unique(), key=lambda r: (not r.startswith("ours"), r))
+        sns.pointplot(data=d, x="label", y="value", hue="run", hue_order=order, errorbar=("ci", 95),
+                      dodge=0.5, linestyle="none", markers="o", palette=PALETTE, ax=ax, n_boot=1000, seed=0)
+        ax.axhline(threshold, color="0.3", ls=":", lw=1)
+        ax.text(ax.get_xlim()[1], threshold, f" {threshold}", va="center", fontsize=8, color="0.3")
+        ax.set_yscale("log")
+        ax.set_ylabel("W2 to the exact posterior (log scale)")
+        ax.set_xlabel("conditioning label")
+        ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.02, 1))
+    ax.set_title(f"{task_name}: W2 per label, mean and 95% CI over seeds (lower is better)", fontsize=10)
+    return _save(fig, out)
+
+
+def _load_logs(config, task_name, task_dir):
+    frames = []
+    for (t, m, v, s) in iter_runs(config, task_name):
+        f = task_dir / m / v / f"seed{s}" / "train_log.csv"
+        if f.exists():
+            df = pd.read_csv(f)
+            df["method"], df["variant"], df["seed"] = m, v, s
+            df["run"] = f"{m}/{v}"
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def training_curves(config, task_name, task_dir: Path, out: Path) -> Path:
+    logs = _load_logs(config, task_name, task_dir)
+    methods = sorted(logs["method"].unique()) if not logs.empty else []
+    fig, axes = plt.subplots(1, max(len(methods), 1), figsize=(5 * max(len(methods), 1), 3.8), squeeze=False)
+    for ax, m in zip(axes[0], methods):
+        d = logs[logs.method == m]
+        sns.lineplot(data=d, x="step", y="loss", hue="run", errorbar=None, ax=ax, palette=PALETTE, lw=1)
+        if m == "inn":
+            ax.set_yscale("log")
+        ax.set_title(f"{m}: training loss (mean over seeds)", fontsize=10)
+        ax.legend(fontsize=7)
+    if not methods:
+        _not_run(axes[0][0], "no training logs")
+    return _save(fig, out)
+
+
+def w2_vs_time(config, task_name, task_dir: Path, out: Path, threshold: float = 0.15) -> Path:
+    logs = _load_logs(config, task_name, task_dir)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    if logs.empty or "probe_w2" not in logs:
+        _not_run(ax, "no W2 probes (train.probe_every is 0)")
+    else:
+        d = logs.dropna(subset=["probe_w2"])
+        sns.lineplot(data=d, x="seconds", y="probe_w2", hue="run", units="seed", estimator=None,
+                     palette=PALETTE, ax=ax, lw=1, marker="o", markersize=3)
+        ax.axhline(threshold, color="0.3", ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("training wall-clock seconds (probes excluded)")
+        ax.set_ylabel("mean W2 over labels (probe)")
+        ax.legend(fontsize=7)
+    ax.set_title(f"{task_name}: time to quality (one line per seed)", fontsize=10)
+    return _save(fig, out)
+
+
+def gmm_figures(config, task_name, task_dir: Path, outdir: Path) -> list[Path]:
+    task_dir, outdir = Path(task_dir), Path(outdir)
+    metrics = pd.read_csv(task_dir / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
+                          na_values={"value": ["", "nan", "NaN"]})
+    return [
+        fig5_1(config, task_name, task_dir, outdir / "fig5_1.png"),
+        fig5_2(config, task_name, task_dir, outdir / "fig5_2.png"),
+        w2_comparison(metrics, task_name, outdir / "w2_comparison.png"),
+        training_curves(config, task_name, task_dir, outdir / "training_curves.png"),
+        w2_vs_time(config, task_name, task_dir, outdir / "w2_vs_time.png"),
+    ]

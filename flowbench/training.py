@@ -1,0 +1,91 @@
+"""The one training loop every method uses.
+
+It draws batches from the task, calls ``method.loss(x, y, step)``, clamps gradients element-wise
+if the method asks for it, and logs one row per step (``step, loss, <parts>, seconds``) where
+``seconds`` is the cumulative *training* time (probes excluded). A non-finite loss stops the run
+and records it as diverged, with the step and the last finite loss.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass
+class TrainResult:
+    rows: list = field(default_factory=list)
+    diverged: bool = False
+    diverged_step: int | None = None
+    last_finite_loss: float | None = None
+    seconds: float = 0.0
+    steps_done: int = 0
+
+    @property
+    def seconds_per_iteration(self) -> float:
+        return self.seconds / max(self.steps_done, 1)
+
+    def info(self) -> dict:
+        return {"diverged": self.diverged, "diverged_step": self.diverged_step,
+                "last_finite_loss": self.last_finite_loss, "seconds": self.seconds,
+                "steps_done": self.steps_done, "seconds_per_iteration": self.seconds_per_iteration}
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train(method, task, iterations: int, batch_size: int, seed: int, device=None,
+          log_every: int = 20, probe=None, probe_every: int = 0, log=None) -> TrainResult:
+    """Train ``method`` on ``task``; ``probe(method) -> dict`` runs every ``probe_every`` steps
+    (its time is not counted in ``seconds``)."""
+    if iterations < 1 or batch_size < 1:
+        raise ValueError(f"iterations and batch_size must be >= 1, got {iterations}, {batch_size}")
+    device = device or torch.device("cpu")
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    method.to(device).train()
+    opt = method.make_optimizer()
+    clamp = method.grad_clamp
+    res = TrainResult()
+    t_wall0 = time.perf_counter()
+    for step in range(iterations):
+        t0 = time.perf_counter()
+        x, y = task.sample_batch(batch_size, rng)
+        x, y = x.to(device), y.to(device)
+        opt.zero_grad(set_to_none=True)
+        loss, parts = method.loss(x, y, step)
+        loss_val = float(loss.detach())
+        if not math.isfinite(loss_val):
+            res.diverged, res.diverged_step = True, step
+            log(f"step {step}: non-finite loss ({loss_val}); run recorded as diverged "
+                f"(last finite loss {res.last_finite_loss})")
+            break
+        loss.backward()
+        if clamp is not None:
+            for p in method.parameters():
+                if p.grad is not None:
+                    p.grad.data.clamp_(-clamp, clamp)
+        opt.step()
+        _sync(device)
+        res.seconds += time.perf_counter() - t0
+        res.last_finite_loss = loss_val
+        res.steps_done = step + 1
+        row = {"step": step, "loss": loss_val, **{k: float(v) for k, v in parts.items()},
+               "seconds": res.seconds}
+        if probe is not None and probe_every and ((step + 1) % probe_every == 0 or step + 1 == iterations):
+            method.eval()
+            row.update(probe(method))
+            method.train()
+        res.rows.append(row)
+        if (step + 1) % log_every == 0 or step + 1 == iterations:
+            log(f"step {step + 1}/{iterations}  loss {loss_val:.4f}  "
+                f"train {res.seconds:.1f}s  wall {time.perf_counter() - t_wall0:.1f}s")
+    method.eval()
+    return res
