@@ -35,6 +35,19 @@ class TrainResult:
                 "steps_done": self.steps_done, "seconds_per_iteration": self.seconds_per_iteration}
 
 
+def lr_scheduler(opt, params: dict, iterations: int):
+    """``lr_schedule: constant`` (the paper's recipe: no schedule) or ``cosine`` (decay from lr to
+    ``lr * lr_final_factor`` over the run)."""
+    kind = params.get("lr_schedule", "constant")
+    if kind == "constant":
+        return None
+    if kind == "cosine":
+        f = float(params.get("lr_final_factor", 0.01))
+        return torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda t: f + (1 - f) * 0.5 * (1 + math.cos(math.pi * min(t, iterations) / iterations)))
+    raise ValueError(f"unknown lr_schedule {kind!r}; allowed: ['constant', 'cosine']")
+
+
 def _sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -52,6 +65,7 @@ def train(method, task, iterations: int, batch_size: int, seed: int, device=None
     torch.manual_seed(seed)
     method.to(device).train()
     opt = method.make_optimizer()
+    sched = lr_scheduler(opt, method.params, iterations)
     clamp = method.grad_clamp
     res = TrainResult()
     t_wall0 = time.perf_counter()
@@ -73,6 +87,8 @@ def train(method, task, iterations: int, batch_size: int, seed: int, device=None
                 if p.grad is not None:
                     p.grad.data.clamp_(-clamp, clamp)
         opt.step()
+        if sched is not None:
+            sched.step()
         _sync(device)
         res.seconds += time.perf_counter() - t0
         res.last_finite_loss = loss_val

@@ -67,7 +67,8 @@ rule figures_gmm:
         runs=lambda wc: [f"{d}/{f}" for d in run_dirs(wc.task)
                          for f in ("posterior_samples.npz", "predictions.npz", "train_log.csv")],
     output:
-        [f"{RESULTS}/{{task}}/figures/{name}.png"
+        [report(f"{RESULTS}/{{task}}/figures/{name}.png", caption=f"../report/{name}.rst",
+                category="2. Figures", subcategory="{task}")
          for name in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time")],
     log:
         f"{RESULTS}/logs/{{task}}/figures.log",

@@ -1,5 +1,76 @@
-# The report stage (grows with the issues): renders report/ from results/ alone.
+# The report stage: results/provenance.json (config digest, packages, hardware, benchmark times),
+# then report/ (README.md with the claim verdicts, tables/*.csv, figures/<task>/*.png), rendered
+# from results/ alone by flowbench.report.render_report.
+import os
+
+from flowbench.report import report_outputs
+
+REPORT_DIR = config.get("report_dir", "report").rstrip("/")
+
+# Snakemake's own HTML report (`snakemake --report report/report.html`): its front page.
+report: "../report/workflow.rst"
+REPORT_TASKS = sorted(config["tasks"])
 
 
 def report_targets():
-    return []
+    return report_outputs(REPORT_DIR, REPORT_TASKS)
+
+
+def report_upstream():
+    """Everything the report reads; a later stage joins by defining `images_all_targets()`."""
+    targets = list(gmm_all_targets())
+    images = globals().get("images_all_targets")
+    if callable(images):
+        targets += list(images())
+    return targets
+
+
+def benchmark_patterns():
+    """rule name -> its benchmark pattern, so provenance attributes each TSV to its rule."""
+    return {r.name: str(r.benchmark) for r in workflow.rules
+            if r.benchmark is not None and not callable(r.benchmark)}
+
+
+rule provenance:
+    input:
+        lambda wc: report_upstream(),
+    output:
+        f"{RESULTS}/provenance.json",
+    log:
+        f"{RESULTS}/logs/report/provenance.log",
+    params:
+        configfiles=[os.path.relpath(str(f)) for f in workflow.configfiles],
+        benchmark_root=f"{RESULTS}/benchmarks",
+        benchmark_patterns=lambda wc: benchmark_patterns(),
+    threads: 1
+    script:
+        "../scripts/provenance.py"
+
+
+def _report_output(path):
+    """Flag the claims and summary tables (and the README) for Snakemake's HTML report."""
+    name = os.path.relpath(path, REPORT_DIR)
+    if name == "tables/claims.csv":
+        return report(path, caption="../report/claims.rst", category="1. Claims")
+    if name.startswith("tables/summary_"):
+        task = name[len("tables/summary_"):-len(".csv")]
+        return report(path, caption="../report/summary.rst", category="3. Tables", subcategory=task)
+    return path
+
+
+rule render_report:
+    input:
+        upstream=lambda wc: report_upstream(),
+        provenance=f"{RESULTS}/provenance.json",
+        train_logs=lambda wc: [f"{d}/train_log.csv" for t in REPORT_TASKS for d in run_dirs(t)],
+    output:
+        [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASKS)],
+    log:
+        f"{RESULTS}/logs/report/report.log",
+    params:
+        results=RESULTS,
+        report_dir=REPORT_DIR,
+        tasks=REPORT_TASKS,
+    threads: 1
+    script:
+        "../scripts/report.py"

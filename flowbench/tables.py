@@ -1,0 +1,326 @@
+"""Tables from the tidy metrics (pandas in, pandas out) and their Markdown rendering (tabulate).
+
+The tidy metrics have one row per value: ``task, method, variant, seed, condition, metric, value``;
+``condition`` is the empty string for whole-run metrics (accuracy, seconds_per_iteration,
+train_seconds, final_loss, diverged, diverged_step) and the label for per-label posterior metrics
+(w2, sliced_w2, mmd, c2st).
+
+Conventions used everywhere in the report:
+- the per-seed statistic of a posterior metric is its mean over labels for that run;
+- a run with ``diverged == 1`` is excluded from every quality mean and counted instead;
+- a summary over seeds is the mean and the half-width of a two-sided 95% Student-t interval
+  (``t_{0.975, n-1} * sd / sqrt(n)``; undefined for fewer than two seeds).
+
+Every function sorts its output, so the same metrics give the same tables, row for row.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tabulate import tabulate
+
+METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
+RUN_KEYS = ["task", "method", "variant", "seed"]
+METHOD_ORDER = ("ours", "inn", "cinn")
+DEFAULT_VARIANTS = ("paper", "full", "default")
+NA = "n/a"
+
+
+# ----------------------------------------------------------------------------------------------
+# loading and ordering
+# ----------------------------------------------------------------------------------------------
+def load_metrics(path: str | Path) -> pd.DataFrame:
+    """Read a tidy metrics CSV (condition kept as a string, empty for whole-run metrics)."""
+    df = pd.read_csv(path, dtype={"task": str, "method": str, "variant": str, "condition": str,
+                                  "metric": str},
+                     keep_default_na=False, na_values={"value": ["", "nan", "NaN"]})
+    return tidy(df)
+
+
+def tidy(df: pd.DataFrame) -> pd.DataFrame:
+    """Normalise column types of a tidy metrics frame (also for frames built in memory)."""
+    missing = [c for c in METRIC_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"metrics table lacks column(s) {missing}; expected {METRIC_COLUMNS}")
+    out = df[METRIC_COLUMNS].copy()
+    for c in ("task", "method", "variant", "metric"):
+        out[c] = out[c].astype(str)
+    out["condition"] = out["condition"].fillna("").astype(str).str.strip()
+    out["seed"] = out["seed"].astype(int)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
+    return out.reset_index(drop=True)
+
+
+def empty_metrics() -> pd.DataFrame:
+    return tidy(pd.DataFrame({c: pd.Series([], dtype=object) for c in METRIC_COLUMNS}))
+
+
+def method_key(method: str) -> tuple:
+    return (METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER), method)
+
+
+def variant_key(variant: str) -> tuple:
+    return (0 if variant in DEFAULT_VARIANTS else 1, variant)
+
+
+def sort_runs(df: pd.DataFrame, extra: tuple = ()) -> pd.DataFrame:
+    """Sort rows by method (ours, inn, cinn, others), variant (default first), then ``extra``."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    keys = df.apply(lambda r: (method_key(r["method"]), variant_key(r["variant"]))
+                    + tuple(r[c] for c in extra), axis=1)
+    order = sorted(range(len(df)), key=lambda i: keys.iloc[i])
+    return df.iloc[order].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# per-run and per-seed statistics
+# ----------------------------------------------------------------------------------------------
+def runs(metrics: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
+    """One row per run: task, method, variant, seed, diverged (bool), diverged_step (float/NaN)."""
+    m = metrics if task is None else metrics[metrics["task"] == task]
+    base = m[RUN_KEYS].drop_duplicates()
+    whole = m[m["condition"] == ""]
+    div = whole[whole["metric"] == "diverged"].set_index(RUN_KEYS)["value"]
+    step = whole[whole["metric"] == "diverged_step"].set_index(RUN_KEYS)["value"]
+    out = base.set_index(RUN_KEYS)
+    out["diverged"] = div.reindex(out.index).fillna(0.0).astype(float) >= 0.5
+    out["diverged_step"] = step.reindex(out.index).astype(float)
+    out = out.reset_index()
+    return out.sort_values(RUN_KEYS, kind="stable").reset_index(drop=True)
+
+
+def diverged_runs(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The diverged runs: task, method, variant, seed, diverged_step, last_finite_loss."""
+    r = runs(metrics)
+    r = r[r["diverged"]].copy()
+    whole = metrics[(metrics["condition"] == "") & (metrics["metric"] == "last_finite_loss")]
+    last = whole.set_index(RUN_KEYS)["value"]
+    r["last_finite_loss"] = [float(last.get(tuple(k), np.nan)) for k in r[RUN_KEYS].itertuples(index=False)]
+    cols = RUN_KEYS + ["diverged_step", "last_finite_loss"]
+    return r[cols].sort_values(RUN_KEYS, kind="stable").reset_index(drop=True)
+
+
+def per_seed(metrics: pd.DataFrame, task: str, method: str, variant: str, metric: str = "w2") -> pd.Series:
+    """The per-seed statistic of ``metric`` for one (task, method, variant), diverged runs excluded.
+
+    Per-label metrics (condition = label) are averaged over labels; whole-run metrics are taken
+    as they are. Indexed by seed, sorted.
+    """
+    m = metrics[(metrics["task"] == task) & (metrics["method"] == method)
+                & (metrics["variant"] == variant) & (metrics["metric"] == metric)]
+    if metric not in ("seconds_per_iteration", "train_seconds", "diverged", "diverged_step"):
+        m = _finite_runs_of(metrics, m)
+    if m.empty:
+        return pd.Series([], dtype=float, name=metric)
+    s = m.groupby("seed")["value"].mean().sort_index()
+    s.name = metric
+    return s.astype(float)
+
+
+def _finite_runs_of(all_metrics: pd.DataFrame, m: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``m`` whose run did not diverge (divergence read from ``all_metrics``)."""
+    if m.empty:
+        return m
+    r = runs(all_metrics[all_metrics["task"].isin(m["task"].unique())])
+    bad = set(map(tuple, r.loc[r["diverged"], RUN_KEYS].itertuples(index=False)))
+    if not bad:
+        return m
+    keep = [tuple(k) not in bad for k in m[RUN_KEYS].itertuples(index=False)]
+    return m[keep]
+
+
+def mean_ci(values) -> tuple[float, float, int]:
+    """(mean, half-width of the 95% t-interval, n) of the finite values; NaN where undefined."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(float(x))], dtype=float)
+    n = len(v)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    mean = float(v.mean())
+    if n < 2:
+        return mean, float("nan"), n
+    half = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return mean, half, n
+
+
+def variants_of(metrics: pd.DataFrame, task: str) -> list[tuple[str, str]]:
+    """The (method, variant) pairs of a task, in report order."""
+    m = metrics[metrics["task"] == task][["method", "variant"]].drop_duplicates()
+    return sorted(map(tuple, m.itertuples(index=False)), key=lambda mv: (method_key(mv[0]), variant_key(mv[1])))
+
+
+def summary_table(metrics: pd.DataFrame, task: str) -> pd.DataFrame:
+    """One row per (method, variant) of ``task``.
+
+    Columns: task, method, variant, seeds (runs), diverged (count), w2_mean, w2_ci95, w2_n
+    (non-diverged seeds), c2st_mean, accuracy, seconds_per_iteration. Quality columns exclude
+    diverged runs; seconds per iteration is the mean over all runs (a diverged run's own rate).
+    """
+    rows = []
+    r = runs(metrics, task)
+    for method, variant in variants_of(metrics, task):
+        rr = r[(r["method"] == method) & (r["variant"] == variant)]
+        w2, w2_ci, w2_n = mean_ci(per_seed(metrics, task, method, variant, "w2").tolist())
+        c2st = mean_ci(per_seed(metrics, task, method, variant, "c2st").tolist())[0]
+        acc = mean_ci(per_seed(metrics, task, method, variant, "accuracy").tolist())[0]
+        spi = mean_ci(per_seed(metrics, task, method, variant, "seconds_per_iteration").tolist())[0]
+        rows.append({"task": task, "method": method, "variant": variant, "seeds": int(len(rr)),
+                     "diverged": int(rr["diverged"].sum()), "w2_mean": w2, "w2_ci95": w2_ci,
+                     "w2_n": int(w2_n), "c2st_mean": c2st, "accuracy": acc,
+                     "seconds_per_iteration": spi})
+    cols = ["task", "method", "variant", "seeds", "diverged", "w2_mean", "w2_ci95", "w2_n",
+            "c2st_mean", "accuracy", "seconds_per_iteration"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ----------------------------------------------------------------------------------------------
+# training logs: time to a W2 threshold
+# ----------------------------------------------------------------------------------------------
+def time_to_threshold(log: pd.DataFrame, threshold: float = 0.15) -> float | None:
+    """``seconds`` of the first log row whose ``probe_w2`` <= threshold; None if never reached."""
+    if log is None or log.empty or "probe_w2" not in log or "seconds" not in log:
+        return None
+    w = pd.to_numeric(log["probe_w2"], errors="coerce")
+    hit = log[(w <= threshold) & w.notna()]
+    if hit.empty:
+        return None
+    if "step" in hit:
+        hit = hit.sort_values("step", kind="stable")
+    return float(hit["seconds"].iloc[0])
+
+
+def time_to_threshold_table(metrics: pd.DataFrame, results_dir: str | Path,
+                            threshold: float = 0.15) -> pd.DataFrame:
+    """Per run of the metrics (train logs read from ``results_dir``): task, method, variant, seed,
+    has_log, probes, best_probe_w2, reached, seconds_to_threshold, train_seconds."""
+    results_dir = Path(results_dir)
+    rows = []
+    for task, method, variant, seed in sorted(set(map(tuple, metrics[RUN_KEYS].itertuples(index=False)))):
+        f = results_dir / task / method / variant / f"seed{seed}" / "train_log.csv"
+        log = pd.read_csv(f) if f.exists() else None
+        t = time_to_threshold(log, threshold) if log is not None else None
+        probes = pd.to_numeric(log["probe_w2"], errors="coerce").dropna() if (
+            log is not None and "probe_w2" in log) else pd.Series([], dtype=float)
+        finite = probes[np.isfinite(probes)]
+        rows.append({"task": task, "method": method, "variant": variant, "seed": int(seed),
+                     "has_log": log is not None, "probes": int(len(probes)),
+                     "best_probe_w2": float(finite.min()) if len(finite) else float("nan"),
+                     "reached": t is not None,
+                     "seconds_to_threshold": float("nan") if t is None else t,
+                     "train_seconds": float(log["seconds"].iloc[-1]) if (
+                         log is not None and len(log) and "seconds" in log) else float("nan")})
+    cols = ["task", "method", "variant", "seed", "has_log", "probes", "best_probe_w2", "reached",
+            "seconds_to_threshold", "train_seconds"]
+    return sort_runs(pd.DataFrame(rows, columns=cols), extra=("task", "seed")) if rows else pd.DataFrame(columns=cols)
+
+
+def time_to_threshold_summary(ttt: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, method, variant): runs, reached (count), mean seconds over the runs that reached."""
+    rows = []
+    if not ttt.empty:
+        for (task, method, variant), g in ttt.groupby(["task", "method", "variant"], sort=True):
+            reached = g[g["reached"]]
+            rows.append({"task": task, "method": method, "variant": variant, "runs": int(len(g)),
+                         "reached": int(len(reached)),
+                         "mean_seconds": float(reached["seconds_to_threshold"].mean()) if len(reached) else float("nan"),
+                         "best_probe_w2": float(g["best_probe_w2"].min())})
+    cols = ["task", "method", "variant", "runs", "reached", "mean_seconds", "best_probe_w2"]
+    df = pd.DataFrame(rows, columns=cols)
+    return sort_runs(df, extra=("task",)) if len(df) else df
+
+
+# ----------------------------------------------------------------------------------------------
+# Table 1 (images) and wall time (provenance)
+# ----------------------------------------------------------------------------------------------
+PAPER_TABLE1 = {"mnist": 0.984, "fashion-mnist": 0.901}
+
+
+def table1(images: pd.DataFrame | None) -> pd.DataFrame:
+    """Table 1: dataset, paper accuracy, ours (mean, 95% CI, n seeds); NaN where not run."""
+    rows = []
+    for ds in sorted(PAPER_TABLE1):
+        vals = []
+        if images is not None and not images.empty:
+            d = images[(images["task"] == ds) & (images["method"] == "ours")
+                       & (images["metric"] == "accuracy") & (images["condition"] == "")]
+            vals = d.groupby("seed")["value"].mean().sort_index().tolist()
+        mean, half, n = mean_ci(vals)
+        rows.append({"dataset": ds, "paper_accuracy": PAPER_TABLE1[ds], "accuracy_mean": mean,
+                     "accuracy_ci95": half, "n_seeds": n})
+    return pd.DataFrame(rows, columns=["dataset", "paper_accuracy", "accuracy_mean", "accuracy_ci95", "n_seeds"])
+
+
+def wall_time_table(provenance: dict | None) -> pd.DataFrame:
+    """Per rule: jobs, wall seconds (sum), CPU seconds (sum), peak RSS (MB); then a total row."""
+    cols = ["rule", "jobs", "wall_s", "cpu_s", "max_rss_mb"]
+    per_rule = ((provenance or {}).get("benchmarks") or {}).get("per_rule") or {}
+    rows = [{"rule": r, "jobs": int(v.get("jobs", 0)), "wall_s": float(v.get("s", float("nan"))),
+             "cpu_s": float(v.get("cpu_time", float("nan"))),
+             "max_rss_mb": float(v.get("max_rss", float("nan")))}
+            for r, v in sorted(per_rule.items())]
+    if rows:
+        rows.append({"rule": "total", "jobs": sum(r["jobs"] for r in rows),
+                     "wall_s": float(np.nansum([r["wall_s"] for r in rows])),
+                     "cpu_s": float(np.nansum([r["cpu_s"] for r in rows])),
+                     "max_rss_mb": float(np.nanmax([r["max_rss_mb"] for r in rows]))
+                     if any(math.isfinite(r["max_rss_mb"]) for r in rows) else float("nan")})
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ----------------------------------------------------------------------------------------------
+# formatting
+# ----------------------------------------------------------------------------------------------
+def fmt(x, spec: str = ".3f", na: str = NA) -> str:
+    """Fixed-format a number; ``na`` for None / NaN / inf."""
+    if x is None:
+        return na
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if not math.isfinite(xf):
+        return na
+    return format(xf, spec)
+
+
+def fmt_pm(mean, half, spec: str = ".3f") -> str:
+    """``mean ± half`` (``mean`` alone where the interval is undefined)."""
+    if mean is None or not math.isfinite(float(mean)):
+        return NA
+    if half is None or not math.isfinite(float(half)):
+        return fmt(mean, spec)
+    return f"{fmt(mean, spec)} ± {fmt(half, spec)}"
+
+
+def fmt_p(p) -> str:
+    if p is None or not math.isfinite(float(p)):
+        return NA
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def markdown(rows, headers, align=None) -> str:
+    """A GitHub-Markdown table of pre-formatted strings (no number re-parsing)."""
+    rows = [[("" if c is None else str(c)).replace("|", "\\|").replace("\n", " ") for c in r] for r in rows]
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True,
+                    colalign=align)
+
+
+def summary_markdown(table: pd.DataFrame) -> str:
+    rows = [[f"{r.method}/{r.variant}", str(r.seeds), str(r.diverged), fmt_pm(r.w2_mean, r.w2_ci95),
+             fmt(r.c2st_mean), fmt(r.accuracy, ".4f"), fmt(r.seconds_per_iteration, ".4f")]
+            for r in table.itertuples(index=False)]
+    return markdown(rows, ["run (method/variant)", "seeds", "diverged", "W2 mean ± 95% CI",
+                           "C2ST", "accuracy", "s / iteration"])
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """Deterministic CSV (fixed float format, ``\\n`` line ends)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = df.to_csv(index=False, lineterminator="\n", float_format="%.6g", na_rep="")
+    path.write_text(text)
+    return path

@@ -1,0 +1,401 @@
+"""The replication report: claim verdicts on synthetic metrics, provenance, deterministic rendering."""
+import json
+import math
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from flowbench import report as R
+from flowbench import tables as T
+
+N_LABELS = 8
+
+
+# ----------------------------------------------------------------------------------------------
+# synthetic tidy metrics
+# ----------------------------------------------------------------------------------------------
+def run_rows(method, variant, seed, w2=None, acc=1.0, spi=0.1, diverged=False, step=None, task="gmm",
+             c2st=0.55):
+    """Rows of one run; per-label W2 spread around ``w2`` so that its label mean is exactly ``w2``."""
+    base = {"task": task, "method": method, "variant": variant, "seed": seed}
+    rows = [{**base, "condition": "", "metric": "seconds_per_iteration", "value": spi},
+            {**base, "condition": "", "metric": "train_seconds", "value": spi * 100},
+            {**base, "condition": "", "metric": "diverged", "value": float(diverged)}]
+    if diverged:
+        rows.append({**base, "condition": "", "metric": "diverged_step", "value": float(step)})
+        rows.append({**base, "condition": "", "metric": "last_finite_loss", "value": 12.5})
+        return rows
+    rows.append({**base, "condition": "", "metric": "final_loss", "value": 1.0})
+    rows.append({**base, "condition": "", "metric": "accuracy", "value": acc})
+    offsets = np.linspace(-0.01, 0.01, N_LABELS)
+    offsets -= offsets.mean()
+    for k in range(N_LABELS):
+        rows.append({**base, "condition": str(k), "metric": "w2", "value": w2 + offsets[k] * min(w2, 1)})
+        rows.append({**base, "condition": str(k), "metric": "c2st", "value": c2st})
+    return rows
+
+
+def frame(*runs):
+    rows = []
+    for r in runs:
+        rows.extend(r)
+    return T.tidy(pd.DataFrame(rows))
+
+
+def seeds(method, variant, values, **kw):
+    return [run_rows(method, variant, s, w2=v, **kw) for s, v in enumerate(values)]
+
+
+def metrics_with(*groups):
+    return frame(*[r for g in groups for r in g])
+
+
+# ----------------------------------------------------------------------------------------------
+# building blocks
+# ----------------------------------------------------------------------------------------------
+def test_per_seed_w2_is_label_mean_and_excludes_diverged():
+    m = metrics_with(seeds("ours", "paper", [0.1, 0.2]),
+                     [run_rows("ours", "paper", 2, diverged=True, step=17)])
+    s = T.per_seed(m, "gmm", "ours", "paper", "w2")
+    assert list(s.index) == [0, 1]
+    assert np.allclose(s.to_numpy(), [0.1, 0.2])
+    st = R.run_stats(m, "ours", "paper")
+    assert st["runs"] == 3 and st["diverged"] == 1 and st["n"] == 2
+    assert math.isclose(st["w2"], 0.15)
+    d = T.diverged_runs(m)
+    assert d[["method", "variant", "seed", "diverged_step"]].values.tolist() == [["ours", "paper", 2, 17.0]]
+    # seconds per iteration still counts the diverged run
+    assert len(T.per_seed(m, "gmm", "ours", "paper", "seconds_per_iteration")) == 3
+
+
+def test_mean_ci_matches_t_interval():
+    mean, half, n = T.mean_ci([1.0, 2.0, 3.0])
+    assert (mean, n) == (2.0, 3)
+    assert math.isclose(half, stats.t.ppf(0.975, 2) * 1.0 / math.sqrt(3))
+    mean, half, n = T.mean_ci([0.5, float("nan")])
+    assert mean == 0.5 and n == 1 and math.isnan(half)
+    assert T.mean_ci([])[2] == 0
+
+
+def test_welch_one_sided():
+    a, b = [0.5, 0.55, 0.6], [0.1, 0.12, 0.11]
+    p = R.welch_greater(a, b)
+    assert math.isclose(p, stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
+    assert p < 0.05
+    assert R.welch_greater(b, a) > 0.95
+    assert R.welch_greater([0.5], b) is None
+    assert R.welch_greater([0.5, 0.5], [0.1, 0.1]) is None  # both constant: undefined
+
+
+# ----------------------------------------------------------------------------------------------
+# the verdicts flip where their evidence crosses the threshold
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("w2, acc, verdict", [
+    (0.09, 0.995, R.REPRODUCED), (0.09, 0.98, R.PARTLY), (0.11, 0.995, R.PARTLY),
+    (0.19, 1.0, R.PARTLY), (0.25, 1.0, R.NOT_REPRODUCED)])
+def test_c1(w2, acc, verdict):
+    m = metrics_with(seeds("ours", "paper", [w2, w2, w2], acc=acc))
+    c = R.claim_c1(m)
+    assert c.verdict == verdict
+    assert f"{w2:.3f}" in c.evidence and c.rule == R.RULES["C1"]
+
+
+def test_c1_absent_or_all_diverged_is_not_tested():
+    assert R.claim_c1(metrics_with(seeds("inn", "full", [0.1]))).verdict == R.NOT_TESTED
+    m = metrics_with([run_rows("ours", "paper", 0, diverged=True, step=3)])
+    c = R.claim_c1(m)
+    assert c.verdict == R.NOT_TESTED and "diverged" in c.evidence
+    # the other task's runs do not count
+    assert R.claim_c1(metrics_with(seeds("ours", "paper", [0.05], task="gmm_some"))).verdict == R.NOT_TESTED
+
+
+@pytest.mark.parametrize("inn, verdict", [(0.14, R.REPRODUCED), (0.15, R.REPRODUCED), (0.25, R.PARTLY),
+                                          (0.35, R.NOT_REPRODUCED), (0.05, R.REPRODUCED)])
+def test_c2_ratio(inn, verdict):
+    m = metrics_with(seeds("ours", "paper", [0.1, 0.1]), seeds("inn", "full", [inn, inn]))
+    c = R.claim_c2(m)
+    assert c.verdict == verdict
+    assert f"r = {inn / 0.1:.2f}" in c.evidence
+    assert R.claim_c2(metrics_with(seeds("ours", "paper", [0.1]))).verdict == R.NOT_TESTED
+
+
+def test_c3_ratio_and_p_value():
+    full = seeds("inn", "full", [0.10, 0.11, 0.12])
+    # clearly worse, tight: ratio >= 1.5 and p < 0.05
+    c = R.claim_c3(metrics_with(full, seeds("inn", "forward_only", [0.40, 0.42, 0.44])))
+    assert c.verdict == R.REPRODUCED and "p = " in c.evidence
+    # ratio >= 1.5 but noisy: p >= 0.05
+    noisy = seeds("inn", "forward_only", [0.05, 0.06, 1.0])
+    res = R.significantly_worse(metrics_with(full, noisy), ("inn", "forward_only"), ("inn", "full"))
+    assert res["ratio"] >= 1.5 and res["p"] >= 0.05
+    assert R.claim_c3(metrics_with(full, noisy)).verdict == R.PARTLY
+    # ratio >= 1.5 with one seed: no test, partly
+    assert R.claim_c3(metrics_with(full, seeds("inn", "forward_only", [0.5]))).verdict == R.PARTLY
+    # significantly worse but by less than 1.5x: not reproduced
+    c = R.claim_c3(metrics_with(full, seeds("inn", "forward_only", [0.150, 0.151, 0.152])))
+    assert c.verdict == R.NOT_REPRODUCED
+    # absent
+    assert R.claim_c3(metrics_with(full)).verdict == R.NOT_TESTED
+
+
+def test_c4_any_changed_ramp():
+    full = seeds("inn", "full", [0.10, 0.11, 0.12])
+    good = seeds("inn", "ramp_fast", [0.40, 0.42, 0.44])
+    weak = seeds("inn", "no_ramp", [0.12, 0.11, 0.12])
+    noisy = seeds("inn", "ramp_slow", [0.05, 0.06, 1.0])
+    other = seeds("inn", "wx_10", [5.0, 5.1, 5.2])  # not a ramp change: ignored
+    assert R.changed_ramp_variants(metrics_with(full, good, weak, other)) == ["no_ramp", "ramp_fast"]
+    c = R.claim_c4(metrics_with(full, good, weak, other))
+    assert c.verdict == R.REPRODUCED
+    assert "inn/no_ramp" in c.evidence and "inn/ramp_fast" in c.evidence and "wx_10" not in c.evidence
+    assert R.claim_c4(metrics_with(full, weak, noisy)).verdict == R.PARTLY
+    assert R.claim_c4(metrics_with(full, weak)).verdict == R.NOT_REPRODUCED
+    assert R.claim_c4(metrics_with(full, other)).verdict == R.NOT_TESTED
+
+
+def test_c5_variants_of_ours():
+    paper = seeds("ours", "paper", [0.09])
+    ok1 = seeds("ours", "eps_0.05", [0.14])
+    ok2 = seeds("ours", "pad_0.2", [0.10])
+    bad_abs = seeds("ours", "eps_0.2", [0.16])        # above 0.15
+    assert R.claim_c5(metrics_with(paper, ok1, ok2)).verdict == R.REPRODUCED
+    assert R.claim_c5(metrics_with(paper, ok1, bad_abs)).verdict == R.PARTLY          # 1 of 2
+    div = [run_rows("ours", "pad_0.01", 0, diverged=True, step=5)]
+    c = R.claim_c5(metrics_with(paper, ok1, bad_abs, div))                             # 1 of 3
+    assert c.verdict == R.NOT_REPRODUCED and "pad_0.01: its only run diverged (fail)" in c.evidence
+    # relative rule: 0.12 <= 0.15 but > 2 x 0.05
+    tight = seeds("ours", "paper", [0.05])
+    assert R.claim_c5(metrics_with(tight, seeds("ours", "eps_0.2", [0.12]))).verdict == R.NOT_REPRODUCED
+    assert R.claim_c5(metrics_with(tight, seeds("ours", "eps_0.2", [0.09]))).verdict == R.REPRODUCED
+    assert R.claim_c5(metrics_with(paper)).verdict == R.NOT_TESTED
+
+
+@pytest.mark.parametrize("ours, verdict", [(0.04, R.REPRODUCED), (0.05, R.REPRODUCED), (0.08, R.PARTLY),
+                                           (0.10, R.NOT_REPRODUCED), (0.12, R.NOT_REPRODUCED)])
+def test_c6_speed_ratio(ours, verdict):
+    m = metrics_with(seeds("ours", "paper", [0.1, 0.1], spi=ours), seeds("inn", "full", [0.1], spi=0.1))
+    assert R.claim_c6(m).verdict == verdict
+    assert R.claim_c6(metrics_with(seeds("ours", "paper", [0.1]))).verdict == R.NOT_TESTED
+
+
+def test_c6_reports_time_to_threshold():
+    m = metrics_with(seeds("ours", "paper", [0.1, 0.1], spi=0.01), seeds("inn", "full", [0.1], spi=0.1))
+    ttt = pd.DataFrame([
+        {"task": "gmm", "method": "ours", "variant": "paper", "seed": 0, "probes": 4, "reached": True,
+         "seconds_to_threshold": 2.0},
+        {"task": "gmm", "method": "ours", "variant": "paper", "seed": 1, "probes": 4, "reached": True,
+         "seconds_to_threshold": 4.0},
+        {"task": "gmm", "method": "inn", "variant": "full", "seed": 0, "probes": 4, "reached": False,
+         "seconds_to_threshold": float("nan")}])
+    c = R.claim_c6(m, ttt=ttt)
+    assert "ours/paper 2/2 seeds, mean 3.00 s" in c.evidence and "inn/full 0/1 seeds" in c.evidence
+
+
+def images(mnist=None, fashion=None, style=None):
+    rows = []
+    for ds, vals in (("mnist", mnist), ("fashion-mnist", fashion)):
+        for s, v in enumerate(vals or []):
+            rows.append({"task": ds, "method": "ours", "variant": "paper", "seed": s, "condition": "",
+                         "metric": "accuracy", "value": v})
+    for ds, vals in (style or {}).items():
+        for s, v in enumerate(vals):
+            rows.append({"task": ds, "method": "ours", "variant": "paper", "seed": s, "condition": "",
+                         "metric": "style_follows_label", "value": v})
+    return T.tidy(pd.DataFrame(rows, columns=T.METRIC_COLUMNS))
+
+
+def test_c7_table1():
+    assert R.claim_c7(None).verdict == R.NOT_TESTED
+    assert R.claim_c7(images()).verdict == R.NOT_TESTED
+    assert R.claim_c7(images([0.980], [0.895])).verdict == R.REPRODUCED   # within 0.01
+    assert R.claim_c7(images([0.974], [0.895])).verdict == R.REPRODUCED   # exactly paper - 0.01
+    assert R.claim_c7(images([0.970], [0.895])).verdict == R.PARTLY
+    assert R.claim_c7(images([0.950], [0.895])).verdict == R.NOT_REPRODUCED
+    assert R.claim_c7(images([0.984])).verdict == R.PARTLY                # one dataset not run
+    t1 = T.table1(images([0.98, 0.99], None))
+    assert t1.set_index("dataset").loc["mnist", "n_seeds"] == 2
+    assert t1.set_index("dataset").loc["fashion-mnist", "n_seeds"] == 0
+
+
+def test_c8_style():
+    assert R.claim_c8(None).verdict == R.NOT_TESTED
+    assert R.claim_c8(images([0.98])).verdict == R.NOT_TESTED
+    assert R.claim_c8(images(style={"mnist": [0.95, 0.92]})).verdict == R.REPRODUCED
+    assert R.claim_c8(images(style={"mnist": [0.95], "fashion-mnist": [0.8]})).verdict == R.PARTLY
+    assert R.claim_c8(images(style={"mnist": [0.5]})).verdict == R.NOT_REPRODUCED
+
+
+def test_claim_rejects_unknown_verdict():
+    with pytest.raises(ValueError):
+        R.Claim("C1", "x", "y", "maybe", "z")
+
+
+# ----------------------------------------------------------------------------------------------
+# training logs, benchmarks
+# ----------------------------------------------------------------------------------------------
+def test_time_to_threshold():
+    log = pd.DataFrame({"step": [0, 1, 2, 3], "loss": [4, 3, 2, 1],
+                        "probe_w2": [np.nan, 0.3, 0.14, 0.1], "seconds": [0.5, 1.0, 1.5, 2.0]})
+    assert T.time_to_threshold(log, 0.15) == 1.5
+    assert T.time_to_threshold(log, 0.05) is None
+    assert T.time_to_threshold(log.drop(columns="probe_w2"), 0.15) is None
+
+
+def test_pattern_regex_and_benchmarks(tmp_path, monkeypatch):
+    rx = R.pattern_regex("results/benchmarks/{task,[A-Za-z0-9_]+}/{method}/seed{seed,[0-9]+}/train.tsv")
+    assert rx.match("results/benchmarks/gmm/ours/seed3/train.tsv")
+    assert not rx.match("results/benchmarks/gmm/ours/seedx/train.tsv")
+    assert not rx.match("results/benchmarks/gmm/ours/seed3/evaluate.tsv")
+    monkeypatch.chdir(tmp_path)
+    head = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for i, (stage, s) in enumerate([("train", 4.0), ("train", 6.0), ("evaluate", 1.5), ("other", 0.5)]):
+        f = tmp_path / "results" / "benchmarks" / "gmm" / f"seed{i}" / f"{stage}.tsv"
+        f.parent.mkdir(parents=True)
+        f.write_text(head + f"{s}\t0:00:0{int(s)}\t{100 + i}\t0\t0\t0\t0\t0\t50\t{s / 2}\n")
+    pats = {"train_gmm": "results/benchmarks/{task}/seed{seed}/train.tsv",
+            "evaluate_gmm": "results/benchmarks/{task}/seed{seed}/evaluate.tsv"}
+    jobs = R.read_benchmarks("results/benchmarks", pats)
+    assert [j["rule"] for j in jobs] == ["train_gmm", "train_gmm", "evaluate_gmm", "other"]
+    summary = R.summarise_benchmarks(jobs)
+    assert summary["per_rule"]["train_gmm"]["jobs"] == 2
+    assert summary["per_rule"]["train_gmm"]["s"] == 10.0
+    assert summary["total"]["s"] == 12.0 and summary["total"]["jobs"] == 4
+    wall = T.wall_time_table({"benchmarks": summary})
+    assert wall["rule"].tolist() == ["evaluate_gmm", "other", "train_gmm", "total"]
+    assert wall.iloc[-1]["wall_s"] == 12.0
+
+
+# ----------------------------------------------------------------------------------------------
+# rendering from a fake results/ tree
+# ----------------------------------------------------------------------------------------------
+def tiny_png(color=(255, 0, 0)) -> bytes:
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"\x00" + bytes(color)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+RUNS = [("ours", "paper", [0.08, 0.09], 0.01), ("inn", "full", [0.10, 0.12], 0.03),
+        ("inn", "forward_only", [0.40, 0.45], 0.02), ("inn", "ramp_fast", [0.30], 0.03),
+        ("cinn", "default", [0.2], 0.01)]
+
+
+def fake_results(root, with_images=False):
+    """A small results/ tree: metrics.csv, train logs, figures, provenance.json, benchmarks."""
+    rows = []
+    for task in ("gmm", "gmm_some"):
+        for method, variant, w2s, spi in RUNS:
+            for seed, w2 in enumerate(w2s):
+                rows += run_rows(method, variant, seed, w2=w2, spi=spi, task=task)
+                d = root / task / method / variant / f"seed{seed}"
+                d.mkdir(parents=True)
+                steps = np.arange(20)
+                probe = np.where(steps % 5 == 4, w2 * (1 + 3.0 / (steps + 1)), np.nan)
+                pd.DataFrame({"step": steps, "loss": 10.0 / (steps + 1), "probe_w2": probe,
+                              "seconds": (steps + 1) * spi}).to_csv(d / "train_log.csv", index=False)
+                (d / "train_info.json").write_text(json.dumps({"device": "cpu"}))
+        rows += run_rows("inn", "no_ramp", 0, diverged=True, step=7, task=task)
+        for name in R.FIGURE_NAMES:
+            f = root / task / "figures" / f"{name}.png"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(tiny_png())
+        T.write_csv(pd.DataFrame(rows).query("task == @task"), root / task / "metrics.csv")
+    if with_images:
+        img = images([0.98], [0.895], style={"mnist": [0.95], "fashion-mnist": [0.91]})
+        T.write_csv(img, root / "images" / "metrics.csv")
+    prov = {"config_digest": "0123456789abcdef", "configfiles": ["config/smoke.yaml"],
+            "command": R.reproduce_command(["config/smoke.yaml"]),
+            "config": {"tasks": {"gmm": {"kind": "gmm", "labels": "all",
+                                         "train": {"iterations": 20, "batch_size": 128}, "n_eval": 200}}},
+            "packages": {"numpy": "2.0", "python": "3.11.0"},
+            "hardware": {"platform": "Linux", "cpu_count": 2, "cuda_available": False, "cuda_device": None},
+            "git": {"commit": None, "dirty": None},
+            "benchmarks": R.summarise_benchmarks([
+                {"file": "a/train.tsv", "rule": "train_gmm", "s": 3.0, "cpu_time": 2.0, "max_rss": 300.0},
+                {"file": "b/evaluate.tsv", "rule": "evaluate_gmm", "s": 1.0, "cpu_time": 1.0, "max_rss": 200.0}])}
+    (root / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True))
+    return root
+
+
+def test_render_from_fake_results(tmp_path):
+    res = fake_results(tmp_path / "results")
+    out = tmp_path / "report"
+    written = R.render_report(res, out, tasks=["gmm", "gmm_some"])
+    expected = R.report_outputs(out, ["gmm", "gmm_some"])
+    assert sorted(str(p) for p in written.values()) == sorted(expected)
+    for p in expected:
+        assert Path(p).exists(), p
+    md = (out / "README.md").read_text()
+    assert md.startswith("# Replication report")
+    for section in ("## Claims", "## Diverged runs", "## Results per task", "## Table 1", "## Figures",
+                    "## How it was produced"):
+        assert section in md
+    for cid in R.CLAIMS:
+        assert f"| {cid} " in md
+    assert "figures/gmm/fig5_1.png" in md and "figures/gmm_some/w2_vs_time.png" in md
+    assert "0123456789abcdef" in md and "snakemake --cores all --configfile config/smoke.yaml" in md
+    assert "| train_gmm " in md and "| total " in md
+    assert str(tmp_path) not in md  # no absolute paths
+    claims = pd.read_csv(out / "tables" / "claims.csv")
+    verdicts = dict(zip(claims["id"], claims["verdict"]))
+    assert verdicts["C1"] == R.REPRODUCED          # W2 0.085, accuracy 1.0
+    assert verdicts["C2"] == R.REPRODUCED          # r = 0.11 / 0.085 = 1.29
+    assert verdicts["C3"] == R.REPRODUCED          # r = 3.86, p small
+    assert verdicts["C4"] == R.PARTLY              # ramp_fast r = 2.7 with one seed; no_ramp diverged
+    assert verdicts["C5"] == R.NOT_TESTED
+    assert verdicts["C6"] == R.REPRODUCED          # r = 0.01 / 0.03 = 0.33
+    assert verdicts["C7"] == R.NOT_TESTED and verdicts["C8"] == R.NOT_TESTED
+    div = pd.read_csv(out / "tables" / "diverged.csv")
+    assert len(div) == 2 and set(div["variant"]) == {"no_ramp"}
+    assert "2 of 18 runs stopped on a non-finite loss" in md
+    summary = pd.read_csv(out / "tables" / "summary_gmm.csv")
+    assert summary["method"].tolist()[:1] == ["ours"]
+    assert summary.set_index("variant").loc["no_ramp", "diverged"] == 1
+    assert (out / "figures" / "gmm" / "fig5_2.png").read_bytes() == tiny_png()
+
+
+def test_render_is_deterministic(tmp_path):
+    res = fake_results(tmp_path / "results", with_images=True)
+    a = R.render_report(res, tmp_path / "a")
+    b = R.render_report(res, tmp_path / "b")
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name].read_bytes() == b[name].read_bytes(), name
+    md = a["README.md"].read_text()
+    assert "| mnist " in md and "0.984" in md   # Table 1 with the paper's numbers beside ours
+    claims = pd.read_csv(tmp_path / "a" / "tables" / "claims.csv")
+    verdicts = dict(zip(claims["id"], claims["verdict"]))
+    assert verdicts["C7"] == R.REPRODUCED and verdicts["C8"] == R.REPRODUCED
+
+
+def test_render_without_provenance_or_runs(tmp_path):
+    res = tmp_path / "results"
+    res.mkdir()
+    written = R.render_report(res, tmp_path / "report", tasks=[])
+    md = written["README.md"].read_text()
+    assert "No results/provenance.json" in md
+    assert md.count("**not tested**") == 8
+
+
+def test_collect_provenance(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / "results" / "benchmarks" / "gmm" / "train.tsv"
+    f.parent.mkdir(parents=True)
+    f.write_text("s\tmax_rss\tcpu_time\n2.5\t100\t2.0\n")
+    cfg = {"tasks": {"gmm": {}}, "device": "cpu"}
+    p = R.collect_provenance(cfg, ["config/smoke.yaml"], "results/benchmarks",
+                             {"train_gmm": "results/benchmarks/{task}/train.tsv"})
+    from flowbench.config import digest
+    assert p["config_digest"] == digest(cfg)
+    assert p["command"] == "snakemake --cores all --configfile config/smoke.yaml"
+    assert set(R.PACKAGES) | {"python"} <= set(p["packages"])
+    assert p["packages"]["pot"] and p["packages"]["numpy"] == np.__version__
+    assert {"platform", "cpu_count", "cuda_available", "cuda_device"} <= set(p["hardware"])
+    assert p["benchmarks"]["per_rule"]["train_gmm"]["s"] == 2.5
+    json.dumps(p)  # serialisable

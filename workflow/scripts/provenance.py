@@ -1,0 +1,13 @@
+"""results/provenance.json: config digest, package versions, hardware, benchmark wall times."""
+from _common import setup  # noqa: I001  (sets the import path)
+
+from flowbench.io import write_json
+from flowbench.report import collect_provenance
+
+log = setup(snakemake)  # noqa: F821
+p = snakemake.params  # noqa: F821
+prov = collect_provenance(dict(snakemake.config), configfiles=p.configfiles,  # noqa: F821
+                          benchmark_root=p.benchmark_root, benchmark_patterns=dict(p.benchmark_patterns))
+write_json(snakemake.output[0], prov)  # noqa: F821
+b = prov["benchmarks"]["total"]
+log(f"config digest {prov['config_digest']}; {b['jobs']} benchmarked jobs, {b['s']:.1f} s in all")
