@@ -25,11 +25,13 @@ except ConfigError as _err:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/gmm.smk"
+include: "workflow/rules/images.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         gmm_all_targets(),
+        images_targets(),
         report_targets(),
     default_target: True

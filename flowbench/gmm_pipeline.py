@@ -126,8 +126,9 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
     def add(metric, value, condition=""):
         rows.append({**base, "condition": condition, "metric": metric, "value": float(value)})
 
-    add("seconds_per_iteration", info["seconds_per_iteration"])
-    add("train_seconds", info["seconds"])
+    if info["steps_done"] > 0:
+        add("seconds_per_iteration", info["seconds_per_iteration"])
+        add("train_seconds", info["seconds"])
     add("diverged", float(info["diverged"]))
     if info["diverged"]:
         add("diverged_step", info["diverged_step"])

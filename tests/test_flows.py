@@ -5,10 +5,12 @@ import torch
 from flowbench.flows import SoftClampAffineCoupling, build_flow, soft_clamp
 from flowbench.methods import make_method, std_normal_log_prob
 
-torch.set_default_dtype(torch.float64)
 
 
-def teardown_module(module):
+@pytest.fixture(autouse=True)
+def float64():
+    torch.set_default_dtype(torch.float64)
+    yield
     torch.set_default_dtype(torch.float32)
 
 

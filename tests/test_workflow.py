@@ -21,8 +21,18 @@ def copy_repo(root: Path, dst: Path) -> Path:
     return dst
 
 
+def image_data():
+    """The MNIST folder for the image stage of the smoke run: $FLOWBENCH_DATA, else the original
+    repository's ../shared/data (the copy's relative data_root would not resolve); None if absent."""
+    from tests.conftest import ROOT
+    d = Path(os.environ.get("FLOWBENCH_DATA") or (ROOT.parent / "shared" / "data")).resolve()
+    return d if (d / "mnist").is_dir() else None
+
+
 def snakemake(cwd, *args, timeout=900):
     env = dict(os.environ, PYTHONPATH=str(cwd))
+    if image_data() is not None:
+        env["FLOWBENCH_DATA"] = str(image_data())
     return subprocess.run(SNAKEMAKE + ["--cores", "2", "--scheduler", "greedy", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -31,6 +41,10 @@ def snakemake(cwd, *args, timeout=900):
 def smoke_run(tmp_path_factory):
     from tests.conftest import ROOT
     repo = copy_repo(ROOT, tmp_path_factory.mktemp("smoke") / "repo")
+    if image_data() is None:  # no MNIST here: run the smoke workflow without the image stage
+        cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+        cfg["images"]["datasets"] = []
+        (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(repo, "--configfile", "config/smoke.yaml")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return repo
@@ -52,6 +66,25 @@ def test_smoke_outputs(smoke_run):
         assert (repo / f"results/gmm/figures/{fig}.png").stat().st_size > 1000
     assert (repo / "results/benchmarks/gmm/ours/paper/seed0/train.tsv").exists()
     assert (repo / "report/README.md").exists()
+    # the image stage (skipped where no MNIST copy is at hand)
+    if image_data() is not None:
+        img = pd.read_csv(repo / "results/images/metrics.csv", dtype={"condition": str},
+                          keep_default_na=False)
+        assert list(img.columns) == ["task", "method", "variant", "seed", "condition", "metric", "value"]
+        assert set(img.task) == {"mnist"}
+        assert set(img.method) == {"ours", "cinn", "latent_classifier", "cnn"}
+        assert {"accuracy", "generated_accuracy", "style_follows_label", "train_seconds"} <= set(img.metric)
+        assert set(img[img.method == "ours"].variant) == {"paper"}
+        acc = img[img.metric.isin(["accuracy", "generated_accuracy", "style_follows_label"])].value
+        assert ((acc >= 0) & (acc <= 1)).all()
+        for fig in ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn"):
+            assert (repo / f"results/images/mnist/figures/{fig}.png").stat().st_size > 1000
+        run = repo / "results/images/mnist/seed0"
+        for f in ("autoencoder.pt", "latents.npz", "ours.pt", "cinn.pt", "classifier_cnn.pt"):
+            assert (run / f).exists(), f
+        lat = np.load(run / "latents.npz")
+        assert lat["train_u"].shape == (512, 20) and lat["test_u"].shape == (256, 20)
+        assert (repo / "results/benchmarks/images/mnist/seed0/autoencoder.tsv").exists()
 
 
 @pytest.mark.slow

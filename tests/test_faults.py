@@ -1,0 +1,149 @@
+"""Faults and bad input: the suite keeps its results and says exactly what went wrong."""
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from flowbench.config import validate_config
+from flowbench.gmm_pipeline import aggregate, evaluate_run, run_train
+from flowbench.io import CheckpointMismatch, atomic_path, load_checkpoint, save_checkpoint, write_json
+from flowbench.methods import make_method
+from flowbench.training import train
+
+
+class NaNAfter(torch.nn.Module):
+    """A method whose loss becomes NaN at a given step."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(1))
+        self.at = at
+        self.params = {}
+        self.grad_clamp = None
+
+    def make_optimizer(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def loss(self, x, y, step):
+        val = (self.w * x).pow(2).mean()
+        if step >= self.at:
+            val = val * float("nan")
+        return val, {}
+
+
+class TinyTask:
+    def sample_batch(self, n, rng):
+        return torch.from_numpy(rng.standard_normal((n, 2)).astype(np.float32)), torch.zeros(n, 1)
+
+
+def test_training_loop_records_divergence():
+    res = train(NaNAfter(3), TinyTask(), iterations=10, batch_size=8, seed=0, log=lambda m: None)
+    assert res.diverged and res.diverged_step == 3 and res.steps_done == 3
+    assert np.isfinite(res.last_finite_loss)
+    assert len(res.rows) == 3
+
+
+def diverging_config(smoke_config):
+    cfg = smoke_config
+    cfg["methods"]["ours"]["variants"]["diverge"] = {"clamp": 60.0, "lr": 5.0}
+    cfg["tasks"]["gmm"]["runs"] = [{"method": "ours", "variants": ["diverge", "paper"], "seeds": [0]}]
+    cfg["tasks"]["gmm"]["train"]["iterations"] = 6
+    cfg["tasks"]["gmm"]["metrics"] = ["w2"]
+    return validate_config(cfg)
+
+
+def test_diverged_run_is_marked_not_passed_on_as_numbers(smoke_config, tmp_path):
+    cfg = diverging_config(smoke_config)
+    files = []
+    for v in ("diverge", "paper"):
+        d = tmp_path / v
+        info = run_train(cfg, "gmm", "ours", v, 0, d, "cpu", log=lambda m: None)
+        rows = evaluate_run(cfg, "gmm", "ours", v, 0, d)
+        write_json(d / "metrics.json", rows)
+        files.append(d / "metrics.json")
+        if v == "diverge":
+            assert info["diverged"] and info["diverged_step"] is not None
+            metrics = {r["metric"]: r["value"] for r in rows}
+            assert metrics["diverged"] == 1.0 and "diverged_step" in metrics
+            assert "w2" not in metrics and "accuracy" not in metrics
+            assert all(np.isfinite(r["value"]) for r in rows)
+    df = aggregate(files, tmp_path / "metrics.csv")
+    assert set(df[df.metric == "w2"].variant) == {"paper"}
+
+
+def test_checkpoint_under_other_architecture_refused(tmp_path):
+    params = dict(dim=5, blocks=2, subnet_layers=2, width=16, clamp=2.0, eps=0.1, pad_noise=0.05)
+    m = make_method("ours", 2, 3, params)
+    ident = {"method": "ours", "params": params}
+    save_checkpoint(tmp_path / "m.pt", m, ident)
+    other = dict(params, width=32)
+    m2 = make_method("ours", 2, 3, other)
+    with pytest.raises(CheckpointMismatch, match="width|params"):
+        load_checkpoint(tmp_path / "m.pt", m2, {"method": "ours", "params": other})
+    m3 = make_method("ours", 2, 3, params)
+    load_checkpoint(tmp_path / "m.pt", m3, ident)
+    x = torch.randn(4, 2)
+    torch.manual_seed(0)
+    a = m.predict(x)
+    torch.manual_seed(0)
+    assert torch.equal(a, m3.predict(x))
+
+
+def test_truncated_checkpoint_refused(tmp_path):
+    p = tmp_path / "m.pt"
+    p.write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CheckpointMismatch, match="cannot be read"):
+        load_checkpoint(p, torch.nn.Linear(1, 1), {})
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- interruption of the real workflow ---------------------------------------------------------
+
+def _start(repo):
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    return subprocess.Popen(["python", "-m", "snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"],
+                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _wait_for_training(repo, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        logs = list((repo / "results" / "logs").rglob("train.log")) if (repo / "results" / "logs").exists() else []
+        if any("step" in p.read_text() for p in logs):
+            return
+        time.sleep(0.2)
+    raise AssertionError("no training job started")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_workflow_completes_on_rerun(tmp_path, sig):
+    from tests.test_workflow import copy_repo, snakemake
+    from tests.conftest import ROOT
+    repo = copy_repo(ROOT, tmp_path / "repo")
+    proc = _start(repo)
+    _wait_for_training(repo)
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    # nothing partial is taken as complete: every npz present is loadable
+    for f in (repo / "results").rglob("*.npz"):
+        np.load(f)["samples" if "posterior" in f.name else "x"]
+    done_before = {f: f.stat().st_mtime for f in (repo / "results").rglob("metrics.json")}
+    res = snakemake(repo, "--configfile", "config/smoke.yaml")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (repo / "results/gmm/metrics.csv").exists()
+    for f, mtime in done_before.items():  # finished jobs are not redone
+        assert f.stat().st_mtime == mtime

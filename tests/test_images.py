@@ -1,0 +1,190 @@
+"""The image stage's library on tiny synthetic data (no MNIST needed)."""
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from flowbench import images as I
+from flowbench.config import ConfigError, validate_config
+from flowbench.image_models import AutoEncoder, SmallCNN, ae_loss
+from flowbench.io import load_checkpoint, save_checkpoint
+
+
+@pytest.fixture
+def cfg(smoke_config):
+    return validate_config(copy.deepcopy(smoke_config))["images"]
+
+
+@pytest.fixture
+def tiny_images():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(16, 1, 28, 28, generator=g), np.arange(16) % 10
+
+
+def test_autoencoder_shapes_and_range(tiny_images):
+    x, _ = tiny_images
+    torch.manual_seed(0)
+    ae = AutoEncoder(20)
+    with torch.no_grad():
+        u = ae.encode(x)
+        r = ae.decode(u)
+    assert u.shape == (16, 20)
+    assert r.shape == (16, 1, 28, 28)
+    assert float(r.min()) >= 0.0 and float(r.max()) <= 1.0
+    assert torch.isfinite(ae_loss(r, x))
+    # GLF init: conv / linear weights N(0, 0.02)
+    w = ae.encoder.fc[0].weight.detach()
+    assert abs(float(w.std()) - 0.02) < 0.002
+
+
+def test_train_encode_decode(tiny_images, cfg):
+    x, _ = tiny_images
+    ae_cfg = {**cfg["autoencoder"], "epochs": 1, "batch_size": 8}
+    ae, info = I.train_autoencoder(x, ae_cfg, seed=0, log=lambda m: None)
+    assert info["epochs"] == 1 and len(info["rows"]) == 1 and np.isfinite(info["final_loss"])
+    u = I.encode(ae, x)
+    assert u.shape == (16, 20) and u.dtype == np.float32
+    imgs = I.decode(ae, u)
+    assert imgs.shape == (16, 28, 28) and imgs.min() >= 0 and imgs.max() <= 1
+    assert I.reconstruction_mse(ae, x) > 0
+
+
+def test_latent_task_batches():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 20)).astype(np.float32)
+    labels = np.arange(50) % 10
+    task = I.LatentTask(x, labels)
+    assert task.x_dim == 20 and task.y_dim == 10 and task.steps_per_epoch(16) == 3
+    np.testing.assert_allclose(task.label_prior, np.full(10, 0.1))
+    seen = []
+    for _ in range(3):
+        xb, yb = task.sample_batch(16, rng)
+        assert xb.shape == (16, 20) and xb.dtype == torch.float32
+        assert yb.shape == (16, 10) and torch.all(yb.sum(1) == 1)
+        seen.append(xb)
+    # one epoch: no example twice
+    assert len({tuple(r.tolist()) for r in torch.cat(seen)}) == 48
+    xb, yb = task.sample_batch(80, rng)  # larger than the data: with replacement
+    assert xb.shape == (80, 20)
+    # labels travel with their latents
+    idx = {tuple(r.tolist()): k for r, k in zip(torch.from_numpy(x), labels)}
+    assert all(idx[tuple(r.tolist())] == int(y.argmax()) for r, y in zip(xb, yb))
+
+
+@pytest.mark.parametrize("method", ["ours", "cinn"])
+def test_flows_on_latents(method, cfg):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 20)).astype(np.float32)
+    labels = np.arange(64) % 10
+    section = {**cfg[method], "epochs": 1, "batch_size": 32}
+    model, res, iters = I.train_flow(method, section, x, labels, seed=0, log=lambda m: None)
+    assert iters == 2 and res.steps_done == 2 and not res.diverged
+    scores = model.predict(torch.from_numpy(x[:7]))
+    assert scores.shape == (7, 10)
+    y = I.one_hot([0, 3, 9])
+    s = model.sample_posterior(y, 5)
+    assert s.shape == (3, 5, 20)
+    # fixed z, varied y (Fig. 5.4)
+    g = torch.Generator().manual_seed(0)
+    lat, lab = I.style_grid(model, 3, g)
+    assert lat.shape == (30, 20) and list(lab[:10]) == list(range(10))
+    lat, lab = I.class_grid(model, 4, g)
+    assert lat.shape == (40, 20) and list(lab[::4]) == list(range(10))
+    if method == "ours":
+        # the same z and v with the same label give the same latent; another label, another
+        z = torch.randn(2, I.noise_dim(model))
+        v = torch.randn(2, 10)
+        a = I.generate_latents(model, [1, 1], z[[0, 0]], v[[0, 0]])
+        b = I.generate_latents(model, [1, 2], z[[0, 0]], v[[0, 0]])
+        torch.testing.assert_close(a[0], a[1])
+        assert not torch.allclose(b[0], b[1])
+
+
+def test_style_consistency():
+    rng = np.random.default_rng(0)
+    base = rng.random((5, 1, 28, 28))
+    shared = base + 0.1 * rng.random((5, 10, 28, 28))  # rows share a style
+    s = I.style_consistency(shared)
+    assert s["same_z"] > 0.9 and s["difference"] > 0.5
+    s = I.style_consistency(rng.random((5, 10, 28, 28)))
+    assert abs(s["difference"]) < 0.05
+
+
+def test_evaluate_generation_and_metric_rows(cfg):
+    torch.manual_seed(0)
+    ae, cnn = AutoEncoder(20).eval(), SmallCNN().eval()
+    model = I.build_flow_method("ours", cfg["ours"], 20, seed=0).eval()
+    ev = {"n_generated": 20, "n_style": 6, "fig_rows": 4}
+    g = I.evaluate_generation(model, ae, cnn, np.zeros(20, np.float32), np.ones(20, np.float32), ev, 0)
+    for k in ("generated_accuracy", "style_follows_label"):
+        assert 0.0 <= g[k] <= 1.0
+    assert g["fig5_3"].shape == (10, 20, 28, 28) and g["fig5_3"].dtype == np.uint8
+    assert g["fig5_4"].shape == (4, 10, 28, 28)
+    rows = [I.metric_row("mnist", "ours", 0, "generated_accuracy", g["generated_accuracy"]),
+            I.metric_row("mnist", "cnn", 0, "accuracy", 0.9)]
+    df = pd.DataFrame(rows)
+    assert list(df.columns) == I.METRIC_COLUMNS
+    assert list(df.variant) == ["paper", "default"] and list(df.condition) == ["", ""]
+
+
+def test_aggregate(tmp_path):
+    f1, f2 = tmp_path / "a.json", tmp_path / "b.json"
+    f1.write_text(json.dumps([I.metric_row("mnist", "ours", 0, "accuracy", 0.5)]))
+    f2.write_text(json.dumps([I.metric_row("fashion-mnist", "cinn", 0, "accuracy", 0.4)]))
+    df = I.aggregate([f1, f2], tmp_path / "m.csv")
+    back = pd.read_csv(tmp_path / "m.csv", keep_default_na=False)
+    assert list(back.columns) == I.METRIC_COLUMNS and len(back) == 2
+    assert list(df.task) == ["fashion-mnist", "mnist"]
+
+
+def test_figures_write_pngs(tmp_path):
+    rng = np.random.default_rng(0)
+    g53 = rng.integers(0, 256, (10, 20, 28, 28), dtype=np.uint8)
+    g54 = rng.integers(0, 256, (4, 10, 28, 28), dtype=np.uint8)
+    p1 = I.fig5_3(g53, tmp_path / "a.png", "mnist")
+    p2 = I.fig5_4(g54, tmp_path / "b.png", "fashion-mnist", "cinn")
+    for p in (p1, p2):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000
+    np.savez(tmp_path / "s.npz", ours_fig5_3=g53, ours_fig5_4=g54, cinn_fig5_3=g53, cinn_fig5_4=g54)
+    made = I.image_figures(tmp_path / "s.npz", "mnist", tmp_path / "figs")
+    assert sorted(p.name for p in made) == ["fig5_3.png", "fig5_3_cinn.png", "fig5_4.png",
+                                            "fig5_4_cinn.png"]
+
+
+def test_checkpoint_identity(tmp_path, cfg):
+    ae = AutoEncoder(20)
+    ident = I.autoencoder_identity(cfg, "mnist", 0)
+    save_checkpoint(tmp_path / "ae.pt", ae, ident)
+    load_checkpoint(tmp_path / "ae.pt", AutoEncoder(20), ident)
+    with pytest.raises(ValueError, match="different architecture or config"):
+        load_checkpoint(tmp_path / "ae.pt", AutoEncoder(20), I.autoencoder_identity(cfg, "mnist", 1))
+
+
+def test_data_root_resolution(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLOWBENCH_DATA", raising=False)
+    assert I.resolve_data_root("../shared/data", tmp_path / "repo") == (tmp_path / "shared/data").resolve()
+    assert I.resolve_data_root(str(tmp_path / "abs"), "/elsewhere") == tmp_path / "abs"
+    monkeypatch.setenv("FLOWBENCH_DATA", str(tmp_path / "env"))
+    assert I.resolve_data_root("../shared/data", tmp_path / "repo") == tmp_path / "env"
+
+
+def test_images_config_schema(smoke_config, full_config):
+    full = validate_config(copy.deepcopy(full_config))["images"]
+    assert full["ours"]["dim"] == 30 and full["cinn"]["dim"] == 20
+    assert full["datasets"] == ["mnist", "fashion-mnist"] and full["n_train"] is None
+    bad = copy.deepcopy(smoke_config)
+    bad["images"]["datasets"] = ["cifar"]
+    with pytest.raises(ConfigError, match="images.datasets"):
+        validate_config(bad)
+    bad = copy.deepcopy(smoke_config)
+    bad["images"]["ours"]["epoch"] = 3
+    with pytest.raises(ConfigError, match="epoch"):
+        validate_config(bad)
+    minimal = copy.deepcopy(smoke_config)
+    minimal["images"] = {"datasets": ["mnist"]}
+    filled = validate_config(minimal)["images"]
+    assert filled["ours"]["eps"] == 0.1 and filled["autoencoder"]["latent_dim"] == 20
+    assert filled["data_root"] == "../shared/data" and filled["download"] is True

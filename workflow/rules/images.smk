@@ -1,0 +1,143 @@
+# The image stage (paper Sec. 5.2: Fig. 5.3, Fig. 5.4, Table 1), per data set and seed:
+# auto-encoder + latents -> ours / cINN on the latents; an independent CNN on real images ->
+# evaluate (accuracy, generated_accuracy, style_follows_label) -> one tidy metrics.csv; figures.
+# Nothing runs when the config has no `images` section or `images.datasets` is empty.
+
+IMAGES = config.get("images") or {}
+IMG = f"{RESULTS}/images"
+IMG_RUN = f"{IMG}/{{dataset}}/seed{{seed}}"
+IMG_LOG = f"{RESULTS}/logs/images/{{dataset}}/seed{{seed}}"
+IMG_BENCH = f"{RESULTS}/benchmarks/images/{{dataset}}/seed{{seed}}"
+IMAGE_FIGURES = ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
+
+wildcard_constraints:
+    dataset="mnist|fashion-mnist",
+    flow="ours|cinn",
+
+
+def images_datasets():
+    return list(IMAGES.get("datasets") or [])
+
+
+def images_seeds():
+    return [int(s) for s in IMAGES.get("seeds", [0])]
+
+
+def images_threads():
+    return int(IMAGES.get("threads", 1))
+
+
+def images_targets():
+    """The image stage's final outputs; [] when the config runs no image data set."""
+    datasets = images_datasets()
+    if not datasets:
+        return []
+    out = [f"{IMG}/metrics.csv"]
+    for d in datasets:
+        out += [f"{IMG}/{d}/figures/{name}.png" for name in IMAGE_FIGURES]
+    return out
+
+
+# the report stage picks the image outputs up under this name
+images_all_targets = images_targets
+
+# results/images/metrics.csv also matches aggregate_gmm's results/{task}/metrics.csv
+ruleorder: images_aggregate > aggregate_gmm
+
+
+rule images_autoencoder:
+    output:
+        model=f"{IMG_RUN}/autoencoder.pt",
+        latents=f"{IMG_RUN}/latents.npz",
+        info=f"{IMG_RUN}/autoencoder.json",
+    log:
+        f"{IMG_LOG}/autoencoder.log",
+    benchmark:
+        f"{IMG_BENCH}/autoencoder.tsv"
+    threads: images_threads()
+    params:
+        device=config.get("device", "auto"),
+    script:
+        "../scripts/images_autoencoder.py"
+
+
+rule images_flow:
+    input:
+        latents=f"{IMG_RUN}/latents.npz",
+    output:
+        model=f"{IMG_RUN}/{{flow}}.pt",
+        info=f"{IMG_RUN}/{{flow}}.json",
+        log_csv=f"{IMG_RUN}/{{flow}}_train_log.csv",
+    log:
+        f"{IMG_LOG}/{{flow}}.log",
+    benchmark:
+        f"{IMG_BENCH}/{{flow}}.tsv"
+    threads: images_threads()
+    params:
+        device=config.get("device", "auto"),
+    script:
+        "../scripts/images_flow.py"
+
+
+rule images_classifier_cnn:
+    output:
+        model=f"{IMG_RUN}/classifier_cnn.pt",
+        info=f"{IMG_RUN}/classifier_cnn.json",
+    log:
+        f"{IMG_LOG}/classifier_cnn.log",
+    benchmark:
+        f"{IMG_BENCH}/classifier_cnn.tsv"
+    threads: images_threads()
+    params:
+        device=config.get("device", "auto"),
+    script:
+        "../scripts/images_cnn.py"
+
+
+rule images_evaluate:
+    input:
+        autoencoder=f"{IMG_RUN}/autoencoder.pt",
+        latents=f"{IMG_RUN}/latents.npz",
+        cnn=f"{IMG_RUN}/classifier_cnn.pt",
+        cnn_info=f"{IMG_RUN}/classifier_cnn.json",
+        ours=f"{IMG_RUN}/ours.pt",
+        ours_info=f"{IMG_RUN}/ours.json",
+        cinn=f"{IMG_RUN}/cinn.pt",
+        cinn_info=f"{IMG_RUN}/cinn.json",
+    output:
+        metrics=f"{IMG_RUN}/metrics.json",
+        samples=f"{IMG_RUN}/samples.npz",
+    log:
+        f"{IMG_LOG}/evaluate.log",
+    benchmark:
+        f"{IMG_BENCH}/evaluate.tsv"
+    threads: images_threads()
+    params:
+        device=config.get("device", "auto"),
+    script:
+        "../scripts/images_evaluate.py"
+
+
+rule images_aggregate:
+    input:
+        [f"{IMG}/{d}/seed{s}/metrics.json" for d in images_datasets() for s in images_seeds()],
+    output:
+        f"{IMG}/metrics.csv",
+    log:
+        f"{RESULTS}/logs/images/aggregate.log",
+    threads: 1
+    script:
+        "../scripts/images_aggregate.py"
+
+
+rule images_figures:
+    input:
+        samples=lambda wc: f"{IMG}/{wc.dataset}/seed{min(images_seeds())}/samples.npz",
+    output:
+        [report(f"{IMG}/{{dataset}}/figures/{name}.png", category="2. Figures",
+                subcategory="{dataset}") for name in IMAGE_FIGURES],
+    log:
+        f"{RESULTS}/logs/images/{{dataset}}/figures.log",
+    threads: 1
+    script:
+        "../scripts/images_figures.py"

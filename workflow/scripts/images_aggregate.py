@@ -1,0 +1,7 @@
+from _common import setup  # noqa: I001  (sets the import path)
+
+from flowbench.images import aggregate
+
+log = setup(snakemake)  # noqa: F821
+df = aggregate(snakemake.input, snakemake.output[0])  # noqa: F821
+log(f"{len(df)} rows from {len(snakemake.input)} runs")  # noqa: F821

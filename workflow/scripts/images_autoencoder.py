@@ -1,0 +1,8 @@
+from _common import ROOT, setup  # noqa: I001  (sets the import path)
+
+from flowbench.images import run_autoencoder
+
+log = setup(snakemake)  # noqa: F821
+w, out = snakemake.wildcards, snakemake.output  # noqa: F821
+run_autoencoder(snakemake.config, w.dataset, int(w.seed), out.model, out.latents, out.info,  # noqa: F821
+                repo_root=ROOT, device=snakemake.params.device, log=log)  # noqa: F821

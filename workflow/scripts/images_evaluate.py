@@ -1,0 +1,11 @@
+from _common import setup  # noqa: I001  (sets the import path)
+
+from flowbench.images import run_evaluate
+
+log = setup(snakemake)  # noqa: F821
+w, inp, out = snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
+paths = {k: inp[k] for k in ("autoencoder", "latents", "cnn", "cnn_info", "ours", "ours_info",
+                             "cinn", "cinn_info")}
+rows = run_evaluate(snakemake.config, w.dataset, int(w.seed), paths, out.metrics,  # noqa: F821
+                    out.samples, device=snakemake.params.device, log=log)  # noqa: F821
+log(f"{len(rows)} metric rows")

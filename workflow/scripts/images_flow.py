@@ -1,0 +1,8 @@
+from _common import setup  # noqa: I001  (sets the import path)
+
+from flowbench.images import run_flow
+
+log = setup(snakemake)  # noqa: F821
+w, out = snakemake.wildcards, snakemake.output  # noqa: F821
+run_flow(snakemake.config, w.dataset, int(w.seed), w.flow, snakemake.input.latents,  # noqa: F821
+         out.model, out.info, out.log_csv, device=snakemake.params.device, log=log)  # noqa: F821
