@@ -27,6 +27,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/gmm.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/benchmark.smk"
 
 
 rule all:

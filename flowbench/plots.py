@@ -194,3 +194,31 @@ def gmm_figures(config, task_name, task_dir: Path, outdir: Path) -> list[Path]:
         training_curves(config, task_name, task_dir, outdir / "training_curves.png"),
         w2_vs_time(config, task_name, task_dir, outdir / "w2_vs_time.png"),
     ]
+
+
+def scaling_figure(costs: pd.DataFrame, out) -> Path:
+    """Seconds per iteration vs batch size, log-log, with slope-1 and slope-2 guides."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    sns.lineplot(data=costs, x="batch_size", y="seconds_per_iteration", hue="method", marker="o",
+                 ax=axes[0], palette=PALETTE)
+    axes[0].set_xscale("log")
+    axes[0].set_yscale("log")
+    b = np.array(sorted(costs.batch_size.unique()), dtype=float)
+    if len(b) > 1:
+        y0 = costs[costs.batch_size == b[0]].seconds_per_iteration.min()
+        axes[0].plot(b, y0 * b / b[0], ls=":", color="0.5", lw=1, label="slope 1 (linear)")
+        axes[0].plot(b, y0 * (b / b[0]) ** 2, ls="--", color="0.7", lw=1, label="slope 2 (quadratic)")
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("seconds per training iteration", fontsize=10)
+    piv = costs.pivot(index="batch_size", columns="method", values="seconds_per_iteration")
+    ours = [c for c in piv.columns if c.startswith("ours")]
+    if ours:
+        for c in piv.columns:
+            if c != ours[0]:
+                axes[1].plot(piv.index, piv[ours[0]] / piv[c], marker="o", label=f"{ours[0]} / {c}")
+        axes[1].axhline(1.0, color="0.5", lw=0.8)
+        axes[1].axhline(0.5, color="0.5", lw=0.8, ls=":")
+        axes[1].set_xscale("log")
+        axes[1].legend(fontsize=8)
+    axes[1].set_title("time ratio (below 1: ours is faster)", fontsize=10)
+    return _save(fig, Path(out))

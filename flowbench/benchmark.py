@@ -1,0 +1,133 @@
+"""Cost of one training step, per method and batch size, measured in one process.
+
+- ``step_costs``: seconds per training iteration (median of timed steps after warm-up) and peak
+  memory of a training step (each measured in a fresh process) for each method at each batch size. MMD terms are quadratic in the batch size, the likelihood linear.
+- ``matmul_fraction``: the floating-point work of one training step of ours (every subnet Linear
+  layer, forward and backward: 3 matmuls of 2*b*in*out FLOPs each) divided by the step time, as a
+  fraction of the throughput of plain ``torch.mm`` calls of exactly those shapes, timed in the
+  same process with the same threads. 1.0 would mean no overhead beyond the matrix multiplies.
+"""
+from __future__ import annotations
+
+import resource
+import time
+
+import numpy as np
+import torch
+
+from .methods import make_method
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _time_steps(model, task, batch, n_warmup, n_steps, rng, device):
+    opt = model.make_optimizer()
+    times = []
+    for i in range(n_warmup + n_steps):
+        x, y = task.sample_batch(batch, rng)
+        x, y = x.to(device), y.to(device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss, _ = model.loss(x, y, 10_000)  # late step: the INN's ramp is on (full cost)
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= n_warmup:
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _one_cost(task_cfg, kind, params, batch, n_warmup, n_steps, seed, device_str, threads):
+    """One (method, batch) measurement; runs in a fresh process so that peak RSS is its own."""
+    from .tasks import make_task
+    torch.set_num_threads(threads)
+    task = make_task(task_cfg)
+    device = torch.device(device_str)
+    torch.manual_seed(seed)
+    model = make_method(kind, task.x_dim, task.y_dim, params, total_steps=400, seed=seed,
+                        label_prior=task.label_prior).to(device)
+    model.train()
+    rss0 = _rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    s = _time_steps(model, task, batch, n_warmup, n_steps, np.random.default_rng(seed), device)
+    mem = (torch.cuda.max_memory_allocated(device) / 2 ** 20 if device.type == "cuda"
+           else _rss_mb() - rss0)
+    return s, mem
+
+
+def step_costs(task_cfg: dict, methods: dict, batch_sizes, n_warmup=2, n_steps=5, seed=0, device=None,
+               log=print):
+    """Rows ``method, batch_size, seconds_per_iteration, peak_mem_mb`` for each (method, batch).
+
+    Each measurement runs in its own fresh Python process (one at a time, same thread count), so
+    ``peak_mem_mb`` is the growth of that process's peak RSS over the model's own footprint: the
+    activations, gradients and optimiser state of a training step (on CUDA: peak allocated memory).
+    """
+    import json
+    import subprocess
+    import sys
+
+    device = device or torch.device("cpu")
+    threads = torch.get_num_threads()
+    rows = []
+    for name, (kind, params) in methods.items():
+        for b in batch_sizes:
+            job = json.dumps([task_cfg, kind, params, b, n_warmup, n_steps, seed, str(device), threads])
+            out = subprocess.run([sys.executable, "-m", "flowbench.benchmark"], input=job, text=True,
+                                 capture_output=True, check=False)
+            if out.returncode != 0:
+                raise RuntimeError(f"benchmark of {name} at batch {b} failed:\n{out.stderr[-2000:]}")
+            s, mem = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append({"method": name, "batch_size": b, "seconds_per_iteration": s, "peak_mem_mb": mem})
+            log(f"{name} batch {b}: {s:.4f} s/iteration, peak +{mem:.0f} MB")
+    return rows
+
+
+def linear_shapes(model) -> list[tuple[int, int]]:
+    return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+
+def matmul_fraction(task, params: dict, batch: int, n_steps=5, seed=0, device=None) -> dict:
+    """Fraction of the plain-matmul throughput that one training step of ours reaches."""
+    device = device or torch.device("cpu")
+    torch.manual_seed(seed)
+    model = make_method("ours", task.x_dim, task.y_dim, params, seed=seed).to(device)
+    model.train()
+    rng = np.random.default_rng(seed)
+    step = _time_steps(model, task, batch, 2, n_steps, rng, device)
+    shapes = linear_shapes(model)
+    flops = sum(3 * 2 * batch * i * o for i, o in shapes)
+    # the same matmuls, alone: forward X W^T, backward dY W and dY^T X
+    mats = [(torch.randn(batch, i, device=device), torch.randn(o, i, device=device),
+             torch.randn(batch, o, device=device)) for i, o in shapes]
+
+    def run():
+        for X, W, dY in mats:
+            X @ W.t()
+            dY @ W
+            dY.t() @ X
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    run()
+    ts = []
+    for _ in range(n_steps):
+        t0 = time.perf_counter()
+        run()
+        ts.append(time.perf_counter() - t0)
+    mm = float(np.median(ts))
+    return {"batch_size": batch, "step_seconds": step, "matmul_seconds": mm, "flops_per_step": flops,
+            "step_gflops": flops / step / 1e9, "matmul_gflops": flops / mm / 1e9,
+            "fraction": mm / step, "threads": torch.get_num_threads()}
+
+
+if __name__ == "__main__":  # one measurement, for step_costs: JSON args on stdin, JSON result on stdout
+    import json
+    import sys
+    print(json.dumps(_one_cost(*json.loads(sys.stdin.read()))))

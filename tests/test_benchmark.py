@@ -1,0 +1,26 @@
+import pytest
+
+from flowbench.benchmark import linear_shapes, matmul_fraction, step_costs
+from flowbench.methods import make_method
+from flowbench.tasks import make_task
+
+TASK = {"kind": "gmm", "modes": {"std": 0.2, "n": 8, "radius": 2.6131}, "labels": "all"}
+OURS = dict(dim=10, blocks=1, subnet_layers=2, width=16, clamp=2.0, eps=0.1, pad_noise=0.05)
+
+
+def test_step_costs_rows():
+    rows = step_costs(TASK, {"ours": ("ours", OURS)}, [16, 32], n_warmup=0, n_steps=1, log=lambda m: None)
+    assert [(r["method"], r["batch_size"]) for r in rows] == [("ours", 16), ("ours", 32)]
+    assert all(r["seconds_per_iteration"] > 0 and r["peak_mem_mb"] >= 0 for r in rows)
+
+
+def test_flop_count_covers_every_subnet_layer():
+    m = make_method("ours", 2, 8, OURS)
+    # one block = 2 couplings, each a 2-layer subnet: 5 -> 16 -> 10
+    assert linear_shapes(m) == [(5, 16), (16, 10), (5, 16), (16, 10)]
+
+
+def test_matmul_fraction_is_a_fraction():
+    r = matmul_fraction(make_task(TASK), OURS, 64, n_steps=2)
+    assert r["flops_per_step"] == 3 * 2 * 64 * 2 * (5 * 16 + 16 * 10)
+    assert 0 < r["fraction"] < 5  # timing noise can push a tiny model's ratio around; shapes matter above

@@ -1,0 +1,27 @@
+# Performance benchmark (off the default path): `snakemake --cores 2 benchmark`.
+# Seconds per training iteration and peak memory of each method at each batch size, in one job
+# (so the ratios compare like with like), and the fraction of the plain-matmul limit ours reaches.
+BENCH = f"{RESULTS}/benchmark"
+
+
+rule benchmark:
+    input:
+        f"{BENCH}/step_costs.csv",
+        f"{BENCH}/matmul_fraction.json",
+        f"{BENCH}/scaling.png",
+
+
+rule benchmark_costs:
+    output:
+        costs=f"{BENCH}/step_costs.csv",
+        fraction=f"{BENCH}/matmul_fraction.json",
+        figure=f"{BENCH}/scaling.png",
+    log:
+        f"{RESULTS}/logs/benchmark/step_costs.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/benchmark/step_costs.tsv"
+    threads: config["benchmark"]["threads"]
+    params:
+        device=config.get("device", "auto"),
+    script:
+        "../scripts/benchmark_costs.py"
