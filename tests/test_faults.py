@@ -134,6 +134,10 @@ def test_killed_workflow_completes_on_rerun(tmp_path, sig):
     from tests.test_workflow import copy_repo, snakemake
     from tests.conftest import ROOT
     repo = copy_repo(ROOT, tmp_path / "repo")
+    import yaml
+    cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+    cfg.get("images", {})["datasets"] = []  # the GMM stage is enough to kill mid-training
+    (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
     proc = _start(repo)
     _wait_for_training(repo)
     os.killpg(proc.pid, sig)

@@ -29,11 +29,11 @@ def image_data():
     return d if (d / "mnist").is_dir() else None
 
 
-def snakemake(cwd, *args, timeout=900):
+def snakemake(cwd, *args, timeout=900, cores=2):
     env = dict(os.environ, PYTHONPATH=str(cwd))
     if image_data() is not None:
         env["FLOWBENCH_DATA"] = str(image_data())
-    return subprocess.run(SNAKEMAKE + ["--cores", "2", "--scheduler", "greedy", *args], cwd=cwd,
+    return subprocess.run(SNAKEMAKE + ["--cores", str(cores), "--scheduler", "greedy", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -45,7 +45,8 @@ def smoke_run(tmp_path_factory):
         cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
         cfg["images"]["datasets"] = []
         (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
-    res = snakemake(repo, "--configfile", "config/smoke.yaml")
+    # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files
+    res = snakemake(repo, "--configfile", "config/smoke.yaml", cores=8)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return repo
 
@@ -65,6 +66,10 @@ def test_smoke_outputs(smoke_run):
     for fig in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time"):
         assert (repo / f"results/gmm/figures/{fig}.png").stat().st_size > 1000
     assert (repo / "results/benchmarks/gmm/ours/paper/seed0/train.tsv").exists()
+    # each job's torch threads follow its rule's threads (smoke: threads_per_job 1)
+    import json
+    for info in (repo / "results/gmm").rglob("train_info.json"):
+        assert json.loads(info.read_text())["threads"] == 1
     assert (repo / "report/README.md").exists()
     # the image stage (skipped where no MNIST copy is at hand)
     if image_data() is not None:
