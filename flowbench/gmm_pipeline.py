@@ -20,12 +20,11 @@ import torch
 
 from . import metrics as M
 from .config import digest, method_params
-from .io import load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
+from .io import resolve_device, save_checkpoint, write_csv, write_json, write_npz
 from .methods import make_method
 from .tasks import make_task
 from .training import train
 
-METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
 REFERENCE_SEED = 20191107  # exact-posterior draws: the same for every method and seed
 
 
@@ -146,14 +145,3 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
         for name, fn in fns.items():
             add(name, fn(post["samples"][k], ref), condition=str(int(lab)))
     return rows
-
-
-def aggregate(metric_files, out_csv) -> pd.DataFrame:
-    import json
-    rows = []
-    for f in metric_files:
-        rows.extend(json.loads(Path(f).read_text()))
-    df = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    df = df.sort_values(["task", "method", "variant", "seed", "metric", "condition"], kind="stable")
-    write_csv(out_csv, df)
-    return df

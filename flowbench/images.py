@@ -41,14 +41,13 @@ import torch.nn.functional as F
 from .config import digest
 from .data import ensure_dataset, load_split
 from .image_models import AutoEncoder, LatentClassifier, SmallCNN, ae_loss
-from .io import load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
+from .io import METRIC_COLUMNS, load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
 from .methods import make_method
 from .training import train
 
 N_CLASSES = 10
 FLOWS = ("ours", "cinn")
 VARIANT = {"ours": "paper", "cinn": "default", "latent_classifier": "default", "cnn": "default"}
-METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
 CLASS_NAMES = {
     "mnist": [str(k) for k in range(10)],
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -443,17 +442,6 @@ def evaluate_generation(method, ae: AutoEncoder, cnn, mean, std, ev: dict, seed:
 def metric_row(dataset: str, method: str, seed: int, metric: str, value, condition: str = "") -> dict:
     return {"task": dataset, "method": method, "variant": VARIANT[method], "seed": int(seed),
             "condition": condition, "metric": metric, "value": float(value)}
-
-
-def aggregate(metric_files, out_csv) -> pd.DataFrame:
-    """All per-run ``metrics.json`` rows -> one tidy, sorted CSV."""
-    rows = []
-    for f in metric_files:
-        rows.extend(json.loads(Path(f).read_text()))
-    df = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    df = df.sort_values(["task", "method", "variant", "seed", "metric", "condition"], kind="stable")
-    write_csv(out_csv, df)
-    return df
 
 
 # ------------------------------------------------------------------------------------- figures

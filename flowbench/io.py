@@ -55,6 +55,21 @@ def write_csv(path, df) -> None:
         df.to_csv(tmp, index=False, lineterminator="\n")
 
 
+METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
+
+
+def aggregate_metrics(metric_files, out_csv):
+    """Per-run ``metrics.json`` row lists -> one tidy, sorted CSV (``METRIC_COLUMNS``); returns it."""
+    import pandas as pd
+    rows = []
+    for f in metric_files:
+        rows.extend(json.loads(Path(f).read_text()))
+    df = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    df = df.sort_values(["task", "method", "variant", "seed", "metric", "condition"], kind="stable")
+    write_csv(out_csv, df)
+    return df
+
+
 class CheckpointMismatch(ValueError):
     pass
 

@@ -234,24 +234,128 @@ def time_to_threshold_summary(ttt: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------
-# Table 1 (images) and wall time (provenance)
+# Table 1 and generated images (the image stage), wall time (provenance)
 # ----------------------------------------------------------------------------------------------
 PAPER_TABLE1 = {"mnist": 0.984, "fashion-mnist": 0.901}
+# the image stage's methods, in report order, with what each accuracy measures
+IMAGE_METHODS = ("ours", "cinn", "latent_classifier", "cnn")
+IMAGE_METHOD_LABELS = {"ours": "ours (forward process)", "cinn": "cINN (Bayes' rule)",
+                       "latent_classifier": "latent classifier (same latents)",
+                       "cnn": "CNN (real images)"}
+IMAGE_FLOWS = ("ours", "cinn")
+GENERATION_METRICS = ("generated_accuracy", "style_follows_label", "style_consistency")
+
+
+def image_datasets_of(images: pd.DataFrame | None) -> list[str]:
+    """The data sets of the image metrics: the paper's two first, then any other, sorted."""
+    present = set() if images is None or images.empty else set(images["task"].unique())
+    return [d for d in PAPER_TABLE1 if d in present] + sorted(present - set(PAPER_TABLE1))
+
+
+def image_seed_values(images: pd.DataFrame | None, dataset: str, method: str, metric: str) -> list[float]:
+    """Per-seed values of a whole-run image metric (sorted by seed), diverged runs excluded."""
+    if images is None or images.empty:
+        return []
+    m = images[(images["task"] == dataset) & (images["method"] == method)
+               & (images["metric"] == metric) & (images["condition"] == "")]
+    m = _finite_runs_of(images, m)
+    if m.empty:
+        return []
+    return m.groupby("seed")["value"].mean().sort_index().astype(float).tolist()
+
+
+def image_diverged(images: pd.DataFrame | None, dataset: str, method: str) -> tuple[int, int]:
+    """(diverged runs, runs) of one image method on one data set."""
+    if images is None or images.empty:
+        return 0, 0
+    r = runs(images, dataset)
+    r = r[r["method"] == method]
+    return int(r["diverged"].sum()), int(len(r))
 
 
 def table1(images: pd.DataFrame | None) -> pd.DataFrame:
-    """Table 1: dataset, paper accuracy, ours (mean, 95% CI, n seeds); NaN where not run."""
+    """Table 1, one row per data set of the paper: the paper's accuracy and, for each image method
+    (ours, cinn, latent_classifier, cnn), the test accuracy as mean, 95% CI half-width and number
+    of (non-diverged) seeds: columns ``<method>_accuracy_mean``, ``<method>_accuracy_ci95``,
+    ``<method>_n_seeds``. NaN / 0 where not run."""
     rows = []
-    for ds in sorted(PAPER_TABLE1):
-        vals = []
-        if images is not None and not images.empty:
-            d = images[(images["task"] == ds) & (images["method"] == "ours")
-                       & (images["metric"] == "accuracy") & (images["condition"] == "")]
-            vals = d.groupby("seed")["value"].mean().sort_index().tolist()
-        mean, half, n = mean_ci(vals)
-        rows.append({"dataset": ds, "paper_accuracy": PAPER_TABLE1[ds], "accuracy_mean": mean,
-                     "accuracy_ci95": half, "n_seeds": n})
-    return pd.DataFrame(rows, columns=["dataset", "paper_accuracy", "accuracy_mean", "accuracy_ci95", "n_seeds"])
+    for ds in PAPER_TABLE1:
+        row = {"dataset": ds, "paper_accuracy": PAPER_TABLE1[ds]}
+        for method in IMAGE_METHODS:
+            mean, half, n = mean_ci(image_seed_values(images, ds, method, "accuracy"))
+            row.update({f"{method}_accuracy_mean": mean, f"{method}_accuracy_ci95": half,
+                        f"{method}_n_seeds": n})
+        rows.append(row)
+    cols = ["dataset", "paper_accuracy"] + [f"{m}_{c}" for m in IMAGE_METHODS
+                                            for c in ("accuracy_mean", "accuracy_ci95", "n_seeds")]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def generation_table(images: pd.DataFrame | None) -> pd.DataFrame:
+    """Generated-image metrics per (data set, flow): runs, diverged, and for each of
+    ``generated_accuracy``, ``style_follows_label``, ``style_consistency`` the mean, 95% CI
+    half-width and number of non-diverged seeds. Only data sets with image metrics."""
+    rows = []
+    for ds in image_datasets_of(images):
+        for method in IMAGE_FLOWS:
+            div, n_runs = image_diverged(images, ds, method)
+            if n_runs == 0:
+                continue
+            row = {"dataset": ds, "method": method, "runs": n_runs, "diverged": div}
+            for metric in GENERATION_METRICS:
+                mean, half, n = mean_ci(image_seed_values(images, ds, method, metric))
+                row.update({f"{metric}_mean": mean, f"{metric}_ci95": half, f"{metric}_n": n})
+            rows.append(row)
+    cols = ["dataset", "method", "runs", "diverged"] + [f"{m}_{c}" for m in GENERATION_METRICS
+                                                        for c in ("mean", "ci95", "n")]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ----------------------------------------------------------------------------------------------
+# the performance benchmark (results/benchmark/, off the default path)
+# ----------------------------------------------------------------------------------------------
+BENCH_OURS, BENCH_INN = "ours/paper", "inn/full"
+BENCH_PRIMARY_BATCH = 1600   # the paper's batch size
+
+
+def load_step_costs(path: str | Path) -> pd.DataFrame:
+    """``results/benchmark/step_costs.csv``: method, batch_size, seconds_per_iteration,
+    peak_mem_mb, sorted by method (ours, inn, cinn, others; default variants first) then batch."""
+    df = pd.read_csv(path, dtype={"method": str})
+    missing = [c for c in ("method", "batch_size", "seconds_per_iteration", "peak_mem_mb") if c not in df]
+    if missing:
+        raise ValueError(f"{path}: lacks column(s) {missing}")
+    df = df[["method", "batch_size", "seconds_per_iteration", "peak_mem_mb"]].copy()
+    df["batch_size"] = df["batch_size"].astype(int)
+    for c in ("seconds_per_iteration", "peak_mem_mb"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    return sort_step_costs(df)
+
+
+def _bench_key(name: str) -> tuple:
+    method, _, variant = name.partition("/")
+    return method_key(method) + variant_key(variant)
+
+
+def sort_step_costs(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return df.reset_index(drop=True)
+    order = sorted(range(len(df)), key=lambda i: (_bench_key(df["method"].iloc[i]), int(df["batch_size"].iloc[i])))
+    return df.iloc[order].reset_index(drop=True)
+
+
+def step_cost_ratios(costs: pd.DataFrame | None, num: str = BENCH_OURS, den: str = BENCH_INN) -> pd.DataFrame:
+    """Per batch size measured for both: s/iteration of ``num`` and ``den`` and their ratio."""
+    cols = ["batch_size", "numerator", "denominator", "numerator_seconds", "denominator_seconds", "ratio"]
+    if costs is None or costs.empty:
+        return pd.DataFrame(columns=cols)
+    a = costs[costs["method"] == num].groupby("batch_size")["seconds_per_iteration"].mean()
+    b = costs[costs["method"] == den].groupby("batch_size")["seconds_per_iteration"].mean()
+    rows = [{"batch_size": int(bs), "numerator": num, "denominator": den,
+             "numerator_seconds": float(a[bs]), "denominator_seconds": float(b[bs]),
+             "ratio": float(a[bs] / b[bs]) if b[bs] > 0 else float("nan")}
+            for bs in sorted(set(a.index) & set(b.index))]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def wall_time_table(provenance: dict | None) -> pd.DataFrame:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from flowbench.config import validate_config
-from flowbench.gmm_pipeline import aggregate, evaluate_run, run_train
-from flowbench.io import CheckpointMismatch, atomic_path, load_checkpoint, save_checkpoint, write_json
+from flowbench.gmm_pipeline import evaluate_run, run_train
+from flowbench.io import CheckpointMismatch, aggregate_metrics, atomic_path, load_checkpoint, save_checkpoint, write_json
 from flowbench.methods import make_method
 from flowbench.training import train
 
@@ -71,7 +71,7 @@ def test_diverged_run_is_marked_not_passed_on_as_numbers(smoke_config, tmp_path)
             assert metrics["diverged"] == 1.0 and "diverged_step" in metrics
             assert "w2" not in metrics and "accuracy" not in metrics
             assert all(np.isfinite(r["value"]) for r in rows)
-    df = aggregate(files, tmp_path / "metrics.csv")
+    df = aggregate_metrics(files, tmp_path / "metrics.csv")
     assert set(df[df.metric == "w2"].variant) == {"paper"}
 
 

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
+from flowbench.io import METRIC_COLUMNS, aggregate_metrics
 import torch
 
 from flowbench import images as I
@@ -126,7 +128,7 @@ def test_evaluate_generation_and_metric_rows(cfg):
     rows = [I.metric_row("mnist", "ours", 0, "generated_accuracy", g["generated_accuracy"]),
             I.metric_row("mnist", "cnn", 0, "accuracy", 0.9)]
     df = pd.DataFrame(rows)
-    assert list(df.columns) == I.METRIC_COLUMNS
+    assert list(df.columns) == METRIC_COLUMNS
     assert list(df.variant) == ["paper", "default"] and list(df.condition) == ["", ""]
 
 
@@ -134,9 +136,9 @@ def test_aggregate(tmp_path):
     f1, f2 = tmp_path / "a.json", tmp_path / "b.json"
     f1.write_text(json.dumps([I.metric_row("mnist", "ours", 0, "accuracy", 0.5)]))
     f2.write_text(json.dumps([I.metric_row("fashion-mnist", "cinn", 0, "accuracy", 0.4)]))
-    df = I.aggregate([f1, f2], tmp_path / "m.csv")
+    df = aggregate_metrics([f1, f2], tmp_path / "m.csv")
     back = pd.read_csv(tmp_path / "m.csv", keep_default_na=False)
-    assert list(back.columns) == I.METRIC_COLUMNS and len(back) == 2
+    assert list(back.columns) == METRIC_COLUMNS and len(back) == 2
     assert list(df.task) == ["fashion-mnist", "mnist"]
 
 

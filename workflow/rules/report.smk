@@ -1,6 +1,13 @@
 # The report stage: results/provenance.json (config digest, packages, hardware, benchmark times),
-# then report/ (README.md with the claim verdicts, tables/*.csv, figures/<task>/*.png), rendered
-# from results/ alone by flowbench.report.render_report.
+# then report/ (README.md with the claim verdicts, tables/*.csv, figures/<task>/*.png and, for each
+# data set of `images.datasets`, figures/images/<dataset>/*.png), rendered from results/ alone by
+# flowbench.report.render_report.
+#
+# The performance benchmark (`snakemake benchmark`, workflow/rules/benchmark.smk) is off the default
+# path, so its files are neither inputs nor outputs here: when results/benchmark/step_costs.csv
+# exists at render time the report adds a "Cost of training" section, claim C6 uses its ratio, and
+# results/benchmark/scaling.png is copied to report/figures/benchmark/scaling.png as an undeclared
+# side file. After `snakemake benchmark`, re-render with `snakemake --forcerun render_report`.
 import os
 
 from flowbench.report import report_outputs
@@ -10,10 +17,12 @@ REPORT_DIR = config.get("report_dir", "report").rstrip("/")
 # Snakemake's own HTML report (`snakemake --report report/report.html`): its front page.
 report: "../report/workflow.rst"
 REPORT_TASKS = sorted(config["tasks"])
+# the image data sets whose figures the report copies (none when `images` is absent or empty)
+REPORT_IMAGE_DATASETS = sorted((config.get("images") or {}).get("datasets") or [])
 
 
 def report_targets():
-    return report_outputs(REPORT_DIR, REPORT_TASKS)
+    return report_outputs(REPORT_DIR, REPORT_TASKS, REPORT_IMAGE_DATASETS)
 
 
 def report_upstream():
@@ -64,13 +73,14 @@ rule render_report:
         provenance=f"{RESULTS}/provenance.json",
         train_logs=lambda wc: [f"{d}/train_log.csv" for t in REPORT_TASKS for d in run_dirs(t)],
     output:
-        [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASKS)],
+        [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASKS, REPORT_IMAGE_DATASETS)],
     log:
         f"{RESULTS}/logs/report/report.log",
     params:
         results=RESULTS,
         report_dir=REPORT_DIR,
         tasks=REPORT_TASKS,
+        image_datasets=REPORT_IMAGE_DATASETS,
     threads: 1
     script:
         "../scripts/report.py"

@@ -1,6 +1,6 @@
 from _common import setup  # noqa: I001  (sets the import path)
 
-from flowbench.images import aggregate
+from flowbench.io import aggregate_metrics as aggregate
 
 log = setup(snakemake)  # noqa: F821
 df = aggregate(snakemake.input, snakemake.output[0])  # noqa: F821
