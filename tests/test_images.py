@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from flowbench.io import METRIC_COLUMNS, aggregate_metrics
 import torch
 
 from flowbench import images as I
+from flowbench.io import METRIC_COLUMNS, aggregate_metrics
 from flowbench.config import ConfigError, validate_config
 from flowbench.image_models import AutoEncoder, SmallCNN, ae_loss
 from flowbench.io import load_checkpoint, save_checkpoint
