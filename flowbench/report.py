@@ -7,9 +7,12 @@ Three parts, all plain functions:
   evidence, the verdict (one of ``VERDICTS``) and the rule that produced it;
 - provenance: ``collect_provenance`` gathers the config digest, package versions, hardware and
   the Snakemake ``benchmark:`` TSVs into one dict (written as ``results/provenance.json``);
-- rendering: ``render_report(results_dir, report_dir)`` writes ``README.md``, ``tables/*.csv``
-  and ``figures/<task>/*.png`` from ``results/`` alone. The same ``results/`` give the same bytes:
-  no clock is read, everything is sorted, every number has a fixed format.
+- rendering: ``render_report(results_dir, report_dir)`` writes ``README.md``, ``tables/*.csv``,
+  ``figures/<task>/*.png`` and, for the image stage, ``figures/images/<dataset>/*.png`` (extended
+  Table 1, generated-image metrics, Fig. 5.3 / 5.4) from ``results/`` alone; when the optional
+  benchmark (``results/benchmark/``) exists, a "Cost of training" section and its figure (an
+  undeclared side file). The same ``results/`` give the same bytes: no clock is read, everything
+  is sorted, every number has a fixed format.
 
 Every W2 below is the per-seed mean of W2 over labels, averaged over seeds, diverged runs
 excluded (they are listed and counted instead).
@@ -897,8 +900,9 @@ def _bench_markdown(add, bench) -> None:
         add(f"![scaling]({BENCH_FIGURE})")
         add("")
         add("*Left: seconds per training iteration against batch size (log-log), one line per method, "
-            "with slope-1 (linear) and slope-2 (quadratic) guides: the likelihood's cost grows linearly "
-            "with the batch, the MMD terms quadratically. Right: the time ratio of ours to each other "
+            "with slope-1 (linear) and slope-2 (quadratic) guides: a likelihood loss should follow slope 1, "
+            "MMD terms (pairwise over the batch) tend to slope 2 at large batches. Right: the time "
+            "ratio of ours to each other "
             "method (below 1: ours is faster; dotted at 0.5, C6's threshold).*")
     else:
         add("*scaling.png: not produced.*")

@@ -196,17 +196,42 @@ def test_c6_reports_time_to_threshold():
     assert "ours/paper 2/2 seeds, mean 3.00 s" in c.evidence and "inn/full 0/1 seeds" in c.evidence
 
 
-def images(mnist=None, fashion=None, style=None):
+def images(mnist=None, fashion=None, style=None, method="ours", consistency=None, diverged=None):
+    """Tidy image metrics: accuracy per seed (mnist / fashion), style_follows_label and
+    style_consistency per data set, all of ``method``; ``diverged``: {dataset: [seed, ...]}."""
+    variant = {"ours": "paper"}.get(method, "default")
+    base = lambda ds, s: {"task": ds, "method": method, "variant": variant, "seed": s, "condition": ""}  # noqa: E731
     rows = []
     for ds, vals in (("mnist", mnist), ("fashion-mnist", fashion)):
         for s, v in enumerate(vals or []):
-            rows.append({"task": ds, "method": "ours", "variant": "paper", "seed": s, "condition": "",
-                         "metric": "accuracy", "value": v})
-    for ds, vals in (style or {}).items():
-        for s, v in enumerate(vals):
-            rows.append({"task": ds, "method": "ours", "variant": "paper", "seed": s, "condition": "",
-                         "metric": "style_follows_label", "value": v})
+            rows.append({**base(ds, s), "metric": "accuracy", "value": v})
+    for metric, d in (("style_follows_label", style), ("style_consistency", consistency)):
+        for ds, vals in (d or {}).items():
+            for s, v in enumerate(vals):
+                rows.append({**base(ds, s), "metric": metric, "value": v})
+    for ds, seeds_ in (diverged or {}).items():
+        for s in seeds_:
+            rows.append({**base(ds, s), "metric": "diverged", "value": 1.0})
     return T.tidy(pd.DataFrame(rows, columns=T.METRIC_COLUMNS))
+
+
+def image_stage(datasets=("mnist", "fashion-mnist"), seeds_=(0, 1)):
+    """A full synthetic results/images/metrics.csv: the four methods, every metric."""
+    rows = []
+    acc = {"ours": 0.98, "cinn": 0.97, "latent_classifier": 0.985, "cnn": 0.99}
+    gen = {"ours": (0.95, 0.93, 0.20), "cinn": (0.90, 0.50, 0.05)}
+    for ds in datasets:
+        for s in seeds_:
+            for m in T.IMAGE_METHODS:
+                b = {"task": ds, "method": m, "variant": "paper" if m == "ours" else "default", "seed": s,
+                     "condition": ""}
+                rows += [{**b, "metric": "accuracy", "value": acc[m] - 0.002 * s},
+                         {**b, "metric": "train_seconds", "value": 10.0}]
+                if m in gen:
+                    rows.append({**b, "metric": "diverged", "value": 0.0})
+                    for metric, v in zip(T.GENERATION_METRICS, gen[m]):
+                        rows.append({**b, "metric": metric, "value": v + 0.01 * s})
+    return T.tidy(pd.DataFrame(rows))
 
 
 def test_c7_table1():
@@ -217,17 +242,104 @@ def test_c7_table1():
     assert R.claim_c7(images([0.970], [0.895])).verdict == R.PARTLY
     assert R.claim_c7(images([0.950], [0.895])).verdict == R.NOT_REPRODUCED
     assert R.claim_c7(images([0.984])).verdict == R.PARTLY                # one dataset not run
-    t1 = T.table1(images([0.98, 0.99], None))
-    assert t1.set_index("dataset").loc["mnist", "n_seeds"] == 2
-    assert t1.set_index("dataset").loc["fashion-mnist", "n_seeds"] == 0
+    # only ours counts: the cINN's accuracy is not the paper's forward process
+    assert R.claim_c7(images([0.99], [0.95], method="cinn")).verdict == R.NOT_TESTED
+    t1 = T.table1(images([0.98, 0.99], None)).set_index("dataset")
+    assert t1.loc["mnist", "ours_n_seeds"] == 2 and t1.loc["fashion-mnist", "ours_n_seeds"] == 0
+    assert t1.loc["mnist", "paper_accuracy"] == 0.984 and t1.loc["mnist", "cnn_n_seeds"] == 0
+
+
+def test_table1_all_methods_and_diverged_excluded():
+    img = image_stage()
+    t1 = T.table1(img).set_index("dataset")
+    assert list(t1.index) == ["mnist", "fashion-mnist"]
+    for m, acc in (("ours", 0.98), ("cinn", 0.97), ("latent_classifier", 0.985), ("cnn", 0.99)):
+        assert t1.loc["mnist", f"{m}_n_seeds"] == 2
+        assert math.isclose(t1.loc["mnist", f"{m}_accuracy_mean"], acc - 0.001)
+        assert t1.loc["mnist", f"{m}_accuracy_ci95"] > 0
+    # a diverged seed of ours is excluded from its accuracy (and counted in C7's evidence)
+    div = T.tidy(pd.concat([img, images(mnist=[0.1], diverged={"mnist": [0]})]))
+    div = div.drop_duplicates(T.METRIC_COLUMNS[:6], keep="last")
+    assert T.table1(div).set_index("dataset").loc["mnist", "ours_n_seeds"] == 1
+    c = R.claim_c7(div)
+    assert "1 of 2 diverged, excluded" in c.evidence
+
+
+def test_generation_table():
+    g = T.generation_table(image_stage(datasets=("mnist",)))
+    assert g[["dataset", "method"]].values.tolist() == [["mnist", "ours"], ["mnist", "cinn"]]
+    ours = g.set_index("method").loc["ours"]
+    assert ours["runs"] == 2 and ours["diverged"] == 0
+    assert math.isclose(ours["generated_accuracy_mean"], 0.955)
+    assert math.isclose(ours["style_follows_label_mean"], 0.935)
+    assert math.isclose(ours["style_consistency_mean"], 0.205) and ours["style_consistency_n"] == 2
+    assert T.generation_table(None).empty and list(T.generation_table(None).columns)[:2] == ["dataset", "method"]
 
 
 def test_c8_style():
     assert R.claim_c8(None).verdict == R.NOT_TESTED
     assert R.claim_c8(images([0.98])).verdict == R.NOT_TESTED
     assert R.claim_c8(images(style={"mnist": [0.95, 0.92]})).verdict == R.REPRODUCED
+    assert R.claim_c8(images(style={"mnist": [0.90]})).verdict == R.REPRODUCED        # threshold
     assert R.claim_c8(images(style={"mnist": [0.95], "fashion-mnist": [0.8]})).verdict == R.PARTLY
+    assert R.claim_c8(images(style={"mnist": [0.70]})).verdict == R.PARTLY
     assert R.claim_c8(images(style={"mnist": [0.5]})).verdict == R.NOT_REPRODUCED
+    # only ours decides: a cINN's style metric is not the paper's
+    assert R.claim_c8(images(style={"mnist": [0.95]}, method="cinn")).verdict == R.NOT_TESTED
+    mixed = T.tidy(pd.concat([images(style={"mnist": [0.5]}),
+                              images(style={"mnist": [0.99]}, method="cinn")]))
+    assert R.claim_c8(mixed).verdict == R.NOT_REPRODUCED
+    # style_consistency is shown as supporting evidence; the rule says what the metric is
+    c = R.claim_c8(images(style={"mnist": [0.95, 0.93]}, consistency={"mnist": [0.2, 0.3]}))
+    assert "style_follows_label 0.940" in c.evidence and "style_consistency 0.250" in c.evidence
+    assert "fashion-mnist not run" in c.evidence
+    assert "with z held fixed and y varied over the ten labels" in c.rule
+    assert "assigns to the y they were generated with" in c.rule
+    # a diverged seed is excluded
+    c = R.claim_c8(images(style={"mnist": [0.2, 0.95]}, diverged={"mnist": [0]}))
+    assert c.verdict == R.REPRODUCED and "1 of 2 diverged" in c.evidence
+
+
+# ----------------------------------------------------------------------------------------------
+# the performance benchmark in C6
+# ----------------------------------------------------------------------------------------------
+def step_costs(ours=(0.010, 0.020), inn=(0.030, 0.080), batches=(400, 1600)):
+    rows = []
+    for name, vals in (("ours/paper", ours), ("inn/full", inn), ("cinn/default", [v * 1.1 for v in ours])):
+        for b, v in zip(batches, vals):
+            rows.append({"method": name, "batch_size": b, "seconds_per_iteration": v, "peak_mem_mb": b / 10})
+    return pd.DataFrame(rows)
+
+
+def test_c6_uses_the_benchmark_at_batch_1600():
+    # workflow runs say partly (r = 0.8); the controlled benchmark at 1600 says reproduced (0.25)
+    m = metrics_with(seeds("ours", "paper", [0.1], spi=0.08), seeds("inn", "full", [0.1], spi=0.1))
+    assert R.claim_c6(m).verdict == R.PARTLY
+    assert "benchmark (`snakemake benchmark`) was not run" in R.claim_c6(m).evidence
+    c = R.claim_c6(m, costs=step_costs())
+    assert c.verdict == R.REPRODUCED
+    assert c.evidence.startswith("benchmark, one process, one method at a time, batch 1600")
+    assert "r = 0.25" in c.evidence and "jobs side by side, noisier" in c.evidence and "r = 0.80" in c.evidence
+    # the benchmark decides even when it disagrees the other way
+    assert R.claim_c6(m, costs=step_costs(ours=(0.01, 0.09), inn=(0.03, 0.08))).verdict == R.NOT_REPRODUCED
+    # batch 1600 absent: the largest batch measured for both
+    c = R.claim_c6(m, costs=step_costs(ours=(0.01, 0.04), inn=(0.03, 0.1), batches=(200, 800)))
+    assert "batch 800 (batch 1600 not measured" in c.evidence and c.verdict == R.REPRODUCED
+    # the benchmark alone (no workflow runs of inn/full) still decides
+    c = R.claim_c6(metrics_with(seeds("ours", "paper", [0.1])), costs=step_costs())
+    assert c.verdict == R.REPRODUCED and "inn/full not run" in c.evidence
+    # a benchmark without inn/full falls back to the workflow runs
+    c = R.claim_c6(m, costs=step_costs().query("method != 'inn/full'"))
+    assert c.verdict == R.PARTLY and "lacks ours/paper or inn/full" in c.evidence
+
+
+def test_step_cost_ratios_sorted():
+    costs = T.sort_step_costs(step_costs().iloc[::-1].reset_index(drop=True))
+    assert costs["method"].tolist()[:2] == ["ours/paper", "ours/paper"]
+    assert costs["method"].tolist()[-1] == "cinn/default" and costs["batch_size"].tolist()[:2] == [400, 1600]
+    r = T.step_cost_ratios(costs)
+    assert r["batch_size"].tolist() == [400, 1600]
+    assert np.allclose(r["ratio"], [0.01 / 0.03, 0.25])
 
 
 def test_claim_rejects_unknown_verdict():
@@ -286,7 +398,7 @@ RUNS = [("ours", "paper", [0.08, 0.09], 0.01), ("inn", "full", [0.10, 0.12], 0.0
         ("cinn", "default", [0.2], 0.01)]
 
 
-def fake_results(root, with_images=False):
+def fake_results(root, with_images=False, with_benchmark=False, image_datasets=("mnist", "fashion-mnist")):
     """A small results/ tree: metrics.csv, train logs, figures, provenance.json, benchmarks."""
     rows = []
     for task in ("gmm", "gmm_some"):
@@ -307,8 +419,20 @@ def fake_results(root, with_images=False):
             f.write_bytes(tiny_png())
         T.write_csv(pd.DataFrame(rows).query("task == @task"), root / task / "metrics.csv")
     if with_images:
-        img = images([0.98], [0.895], style={"mnist": [0.95], "fashion-mnist": [0.91]})
-        T.write_csv(img, root / "images" / "metrics.csv")
+        T.write_csv(image_stage(datasets=image_datasets), root / "images" / "metrics.csv")
+        for i, ds in enumerate(image_datasets):
+            for name in R.IMAGE_FIGURE_NAMES:
+                f = root / "images" / ds / "figures" / f"{name}.png"
+                f.parent.mkdir(parents=True, exist_ok=True)
+                f.write_bytes(tiny_png((0, 255 - i, 0)))
+    if with_benchmark:
+        b = root / "benchmark"
+        b.mkdir(parents=True)
+        step_costs().to_csv(b / "step_costs.csv", index=False)
+        frac = {str(bs): {"batch_size": bs, "step_gflops": 10.0 * k, "matmul_gflops": 40.0,
+                          "fraction": 0.25 * k} for k, bs in ((1, 400), (2, 1600))}
+        (b / "matmul_fraction.json").write_text(json.dumps({"device": "cpu", "fractions": frac}))
+        (b / "scaling.png").write_bytes(tiny_png((0, 0, 255)))
     prov = {"config_digest": "0123456789abcdef", "configfiles": ["config/smoke.yaml"],
             "command": R.reproduce_command(["config/smoke.yaml"]),
             "config": {"tasks": {"gmm": {"kind": "gmm", "labels": "all",
@@ -361,7 +485,7 @@ def test_render_from_fake_results(tmp_path):
 
 
 def test_render_is_deterministic(tmp_path):
-    res = fake_results(tmp_path / "results", with_images=True)
+    res = fake_results(tmp_path / "results", with_images=True, with_benchmark=True)
     a = R.render_report(res, tmp_path / "a")
     b = R.render_report(res, tmp_path / "b")
     assert sorted(a) == sorted(b)
@@ -372,6 +496,95 @@ def test_render_is_deterministic(tmp_path):
     claims = pd.read_csv(tmp_path / "a" / "tables" / "claims.csv")
     verdicts = dict(zip(claims["id"], claims["verdict"]))
     assert verdicts["C7"] == R.REPRODUCED and verdicts["C8"] == R.REPRODUCED
+
+
+def test_render_with_images(tmp_path):
+    res = fake_results(tmp_path / "results", with_images=True, image_datasets=("mnist",))
+    out = tmp_path / "report"
+    written = R.render_report(res, out, tasks=["gmm", "gmm_some"], image_datasets=["mnist"])
+    expected = R.report_outputs(out, ["gmm", "gmm_some"], ["mnist"])
+    assert sorted(str(p) for p in written.values()) == sorted(expected)
+    for name in R.IMAGE_FIGURE_NAMES:
+        assert f"{out}/figures/images/mnist/{name}.png" in expected
+        assert (out / "figures" / "images" / "mnist" / f"{name}.png").read_bytes() == tiny_png((0, 255, 0))
+    assert not any("fashion-mnist" in p for p in expected)
+    md = (out / "README.md").read_text()
+    assert "and on MNIST." in md
+    # extended Table 1: every method, the paper's number, the seed count
+    row = next(line for line in md.splitlines() if line.startswith("| mnist ") and "0.984" in line)
+    for cell in ("0.9790 ± 0.0127", "0.9690 ± 0.0127", "0.9840 ± 0.0127", "0.9890 ± 0.0127", "| 2 "):
+        assert cell in row, (cell, row)
+    fashion = next(line for line in md.splitlines() if line.startswith("| fashion-mnist ") and "0.901" in line)
+    assert fashion.count("not run") == 4
+    assert "CNN (real images)" in md and "cINN (Bayes' rule)" in md
+    # generated images table and the figures with captions
+    assert "## Generated images (Fig. 5.3, Fig. 5.4)" in md
+    gen_rows = [line for line in md.splitlines() if line.startswith("| mnist ") and "0.984" not in line]
+    assert [r.split("|")[2].strip() for r in gen_rows] == ["ours", "cINN"]
+    assert "0.955 ± 0.064" in gen_rows[0]
+    for name in R.IMAGE_FIGURE_NAMES:
+        assert f"](figures/images/mnist/{name}.png)" in md
+    assert "one row per class, 20 samples each" in md and "thickness, slant" in md
+    gen = pd.read_csv(out / "tables" / "image_generation.csv")
+    assert gen["method"].tolist() == ["ours", "cinn"]
+    t1 = pd.read_csv(out / "tables" / "table1.csv")
+    assert {"cinn_accuracy_mean", "latent_classifier_n_seeds", "cnn_accuracy_ci95"} <= set(t1.columns)
+    claims = dict(zip(*pd.read_csv(out / "tables" / "claims.csv")[["id", "evidence"]].T.values))
+    assert "style_consistency" in claims["C8"]
+    # the cost section says the benchmark was not run, and so does C6
+    assert "## Cost of training" in md and "The performance benchmark was not run" in md
+    assert "benchmark (`snakemake benchmark`) was not run" in claims["C6"]
+
+
+def test_report_outputs_image_datasets():
+    base = R.report_outputs("report", ["gmm"])
+    assert base == R.report_outputs("report", ["gmm"], []) == R.report_outputs("report", ["gmm"], None)
+    assert not any("/images/" in p for p in base)
+    both = R.report_outputs("report", ["gmm"], ["mnist", "fashion-mnist"])
+    extra = sorted(set(both) - set(base))
+    assert extra == sorted(f"report/figures/images/{d}/{n}.png" for d in ("mnist", "fashion-mnist")
+                           for n in R.IMAGE_FIGURE_NAMES)
+    assert "report/tables/image_generation.csv" in base
+    assert not any("benchmark" in p for p in both)   # the optional benchmark is never declared
+
+
+def test_render_with_benchmark(tmp_path):
+    res = fake_results(tmp_path / "results", with_benchmark=True)
+    out = tmp_path / "report"
+    written = R.render_report(res, out, tasks=["gmm", "gmm_some"])
+    expected = R.report_outputs(out, ["gmm", "gmm_some"])
+    # every declared output, plus the benchmark figure as an undeclared side file
+    assert sorted(set(str(p) for p in written.values()) - set(expected)) == [str(out / R.BENCH_FIGURE)]
+    assert (out / R.BENCH_FIGURE).read_bytes() == tiny_png((0, 0, 255))
+    md = (out / "README.md").read_text()
+    sec = md[md.index("## Cost of training"):md.index("## How it was produced")]
+    assert "| ours/paper " in sec and "| inn/full " in sec and "| cinn/default " in sec
+    assert "| 1600 " in sec and "0.25" in sec           # ratio at 1600: 0.02 / 0.08
+    assert "- batch 400: step 10.0 GFLOP/s, matmul 40.0 GFLOP/s: fraction 0.25" in sec
+    assert "- batch 1600: step 20.0 GFLOP/s, matmul 40.0 GFLOP/s: fraction 0.50" in sec
+    assert sec.index("batch 400:") < sec.index("batch 1600:")
+    assert f"]({R.BENCH_FIGURE})" in sec and "on `cpu`" in sec
+    claims = pd.read_csv(out / "tables" / "claims.csv").set_index("id")
+    assert claims.loc["C6", "evidence"].startswith("benchmark, one process, one method at a time, batch 1600")
+    assert "r = 0.25" in claims.loc["C6", "evidence"] and claims.loc["C6", "verdict"] == R.REPRODUCED
+    # the benchmark removed from results/: the section says so and the stale figure goes
+    for f in (res / "benchmark").iterdir():
+        f.unlink()
+    (res / "benchmark").rmdir()
+    R.render_report(res, out, tasks=["gmm", "gmm_some"])
+    assert not (out / R.BENCH_FIGURE).exists()
+    assert "The performance benchmark was not run" in (out / "README.md").read_text()
+
+
+def test_render_benchmark_without_figure_or_fraction(tmp_path):
+    res = fake_results(tmp_path / "results", with_benchmark=True)
+    (res / "benchmark" / "scaling.png").unlink()
+    (res / "benchmark" / "matmul_fraction.json").unlink()
+    written = R.render_report(res, tmp_path / "report", tasks=["gmm"])
+    assert R.BENCH_FIGURE not in written
+    md = written["README.md"].read_text()
+    assert "*scaling.png: not produced.*" in md and "No matmul fraction" in md
+    assert "| ours/paper " in md
 
 
 def test_render_without_provenance_or_runs(tmp_path):
