@@ -135,7 +135,8 @@ rule images_figures:
         samples=lambda wc: f"{IMG}/{wc.dataset}/seed{min(images_seeds())}/samples.npz",
     output:
         [report(f"{IMG}/{{dataset}}/figures/{name}.png", category="2. Figures",
-                subcategory="{dataset}") for name in IMAGE_FIGURES],
+                caption=f"../report/{name[:6]}.rst", subcategory="{dataset}")
+         for name in IMAGE_FIGURES],
     log:
         f"{RESULTS}/logs/images/{{dataset}}/figures.log",
     threads: 1
