@@ -11,6 +11,10 @@ import yaml
 
 sys.path.insert(0, workflow.basedir)
 from flowbench.config import ConfigError, validate_config  # noqa: E402
+from flowbench.locks import clear_stale_locks  # noqa: E402
+
+# A run killed by SIGKILL leaves its lock; rerunning the same command should simply resume.
+clear_stale_locks(Path.cwd(), log=lambda m: sys.stderr.write(m + "\n"))
 
 # No `configfile:` directive: Snakemake would deep-merge --configfile over it, mixing the full
 # and the smoke config. The default applies only when no --configfile is given.

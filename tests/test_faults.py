@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -113,7 +114,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 def _start(repo):
     env = dict(os.environ, PYTHONPATH=str(repo))
-    return subprocess.Popen(["python", "-m", "snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"],
+    return subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"],
                             cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -137,6 +138,7 @@ def test_killed_workflow_completes_on_rerun(tmp_path, sig):
     import yaml
     cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
     cfg.get("images", {})["datasets"] = []  # the GMM stage is enough to kill mid-training
+    cfg["tasks"]["gmm"]["train"]["iterations"] = 1000  # long enough to be caught mid-run
     (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
     proc = _start(repo)
     _wait_for_training(repo)
@@ -151,3 +153,24 @@ def test_killed_workflow_completes_on_rerun(tmp_path, sig):
     assert (repo / "results/gmm/metrics.csv").exists()
     for f, mtime in done_before.items():  # finished jobs are not redone
         assert f.stat().st_mtime == mtime
+
+
+def test_stale_lock_cleared_only_without_other_snakemake(tmp_path, monkeypatch):
+    from flowbench import locks
+    lockdir = tmp_path / ".snakemake" / "locks"
+    lockdir.mkdir(parents=True)
+    (lockdir / "0.input.lock").write_text("x")
+    monkeypatch.setattr(locks, "other_snakemake_running", lambda wd: True)
+    assert not locks.clear_stale_locks(tmp_path)
+    assert (lockdir / "0.input.lock").exists()
+    monkeypatch.setattr(locks, "other_snakemake_running", lambda wd: False)
+    assert locks.clear_stale_locks(tmp_path)
+    assert not (lockdir / "0.input.lock").exists()
+
+
+def test_snakemake_process_detection():
+    from flowbench.locks import _is_snakemake
+    assert _is_snakemake(["/x/.venv/bin/python3", "/x/.venv/bin/snakemake", "--cores", "2"])
+    assert _is_snakemake(["python", "-m", "snakemake", "--cores", "2"])
+    assert not _is_snakemake(["python3", "/repo/.snakemake/scripts/tmpab.train_gmm.py"])
+    assert not _is_snakemake(["python", "-m", "pytest"])
