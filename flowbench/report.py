@@ -174,6 +174,10 @@ def significantly_worse(metrics: pd.DataFrame, worse: tuple[str, str], better: t
         return out
     out["ratio"] = a["w2"] / b["w2"]
     out["p"] = welch_greater(a["seeds"], b["seeds"])
+    # supplementary, not part of the verdict rule: the same test on log W2, which suits a positive,
+    # heavy-tailed distance (one exploded seed inflates the raw-scale variance)
+    if np.all(np.asarray(a["seeds"]) > 0) and np.all(np.asarray(b["seeds"]) > 0):
+        out["p_log"] = welch_greater(np.log(a["seeds"]), np.log(b["seeds"]))
     if out["ratio"] >= ratio_min and out["p"] is not None and out["p"] < alpha:
         out["verdict"] = REPRODUCED
     elif out["ratio"] >= ratio_min:
@@ -214,7 +218,12 @@ def claim_c2(metrics: pd.DataFrame, task: str = CLAIM_TASK) -> Claim:
 
 def _pair_evidence(name: str, res: dict) -> str:
     return (f"{_describe(name, res['worse'])} vs {_describe('inn/full', res['better'])}: "
-            f"r = {T.fmt(res['ratio'], '.2f')}, p = {T.fmt_p(res['p'])}")
+            f"r = {T.fmt(res['ratio'], '.2f')}, p = {T.fmt_p(res['p'])}{_p_log(res)}")
+
+
+def _p_log(res: dict) -> str:
+    p = res.get("p_log")
+    return "" if p is None else f" (supplementary, not in the rule: p on log W2 = {T.fmt_p(p)})"
 
 
 def claim_c3(metrics: pd.DataFrame, task: str = CLAIM_TASK) -> Claim:
@@ -246,7 +255,7 @@ def claim_c4(metrics: pd.DataFrame, task: str = CLAIM_TASK) -> Claim:
                 why = _absent("inn/full", res["better"])
             parts.append(f"inn/{v}: not tested ({why})")
         else:
-            parts.append(f"inn/{v}: r = {T.fmt(res['ratio'], '.2f')}, p = {T.fmt_p(res['p'])}, "
+            parts.append(f"inn/{v}: r = {T.fmt(res['ratio'], '.2f')}, p = {T.fmt_p(res['p'])}{_p_log(res)}, "
                          f"W2 {T.fmt(res['worse']['w2'])} ({_n(res['worse']['n'], 'seed')})")
     tested = [res for res in results.values() if res["verdict"] != NOT_TESTED]
     if not tested:
