@@ -796,6 +796,20 @@ def _seeds_cell(row) -> str:
     return ", ".join(f"{names[m]} {n}" for m, n in ns.items())
 
 
+def _figure_block(add, heading: str, names, present, captions: dict, folder: str) -> None:
+    """A ``### heading`` then each named figure with its caption (or a 'not produced' line)."""
+    add(f"### {heading}")
+    add("")
+    for name in names:
+        if name in present:
+            add(f"![{name} ({heading})]({folder}/{name}.png)")
+            add("")
+            add(f"*{captions[name]}*")
+        else:
+            add(f"*{name}: not produced.*")
+        add("")
+
+
 def _image_markdown(add, t1, gen, images_ran, image_datasets, image_figures) -> None:
     add("## Table 1: classification accuracy of the forward process")
     add("")
@@ -844,16 +858,8 @@ def _image_markdown(add, t1, gen, images_ran, image_datasets, image_figures) -> 
     add("CSV: [tables/image_generation.csv](tables/image_generation.csv).")
     add("")
     for d in image_datasets:
-        add(f"### {d}")
-        add("")
-        for name in IMAGE_FIGURE_NAMES:
-            if name in image_figures.get(d, []):
-                add(f"![{name} ({d})](figures/images/{d}/{name}.png)")
-                add("")
-                add(f"*{IMAGE_FIGURE_CAPTIONS[name]}*")
-            else:
-                add(f"*{name}: not produced.*")
-            add("")
+        _figure_block(add, d, IMAGE_FIGURE_NAMES, image_figures.get(d, []), IMAGE_FIGURE_CAPTIONS,
+                      f"figures/images/{d}")
 
 
 def _bench_markdown(add, bench) -> None:
@@ -1009,16 +1015,7 @@ def _markdown(tasks, metrics, claims, diverged, summaries, ttt_sum, t1, wall, fi
     add("## Figures: Gaussian mixture")
     add("")
     for t in tasks:
-        add(f"### {t}")
-        add("")
-        for name in FIGURE_NAMES:
-            if name in figures.get(t, []):
-                add(f"![{name} ({t})](figures/{t}/{name}.png)")
-                add("")
-                add(f"*{FIGURE_CAPTIONS[name]}*")
-            else:
-                add(f"*{name}: not produced.*")
-            add("")
+        _figure_block(add, t, FIGURE_NAMES, figures.get(t, []), FIGURE_CAPTIONS, f"figures/{t}")
 
     _image_markdown(add, t1, gen if gen is not None else T.generation_table(None), images_ran,
                     list(image_datasets or ()), image_figures or {})
