@@ -535,15 +535,21 @@ def cnn_identity(cfg: dict, dataset: str, seed: int) -> dict:
             "classifier_cnn": cfg["classifier_cnn"], "n_train": cfg["n_train"]}
 
 
+def _train_test(cfg: dict, dataset: str, repo_root):
+    """The data folder and the configured train and test subsets of ``dataset``."""
+    root = resolve_data_root(cfg["data_root"], repo_root)
+    train = load_images(root, dataset, "train", cfg["n_train"], cfg["download"])
+    test = load_images(root, dataset, "test", cfg["n_test"], cfg["download"])
+    return root, train, test
+
+
 def run_autoencoder(config: dict, dataset: str, seed: int, out_model, out_latents, out_info,
                     repo_root, device: str = "auto", log=None) -> dict:
     """Train the auto-encoder, encode train and test sets, save model, latents and info."""
     log = log or _default_log
     cfg = _cfg(config)
     dev = resolve_device(device)
-    root = resolve_data_root(cfg["data_root"], repo_root)
-    xtr, ytr = load_images(root, dataset, "train", cfg["n_train"], cfg["download"])
-    xte, yte = load_images(root, dataset, "test", cfg["n_test"], cfg["download"])
+    root, (xtr, ytr), (xte, yte) = _train_test(cfg, dataset, repo_root)
     log(f"[{dataset}/seed{seed}] data {root / dataset}: {len(xtr)} train, {len(xte)} test; device {dev}")
     ae, info = train_autoencoder(xtr, cfg["autoencoder"], seed, dev, log)
     t0 = time.perf_counter()
@@ -600,9 +606,7 @@ def run_cnn(config: dict, dataset: str, seed: int, out_model, out_info, repo_roo
     log = log or _default_log
     cfg = _cfg(config)
     dev = resolve_device(device)
-    root = resolve_data_root(cfg["data_root"], repo_root)
-    xtr, ytr = load_images(root, dataset, "train", cfg["n_train"], cfg["download"])
-    xte, yte = load_images(root, dataset, "test", cfg["n_test"], cfg["download"])
+    _, (xtr, ytr), (xte, yte) = _train_test(cfg, dataset, repo_root)
     cnn, secs = train_cnn(xtr, ytr, cfg["classifier_cnn"], seed + _CNN_SEED, dev, log)
     acc = float((predict_labels(cnn, xte) == yte).mean())
     save_checkpoint(out_model, cnn, cnn_identity(cfg, dataset, seed))
