@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from .config import digest
 from .data import ensure_dataset, load_split
 from .image_models import AutoEncoder, LatentClassifier, SmallCNN, ae_loss
-from .io import METRIC_COLUMNS, load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
+from .io import load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
 from .methods import make_method
 from .training import train
 

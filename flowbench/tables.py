@@ -23,7 +23,8 @@ import pandas as pd
 from scipy import stats
 from tabulate import tabulate
 
-METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
+from .io import METRIC_COLUMNS  # noqa: F401  (the tidy columns, defined once)
+
 RUN_KEYS = ["task", "method", "variant", "seed"]
 METHOD_ORDER = ("ours", "inn", "cinn")
 DEFAULT_VARIANTS = ("paper", "full", "default")

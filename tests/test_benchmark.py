@@ -1,5 +1,3 @@
-import pytest
-
 from flowbench.benchmark import linear_shapes, matmul_fraction, step_costs
 from flowbench.methods import make_method
 from flowbench.tasks import make_task
