@@ -80,6 +80,7 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
     torch.manual_seed(seed + 1_000_003)
     labels = np.arange(task.n_labels)
     conds = task.one_hot(labels)
+    x_test, y_test = task.test_set()  # fixed draw of its own generator
     t0 = time.perf_counter()
     if res.diverged:
         samples = np.full((len(labels), n_eval, task.x_dim), np.nan, dtype=np.float32)
@@ -87,10 +88,8 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
     else:
         with torch.no_grad():
             samples = model.sample_posterior(conds.to(dev), n_eval).cpu().numpy()
-            x_test, _ = task.test_set()
             predicted = model.predict(torch.from_numpy(x_test).to(dev)).argmax(1).cpu().numpy()
     sample_seconds = time.perf_counter() - t0
-    x_test, y_test = task.test_set()
     write_npz(outdir / "posterior_samples.npz", labels=labels, conditions=conds.numpy(),
               samples=samples.astype(np.float32))
     write_npz(outdir / "predictions.npz", x=x_test, labels=y_test, predicted=predicted)
