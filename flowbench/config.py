@@ -103,6 +103,11 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
                 if v not in known:
                     raise ConfigError(f"config key 'tasks.{tname}.runs.{i}.variants': unknown variant "
                                       f"{v!r} of method {m!r}; allowed: {known}")
+    curve = (config.get("images") or {}).get("epoch_curve") or {}
+    extra = sorted(set(curve.get("flow_at", [])) - set(curve.get("checkpoints", [])))
+    if curve.get("datasets") and extra:
+        raise ConfigError(f"config key 'images.epoch_curve.flow_at': {extra} are not among "
+                          f"'images.epoch_curve.checkpoints' {sorted(curve['checkpoints'])}")
     return config
 
 

@@ -104,12 +104,17 @@ def _batches(n: int, batch_size: int):
 # ---------------------------------------------------------------------------------- auto-encoder
 
 
-def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=None):
+def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=None,
+                      epoch_callback=None):
     """Train GLF's auto-encoder on images ``x [N,1,28,28]``; return ``(model, info)``.
 
     ``cfg``: ``latent_dim, epochs, batch_size, lr`` (and ``log_every`` batches). Adam; loss
     summed-pixel MSE / batch. Each epoch walks a fresh permutation in full batches (a last
     partial batch is dropped, so BatchNorm never sees a batch of one).
+
+    ``epoch_callback(epoch, model)``, if given, runs after every epoch (1-based) with the model in
+    eval mode; torch's global random state is restored afterwards, so the training run is the
+    same with or without it.
     """
     log = log or _default_log
     device = device or torch.device("cpu")
@@ -143,6 +148,14 @@ def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=No
         rows.append({"epoch": epoch + 1, "loss": total / steps, "seconds": time.perf_counter() - t0})
         log(f"epoch {epoch + 1}/{epochs}  loss {total / steps:.3f}  elapsed {time.perf_counter() - t0:.1f}s "
             f"({(time.perf_counter() - t0) / (epoch + 1):.1f}s/epoch)")
+        if epoch_callback is not None:
+            state = torch.get_rng_state()
+            model.eval()
+            t_cb = time.perf_counter()
+            epoch_callback(epoch + 1, model)
+            t0 += time.perf_counter() - t_cb   # the callback's time is not training time
+            model.train()
+            torch.set_rng_state(state)
     model.eval()
     info = {"seconds": time.perf_counter() - t0, "epochs": epochs, "steps_per_epoch": steps,
             "batch_size": bs, "final_loss": rows[-1]["loss"] if rows else None, "rows": rows}
@@ -675,3 +688,83 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
     write_npz(out_samples, **grids)
     write_json(out_metrics, rows)
     return rows
+
+
+# ----------------------------------------------------------------------- accuracy against epochs
+
+
+EPOCH_CURVE_COLUMNS = ["dataset", "seed", "epoch", "train_loss", "test_reconstruction_mse",
+                       "latent_classifier_accuracy", "ours_accuracy", "ae_train_seconds",
+                       "probe_seconds"]
+
+
+def _flow_accuracy(model, x: np.ndarray, labels: np.ndarray, device, seed: int) -> float:
+    torch.manual_seed(seed)
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    with torch.no_grad():
+        scores = torch.cat([model.predict(xt[s].to(device)).cpu() for s in _batches(len(xt), 2000)])
+    if not torch.isfinite(scores).all():
+        return float("nan")
+    return float((scores.argmax(1).numpy() == np.asarray(labels)).mean())
+
+
+def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str = "auto",
+                    log=None) -> pd.DataFrame:
+    """Test accuracy as the auto-encoder trains longer (``images.epoch_curve``).
+
+    One auto-encoder (the configured architecture and optimiser, seed ``epoch_curve.seed``) is
+    trained to the last checkpoint. At each checkpoint the train and test sets are re-encoded and
+    standardised as in the main stage; the latent classifier is trained on them and scored on the
+    test set, and at the ``flow_at`` checkpoints ours is trained too (its configured epochs) and
+    its forward accuracy scored. Up to the main stage's epoch count the auto-encoder is the same
+    run as the main stage's one of the same seed (the probes restore the random state).
+    """
+    log = log or _default_log
+    cfg = _cfg(config)
+    curve = cfg["epoch_curve"]
+    seed = int(curve["seed"])
+    checkpoints = sorted(int(c) for c in curve["checkpoints"])
+    flow_at = {int(c) for c in curve["flow_at"]}
+    dev = resolve_device(device)
+    root, (xtr, ytr), (xte, yte) = _train_test(cfg, dataset, repo_root)
+    ae_cfg = {**cfg["autoencoder"], "epochs": checkpoints[-1]}
+    log(f"[{dataset}/seed{seed}] epoch curve: checkpoints {checkpoints}, ours at {sorted(flow_at)}; "
+        f"{len(xtr)} train, {len(xte)} test images; device {dev}")
+    rows = []
+    t_train = {"last": 0.0}
+
+    def probe(epoch, model):
+        if epoch not in checkpoints:
+            return
+        t0 = time.perf_counter()
+        utr, ute = encode(model, xtr), encode(model, xte)
+        if cfg["standardise"]:
+            mean, std = utr.mean(0), utr.std(0) + 1e-6
+        else:
+            mean, std = np.zeros(utr.shape[1], np.float32), np.ones(utr.shape[1], np.float32)
+        ztr, zte = standardise(utr, mean, std), standardise(ute, mean, std)
+        lc, _ = train_latent_classifier(ztr, ytr, cfg["latent_classifier"], seed + _LATCLS_SEED,
+                                        dev, lambda msg: None)
+        lc_acc = float((predict_labels(lc, zte) == yte).mean())
+        ours_acc = float("nan")
+        if epoch in flow_at:
+            flow, _, _ = train_flow("ours", cfg["ours"], ztr, ytr, seed, dev, lambda msg: None)
+            flow.to(dev).eval()
+            ours_acc = _flow_accuracy(flow, zte, yte, dev, seed + _EVAL_SEED)
+        row = {"dataset": dataset, "seed": seed, "epoch": epoch,
+               "train_loss": None, "test_reconstruction_mse": reconstruction_mse(model, xte),
+               "latent_classifier_accuracy": lc_acc, "ours_accuracy": ours_acc,
+               "ae_train_seconds": None, "probe_seconds": time.perf_counter() - t0}
+        rows.append(row)
+        log(f"checkpoint epoch {epoch}: latent classifier {lc_acc:.4f}"
+            + (f", ours {ours_acc:.4f}" if epoch in flow_at else "")
+            + f"  (probe {row['probe_seconds']:.1f}s)")
+
+    _, info = train_autoencoder(xtr, ae_cfg, seed, dev, log, epoch_callback=probe)
+    by_epoch = {r["epoch"]: r for r in info["rows"]}
+    for row in rows:
+        row["train_loss"] = by_epoch[row["epoch"]]["loss"]
+        row["ae_train_seconds"] = by_epoch[row["epoch"]]["seconds"]
+    df = pd.DataFrame(rows, columns=EPOCH_CURVE_COLUMNS)
+    write_csv(out_csv, df)
+    return df

@@ -222,3 +222,28 @@ def scaling_figure(costs: pd.DataFrame, out) -> Path:
         axes[1].legend(fontsize=8)
     axes[1].set_title("time ratio (below 1: ours is faster)", fontsize=10)
     return _save(fig, Path(out))
+
+
+def epoch_curve_figure(curve: pd.DataFrame, out, paper_accuracy: float | None = None,
+                       main_epochs: int | None = None) -> Path:
+    """Test accuracy (latent classifier, ours) and reconstruction error against auto-encoder epochs."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    ds = ", ".join(sorted(curve["dataset"].unique()))
+    ax = axes[0]
+    ax.plot(curve.epoch, curve.latent_classifier_accuracy, marker="o", label="latent classifier (MLP)")
+    ours = curve.dropna(subset=["ours_accuracy"])
+    if not ours.empty:
+        ax.plot(ours.epoch, ours.ours_accuracy, marker="s", ls="", ms=8, label="ours (forward process)")
+    if paper_accuracy is not None:
+        ax.axhline(paper_accuracy, color="0.4", ls="--", lw=1, label=f"paper: ours {paper_accuracy}")
+    if main_epochs is not None:
+        ax.axvline(main_epochs, color="0.7", ls=":", lw=1, label=f"main stage: {main_epochs} epochs")
+    ax.set_xlabel("auto-encoder epochs")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{ds}: accuracy on the latents vs auto-encoder training", fontsize=10)
+    ax.legend(fontsize=8)
+    axes[1].plot(curve.epoch, curve.test_reconstruction_mse, marker="o", color="C2")
+    axes[1].set_xlabel("auto-encoder epochs")
+    axes[1].set_ylabel("summed squared pixel error per test image")
+    axes[1].set_title("test reconstruction error", fontsize=10)
+    return _save(fig, Path(out))

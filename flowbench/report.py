@@ -755,6 +755,8 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
                 written[rel] = _copy(src, report_dir / rel)
                 image_figures.setdefault(d, []).append(name)
 
+    curves = _copy_epoch_curves(results_dir, report_dir, written)
+
     bench_fig = report_dir / BENCH_FIGURE
     if bench and bench["figure"] is not None:
         written[BENCH_FIGURE] = _copy(bench["figure"], bench_fig)
@@ -765,12 +767,59 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
 
     md = _markdown(tasks, metrics, claims, diverged, summaries, ttt_sum, t1, wall, figures,
                    provenance, config, _run_devices(results_dir, metrics), images is not None,
-                   gen=gen, image_datasets=image_datasets, image_figures=image_figures, bench=bench)
+                   gen=gen, image_datasets=image_datasets, image_figures=image_figures, bench=bench,
+                   curves=curves)
     readme = report_dir / "README.md"
     readme.parent.mkdir(parents=True, exist_ok=True)
     readme.write_bytes(md.encode("utf-8"))
     written["README.md"] = readme
     return dict(sorted(written.items()))
+
+
+def _copy_epoch_curves(results_dir: Path, report_dir: Path, written: dict) -> dict:
+    """Copy ``results/images/epoch_curve/<ds>.{csv,png}`` to ``tables/epoch_curve_<ds>.csv`` and
+    ``figures/images/epoch_curve_<ds>.png`` (side files of the render rule, like the benchmark's
+    figure; stale copies are removed); return {dataset: curve frame}."""
+    src_dir = results_dir / "images" / "epoch_curve"
+    curves = {p.stem: pd.read_csv(p) for p in sorted(src_dir.glob("*.csv"))} if src_dir.exists() else {}
+    for old in list((report_dir / "tables").glob("epoch_curve_*.csv")) + \
+            list((report_dir / "figures" / "images").glob("epoch_curve_*.png")):
+        if old.stem.removeprefix("epoch_curve_") not in curves:
+            old.unlink()
+    for ds in curves:
+        rel = f"tables/epoch_curve_{ds}.csv"
+        written[rel] = _copy(src_dir / f"{ds}.csv", report_dir / rel)
+        if (src_dir / f"{ds}.png").exists():
+            rel = f"figures/images/epoch_curve_{ds}.png"
+            written[rel] = _copy(src_dir / f"{ds}.png", report_dir / rel)
+    return curves
+
+
+def _epoch_curve_markdown(add, curves: dict) -> None:
+    if not curves:
+        return
+    add("## Accuracy against auto-encoder epochs")
+    add("")
+    add("One auto-encoder per data set (seed in the table) trained past the main stage's epoch count; at "
+        "each checkpoint the train and test images are re-encoded, the latent classifier is trained on "
+        "the latents, and at the marked checkpoints ours too (its configured epochs). Up to the main "
+        "stage's epoch count the auto-encoder is the main stage's run of the same seed. How far the "
+        "accuracy of the latents rises with auto-encoder training says whether the flow or the latent "
+        "limits Table 1.")
+    add("")
+    for ds, c in curves.items():
+        add(T.markdown([[str(int(r.epoch)), f"{r.train_loss:.2f}", f"{r.test_reconstruction_mse:.2f}",
+                         f"{r.latent_classifier_accuracy:.4f}",
+                         f"{r.ours_accuracy:.4f}" if _finite(r.ours_accuracy) else "",
+                         f"{r.ae_train_seconds:.0f}"]
+                        for r in c.itertuples(index=False)],
+                       [f"{ds}: AE epoch", "train loss", "test reconstruction error",
+                        "latent classifier", "ours", "AE training seconds"]))
+        add("")
+        add(f"![epoch curve {ds}](figures/images/epoch_curve_{ds}.png)")
+        add("")
+        add(f"CSV: [tables/epoch_curve_{ds}.csv](tables/epoch_curve_{ds}.csv).")
+        add("")
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -926,7 +975,7 @@ def _bench_markdown(add, bench) -> None:
 
 def _markdown(tasks, metrics, claims, diverged, summaries, ttt_sum, t1, wall, figures, provenance,
               config, devices, images_ran, gen=None, image_datasets=(), image_figures=None,
-              bench=None) -> str:
+              bench=None, curves=None) -> str:
     L: list[str] = []
     add = L.append
     r = T.runs(metrics)
@@ -1019,6 +1068,7 @@ def _markdown(tasks, metrics, claims, diverged, summaries, ttt_sum, t1, wall, fi
 
     _image_markdown(add, t1, gen if gen is not None else T.generation_table(None), images_ran,
                     list(image_datasets or ()), image_figures or {})
+    _epoch_curve_markdown(add, curves or {})
 
     _bench_markdown(add, bench)
 

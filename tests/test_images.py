@@ -189,3 +189,60 @@ def test_images_config_schema(smoke_config, full_config):
     filled = validate_config(minimal)["images"]
     assert filled["ours"]["eps"] == 0.1 and filled["autoencoder"]["latent_dim"] == 20
     assert filled["data_root"] == "../shared/data" and filled["download"] is True
+
+
+def test_epoch_callback_leaves_training_unchanged(tiny_images, cfg):
+    x, _ = tiny_images
+    ae_cfg = {**cfg["autoencoder"], "epochs": 2, "batch_size": 8}
+    plain, _ = I.train_autoencoder(x, ae_cfg, seed=3, log=lambda m: None)
+    seen = []
+
+    def probe(epoch, model):
+        seen.append((epoch, model.training))
+        torch.randn(1000)            # consumes the global random state
+        torch.manual_seed(12345)     # and even reseeds it
+        I.encode(model, x)
+
+    probed, info = I.train_autoencoder(x, ae_cfg, seed=3, log=lambda m: None, epoch_callback=probe)
+    assert seen == [(1, False), (2, False)]
+    for a, b in zip(plain.state_dict().values(), probed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert [r["epoch"] for r in info["rows"]] == [1, 2]
+
+
+def test_run_epoch_curve_on_tiny_idx(tmp_path, smoke_config):
+    from test_data import write_set
+    write_set(tmp_path / "data" / "mnist")
+    config = copy.deepcopy(smoke_config)
+    config["images"].update({"data_root": str(tmp_path / "data"), "download": False, "n_train": 64,
+                             "n_test": 32})
+    config["images"]["epoch_curve"] = {"datasets": ["mnist"], "seed": 0, "checkpoints": [1, 3],
+                                       "flow_at": [3]}
+    config = validate_config(config)
+    config["images"]["autoencoder"]["batch_size"] = 16
+    out = tmp_path / "curve.csv"
+    df = I.run_epoch_curve(config, "mnist", out, repo_root=tmp_path, device="cpu",
+                           log=lambda m: None)
+    assert df["epoch"].tolist() == [1, 3]
+    assert list(df.columns) == I.EPOCH_CURVE_COLUMNS
+    assert df["latent_classifier_accuracy"].between(0, 1).all()
+    assert np.isnan(df["ours_accuracy"].iloc[0]) and 0 <= df["ours_accuracy"].iloc[1] <= 1
+    assert (df["test_reconstruction_mse"] > 0).all() and df["ae_train_seconds"].is_monotonic_increasing
+    assert pd.read_csv(out)["epoch"].tolist() == [1, 3]
+
+
+def test_epoch_curve_config_checks(smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["images"]["epoch_curve"] = {"datasets": ["mnist"], "checkpoints": [1, 2], "flow_at": [5]}
+    with pytest.raises(ConfigError, match=r"images.epoch_curve.flow_at.*\[5\]"):
+        validate_config(cfg)
+    cfg["images"]["epoch_curve"] = {"datasets": ["svhn"]}
+    with pytest.raises(ConfigError, match="epoch_curve"):
+        validate_config(cfg)
+    cfg["images"]["epoch_curve"] = {"datasets": ["mnist"], "checkpoints": [0]}
+    with pytest.raises(ConfigError, match="checkpoints"):
+        validate_config(cfg)
+    filled = validate_config(copy.deepcopy(smoke_config))["images"]["epoch_curve"]
+    assert filled["datasets"] == ["mnist"] and filled["flow_at"] == [2]
+    del smoke_config["images"]["epoch_curve"]
+    assert validate_config(smoke_config)["images"]["epoch_curve"]["datasets"] == []

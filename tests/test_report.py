@@ -612,3 +612,31 @@ def test_collect_provenance(tmp_path, monkeypatch):
     assert {"platform", "cpu_count", "cuda_available", "cuda_device"} <= set(p["hardware"])
     assert p["benchmarks"]["per_rule"]["train_gmm"]["s"] == 2.5
     json.dumps(p)  # serialisable
+
+
+def test_render_epoch_curve_section_and_stale_copies(tmp_path):
+    res = fake_results(tmp_path / "results", with_images=True, image_datasets=("mnist",))
+    cdir = res / "images" / "epoch_curve"
+    cdir.mkdir(parents=True)
+    pd.DataFrame({"dataset": "fashion-mnist", "seed": 0, "epoch": [1, 2],
+                  "train_loss": [30.5, 20.25], "test_reconstruction_mse": [29.0, 19.5],
+                  "latent_classifier_accuracy": [0.80, 0.85], "ours_accuracy": [float("nan"), 0.8512],
+                  "ae_train_seconds": [100.0, 200.0], "probe_seconds": [5.0, 9.0]}
+                 ).to_csv(cdir / "fashion-mnist.csv", index=False)
+    (cdir / "fashion-mnist.png").write_bytes(tiny_png((0, 0, 255)))
+    out = tmp_path / "report"
+    written = R.render_report(res, out, tasks=["gmm"], image_datasets=["mnist"])
+    assert "tables/epoch_curve_fashion-mnist.csv" in written
+    assert (out / "figures/images/epoch_curve_fashion-mnist.png").read_bytes() == tiny_png((0, 0, 255))
+    md = (out / "README.md").read_text()
+    assert "## Accuracy against auto-encoder epochs" in md
+    rows = [line for line in md.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
+    assert rows[0].split("|")[4].strip() == "0.8000" and rows[0].split("|")[5].strip() == ""
+    assert rows[1].split("|")[5].strip() == "0.8512"
+    # without the curve in results/, the copies and the section go away
+    for p in cdir.iterdir():
+        p.unlink()
+    R.render_report(res, out, tasks=["gmm"], image_datasets=["mnist"])
+    assert not (out / "tables/epoch_curve_fashion-mnist.csv").exists()
+    assert not (out / "figures/images/epoch_curve_fashion-mnist.png").exists()
+    assert "auto-encoder epochs" not in (out / "README.md").read_text()

@@ -90,6 +90,17 @@ def test_smoke_outputs(smoke_run):
         lat = np.load(run / "latents.npz")
         assert lat["train_u"].shape == (512, 20) and lat["test_u"].shape == (256, 20)
         assert (repo / "results/benchmarks/images/mnist/seed0/autoencoder.tsv").exists()
+        # accuracy against auto-encoder epochs: checkpoints 1 and 2, ours at 2; up to the main
+        # stage's epoch count (1) the auto-encoder is the main one, so its latent classifier agrees
+        curve = pd.read_csv(repo / "results/images/epoch_curve/mnist.csv")
+        assert curve.epoch.tolist() == [1, 2]
+        assert np.isnan(curve.ours_accuracy[0]) and 0 <= curve.ours_accuracy[1] <= 1
+        main_lc = img[(img.method == "latent_classifier") & (img.metric == "accuracy")].value.item()
+        assert curve.latent_classifier_accuracy[0] == pytest.approx(main_lc, abs=1e-9)
+        assert (repo / "results/images/epoch_curve/mnist.png").stat().st_size > 1000
+        md = (repo / "report/README.md").read_text()
+        assert "## Accuracy against auto-encoder epochs" in md
+        assert (repo / "report/tables/epoch_curve_mnist.csv").exists()
 
 
 @pytest.mark.slow

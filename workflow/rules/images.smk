@@ -35,7 +35,14 @@ def images_targets():
     out = [f"{IMG}/metrics.csv"]
     for d in datasets:
         out += [f"{IMG}/{d}/figures/{name}.png" for name in IMAGE_FIGURES]
+    for d in epoch_curve_datasets():
+        out += [f"{IMG}/epoch_curve/{d}.csv", f"{IMG}/epoch_curve/{d}.png"]
     return out
+
+
+def epoch_curve_datasets():
+    """Data sets of `images.epoch_curve` (accuracy against auto-encoder epochs); [] by default."""
+    return list((IMAGES.get("epoch_curve") or {}).get("datasets") or [])
 
 
 # the report stage picks the image outputs up under this name
@@ -142,3 +149,19 @@ rule images_figures:
     threads: 1
     script:
         "../scripts/images_figures.py"
+
+
+rule images_epoch_curve:
+    output:
+        csv=f"{IMG}/epoch_curve/{{dataset}}.csv",
+        figure=report(f"{IMG}/epoch_curve/{{dataset}}.png", caption="../report/epoch_curve.rst",
+                      category="2. Figures", subcategory="{dataset}"),
+    log:
+        f"{RESULTS}/logs/images/{{dataset}}/epoch_curve.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/images/{{dataset}}/epoch_curve.tsv"
+    threads: images_threads()
+    params:
+        device=config.get("device", "auto"),
+    script:
+        "../scripts/images_epoch_curve.py"
