@@ -131,3 +131,54 @@ if __name__ == "__main__":  # one measurement, for step_costs: JSON args on stdi
     import json
     import sys
     print(json.dumps(_one_cost(*json.loads(sys.stdin.read()))))
+
+
+# ------------------------------------------------------------------------- metric precision
+
+PRECISION_COLUMNS = ["metric", "n", "label", "repeat", "value", "seconds"]
+
+
+def metric_precision(task, metric_names, sample_sizes, repeats: int = 3, labels=(0,), seed: int = 0,
+                     log=None) -> list[dict]:
+    """Each posterior metric between two *independent exact* samples of the same posterior, at each
+    sample size: the value a perfect model gets (the finite-sample floor), its spread over repeats
+    and the seconds per call. This is what chooses ``n_eval`` (the final evaluation) and
+    ``probe_n`` (the W2-vs-time probe): the floor must sit well below the thresholds read off it.
+    """
+    from . import metrics as M
+
+    for name in metric_names:
+        if name not in M.POSTERIOR_METRICS:
+            raise ValueError(f"metric_precision: unknown metric {name!r}; "
+                             f"known: {sorted(M.POSTERIOR_METRICS)}")
+    bad = [lab for lab in labels if not 0 <= int(lab) < task.n_labels]
+    if bad:
+        raise ValueError(f"metric_precision: labels {bad} out of range; the task has labels "
+                         f"0..{task.n_labels - 1}")
+    rows = []
+    for n in sample_sizes:
+        for lab in labels:
+            for r in range(int(repeats)):
+                rng = np.random.default_rng([seed, int(n), int(lab), r])
+                a = task.sample_posterior(int(lab), int(n), rng)
+                b = task.sample_posterior(int(lab), int(n), rng)
+                for name in metric_names:
+                    t0 = time.perf_counter()
+                    v = M.POSTERIOR_METRICS[name](a, b)
+                    rows.append({"metric": name, "n": int(n), "label": int(lab), "repeat": r,
+                                 "value": float(v), "seconds": time.perf_counter() - t0})
+        if log:
+            got = [x for x in rows if x["n"] == n]
+            log(f"n={n}: " + ", ".join(
+                f"{m} {np.mean([x['value'] for x in got if x['metric'] == m]):.4f}" for m in metric_names))
+    return rows
+
+
+def precision_summary(rows) -> "pd.DataFrame":
+    """Per (metric, n): mean and standard deviation of the floor, mean seconds per call."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=PRECISION_COLUMNS)
+    g = df.groupby(["metric", "n"], sort=True)
+    out = g["value"].agg(floor_mean="mean", floor_sd="std").join(g["seconds"].agg(seconds="mean"))
+    return out.reset_index()

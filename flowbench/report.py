@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from . import tables as T
+from .benchmark import precision_summary
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_TESTED = "reproduced", "partly", "not reproduced", "not tested"
 VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_TESTED)
@@ -683,8 +684,10 @@ def _load_benchmark(results_dir: Path) -> dict | None:
     if not f.exists():
         return None
     fig = d / "scaling.png"
+    prec = d / "metric_precision.csv"
     return {"costs": T.load_step_costs(f), "fraction": _read_json(d / "matmul_fraction.json"),
-            "figure": fig if fig.exists() else None}
+            "figure": fig if fig.exists() else None,
+            "precision": precision_summary(pd.read_csv(prec)) if prec.exists() else None}
 
 
 def render_report(results_dir: str | Path = "results", report_dir: str | Path = "report",
@@ -764,6 +767,14 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
         bench_fig.unlink()  # stale: the benchmark is no longer in results/
     if bench is not None:
         bench["figure_copied"] = BENCH_FIGURE in written
+        tcfg = ((config or {}).get("tasks") or {}).get(claim_task) or {}
+        bench["n_eval"] = tcfg.get("n_eval")
+        bench["probe_n"] = (tcfg.get("train") or {}).get("probe_n")
+        if bench["precision"] is not None:
+            written["tables/metric_precision.csv"] = T.write_csv(bench["precision"],
+                                                                 tdir / "metric_precision.csv")
+    elif (tdir / "metric_precision.csv").exists():
+        (tdir / "metric_precision.csv").unlink()
 
     md = _markdown(tasks, metrics, claims, diverged, summaries, ttt_sum, t1, wall, figures,
                    provenance, config, _run_devices(results_dir, metrics), images is not None,
@@ -970,6 +981,29 @@ def _bench_markdown(add, bench) -> None:
             "method (below 1: ours is faster; dotted at 0.5, C6's threshold).*")
     else:
         add("*scaling.png: not produced.*")
+    add("")
+    _precision_markdown(add, bench)
+
+
+def _precision_markdown(add, bench) -> None:
+    prec = bench.get("precision")
+    if prec is None or not len(prec):
+        return
+    add("### Metric precision: how many samples the evaluation needs")
+    add("")
+    n_eval, probe_n = bench.get("n_eval"), bench.get("probe_n")
+    add("Each posterior metric between two *independent exact* samples of the same posterior: the value a "
+        "perfect model would get (the finite-sample floor) and its spread over repeats and labels, with "
+        "the seconds per call. A threshold read off a metric (W2 <= 0.10 for C1, W2 <= 0.15 for the "
+        "time to quality) needs a floor well below it; more samples than that cost time and buy nothing. "
+        f"This configuration evaluates on n_eval = {n_eval if n_eval is not None else T.NA} samples per "
+        f"label and probes W2 during training on probe_n = {probe_n if probe_n is not None else T.NA}.")
+    add("")
+    add(T.markdown([[r.metric, str(int(r.n)), f"{r.floor_mean:.4f} ± {r.floor_sd:.4f}", f"{r.seconds:.3f}"]
+                    for r in prec.itertuples(index=False)],
+                   ["metric", "n per set", "floor (mean ± sd)", "seconds per call"]))
+    add("")
+    add("CSV: [tables/metric_precision.csv](tables/metric_precision.csv).")
     add("")
 
 

@@ -22,3 +22,23 @@ def test_matmul_fraction_is_a_fraction():
     r = matmul_fraction(make_task(TASK), OURS, 64, n_steps=2)
     assert r["flops_per_step"] == 3 * 2 * 64 * 2 * (5 * 16 + 16 * 10)
     assert 0 < r["fraction"] < 5  # timing noise can push a tiny model's ratio around; shapes matter above
+
+
+def test_metric_precision_floor_shrinks_with_n():
+    import numpy as np
+    import pytest
+
+    from flowbench.benchmark import PRECISION_COLUMNS, metric_precision, precision_summary
+    task = make_task(TASK)
+    rows = metric_precision(task, ["w2", "mmd"], [40, 640], repeats=2, labels=(0, 5))
+    assert len(rows) == 2 * 2 * 2 * 2 and set(rows[0]) == set(PRECISION_COLUMNS)
+    s = precision_summary(rows).set_index(["metric", "n"])
+    assert list(s.columns) == ["floor_mean", "floor_sd", "seconds"]
+    # two exact samples of one posterior: W2 > 0 but shrinking with n (~n^-1/2 in 2-d); MMD ~ 1/n
+    assert 0 < s.loc[("w2", 640), "floor_mean"] < 0.6 * s.loc[("w2", 40), "floor_mean"]
+    assert s.loc[("mmd", 640), "floor_mean"] < s.loc[("mmd", 40), "floor_mean"]
+    assert np.isfinite(s["floor_sd"]).all() and (s["seconds"] >= 0).all()
+    with pytest.raises(ValueError, match="unknown metric 'w3'"):
+        metric_precision(task, ["w3"], [40])
+    with pytest.raises(ValueError, match=r"labels \[8\] out of range"):
+        metric_precision(task, ["w2"], [40], labels=(8,))

@@ -433,6 +433,9 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
                           "fraction": 0.25 * k} for k, bs in ((1, 400), (2, 1600))}
         (b / "matmul_fraction.json").write_text(json.dumps({"device": "cpu", "fractions": frac}))
         (b / "scaling.png").write_bytes(tiny_png((0, 0, 255)))
+        pd.DataFrame({"metric": "w2", "n": [500, 500, 2000, 2000], "label": 0, "repeat": [0, 1, 0, 1],
+                      "value": [0.06, 0.08, 0.03, 0.03], "seconds": [0.1, 0.1, 1.0, 1.2]}
+                     ).to_csv(b / "metric_precision.csv", index=False)
     prov = {"config_digest": "0123456789abcdef", "configfiles": ["config/smoke.yaml"],
             "command": R.reproduce_command(["config/smoke.yaml"]),
             "config": {"tasks": {"gmm": {"kind": "gmm", "labels": "all",
@@ -553,10 +556,16 @@ def test_render_with_benchmark(tmp_path):
     out = tmp_path / "report"
     written = R.render_report(res, out, tasks=["gmm", "gmm_some"])
     expected = R.report_outputs(out, ["gmm", "gmm_some"])
-    # every declared output, plus the benchmark figure as an undeclared side file
-    assert sorted(set(str(p) for p in written.values()) - set(expected)) == [str(out / R.BENCH_FIGURE)]
+    # every declared output, plus the benchmark figure and precision table as undeclared side files
+    assert sorted(set(str(p) for p in written.values()) - set(expected)) == sorted(
+        [str(out / R.BENCH_FIGURE), str(out / "tables" / "metric_precision.csv")])
     assert (out / R.BENCH_FIGURE).read_bytes() == tiny_png((0, 0, 255))
     md = (out / "README.md").read_text()
+    prec = md[md.index("### Metric precision"):md.index("## How it was produced")]
+    assert "n_eval = 200 samples" in prec
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in prec.splitlines()
+             if line.startswith("| w2 ")]
+    assert cells == [["w2", "500", "0.0700 ± 0.0141", "0.100"], ["w2", "2000", "0.0300 ± 0.0000", "1.100"]]
     sec = md[md.index("## Cost of training"):md.index("## How it was produced")]
     assert "| ours/paper " in sec and "| inn/full " in sec and "| cinn/default " in sec
     assert "| 1600 " in sec and "0.25" in sec           # ratio at 1600: 0.02 / 0.08
@@ -573,6 +582,7 @@ def test_render_with_benchmark(tmp_path):
     (res / "benchmark").rmdir()
     R.render_report(res, out, tasks=["gmm", "gmm_some"])
     assert not (out / R.BENCH_FIGURE).exists()
+    assert not (out / "tables" / "metric_precision.csv").exists()
     assert "The performance benchmark was not run" in (out / "README.md").read_text()
 
 

@@ -1,6 +1,7 @@
 # Performance benchmark (off the default path): `snakemake --cores 2 benchmark`.
 # Seconds per training iteration and peak memory of each method at each batch size, in one job
-# (so the ratios compare like with like), and the fraction of the plain-matmul limit ours reaches.
+# (so the ratios compare like with like), and the fraction of the plain-matmul limit ours reaches;
+# and the precision of each posterior metric against the sample size (what n_eval and probe_n need).
 BENCH = f"{RESULTS}/benchmark"
 
 
@@ -9,6 +10,7 @@ rule benchmark:
         f"{BENCH}/step_costs.csv",
         f"{BENCH}/matmul_fraction.json",
         f"{BENCH}/scaling.png",
+        f"{BENCH}/metric_precision.csv",
 
 
 rule benchmark_costs:
@@ -25,3 +27,15 @@ rule benchmark_costs:
         device=config.get("device", "auto"),
     script:
         "../scripts/benchmark_costs.py"
+
+
+rule benchmark_precision:
+    output:
+        f"{BENCH}/metric_precision.csv",
+    log:
+        f"{RESULTS}/logs/benchmark/metric_precision.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/benchmark/metric_precision.tsv"
+    threads: 1
+    script:
+        "../scripts/benchmark_precision.py"
