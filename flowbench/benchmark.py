@@ -182,3 +182,62 @@ def precision_summary(rows) -> "pd.DataFrame":
     g = df.groupby(["metric", "n"], sort=True)
     out = g["value"].agg(floor_mean="mean", floor_sd="std").join(g["seconds"].agg(seconds="mean"))
     return out.reset_index()
+
+
+# ------------------------------------------------------------------------------- op profile
+
+PROFILE_COLUMNS = ["method", "batch_size", "group", "self_seconds_per_step", "share"]
+_MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear"}
+_COPY_OPS = {"aten::copy_", "aten::to", "aten::_to_copy", "aten::index", "aten::_index_put_impl_",
+             "aten::cat", "aten::clone", "aten::contiguous", "aten::empty", "aten::empty_strided",
+             "aten::zeros", "aten::fill_", "aten::zero_"}
+
+
+def _op_group(name: str) -> str:
+    if name in _MATMUL_OPS:
+        return "matmul"
+    if name in _COPY_OPS:
+        return "copy/index/alloc"
+    if name.startswith("aten::"):
+        return "element-wise/reduction"
+    return "python/autograd/optimizer"
+
+
+def op_profile(task, kind: str, params: dict, batch: int, n_steps: int = 3, seed: int = 0,
+               device=None) -> list[dict]:
+    """Where one training step's time goes (torch profiler, CPU self time): matrix multiplies,
+    element-wise and reduction kernels, copies/indexing/allocation, and the rest. Rows per group
+    with seconds per step and share of the profiled self time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    device = device or torch.device("cpu")
+    torch.manual_seed(seed)
+    model = make_method(kind, task.x_dim, task.y_dim, params, total_steps=400, seed=seed,
+                        label_prior=task.label_prior).to(device)
+    model.train()
+    opt = model.make_optimizer()
+    rng = np.random.default_rng(seed)
+
+    def step():
+        x, y = task.sample_batch(batch, rng)
+        opt.zero_grad(set_to_none=True)
+        loss, _ = model.loss(x.to(device), y.to(device), 10_000)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(n_steps):
+            step()
+    wall = (time.perf_counter() - t0) / n_steps
+    groups: dict[str, float] = {}
+    for ev in prof.key_averages():
+        g = _op_group(ev.key)
+        groups[g] = groups.get(g, 0.0) + ev.self_cpu_time_total / 1e6 / n_steps
+    total = sum(groups.values())
+    rows = [{"method": kind, "batch_size": int(batch), "group": g, "self_seconds_per_step": s,
+             "share": s / total if total > 0 else float("nan")} for g, s in sorted(groups.items())]
+    rows.append({"method": kind, "batch_size": int(batch), "group": "wall (profiled step)",
+                 "self_seconds_per_step": wall, "share": float("nan")})
+    return rows

@@ -687,7 +687,8 @@ def _load_benchmark(results_dir: Path) -> dict | None:
     prec = d / "metric_precision.csv"
     return {"costs": T.load_step_costs(f), "fraction": _read_json(d / "matmul_fraction.json"),
             "figure": fig if fig.exists() else None,
-            "precision": precision_summary(pd.read_csv(prec)) if prec.exists() else None}
+            "precision": precision_summary(pd.read_csv(prec)) if prec.exists() else None,
+            "profile": pd.read_csv(d / "op_profile.csv") if (d / "op_profile.csv").exists() else None}
 
 
 def render_report(results_dir: str | Path = "results", report_dir: str | Path = "report",
@@ -770,11 +771,15 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
         tcfg = ((config or {}).get("tasks") or {}).get(claim_task) or {}
         bench["n_eval"] = tcfg.get("n_eval")
         bench["probe_n"] = (tcfg.get("train") or {}).get("probe_n")
+        if bench["profile"] is not None:
+            written["tables/op_profile.csv"] = T.write_csv(bench["profile"], tdir / "op_profile.csv")
         if bench["precision"] is not None:
             written["tables/metric_precision.csv"] = T.write_csv(bench["precision"],
                                                                  tdir / "metric_precision.csv")
-    elif (tdir / "metric_precision.csv").exists():
-        (tdir / "metric_precision.csv").unlink()
+    else:
+        for name in ("metric_precision.csv", "op_profile.csv"):
+            if (tdir / name).exists():
+                (tdir / name).unlink()   # stale: the benchmark is no longer in results/
 
     md = _markdown(tasks, metrics, claims, diverged, summaries, ttt_sum, t1, wall, figures,
                    provenance, config, _run_devices(results_dir, metrics), images is not None,
@@ -982,7 +987,32 @@ def _bench_markdown(add, bench) -> None:
     else:
         add("*scaling.png: not produced.*")
     add("")
+    _profile_markdown(add, bench)
     _precision_markdown(add, bench)
+
+
+def _profile_markdown(add, bench) -> None:
+    prof = bench.get("profile")
+    if prof is None or not len(prof):
+        return
+    add("### Where a training step's time goes")
+    add("")
+    add("torch profiler, CPU self time of one training step (after a warm-up), grouped: matrix multiplies "
+        "(mm/addmm/bmm), element-wise kernels and reductions (activations, the coupling's exp/clamp, "
+        "the MMD kernels), copies/indexing/allocation, and the rest (Python, autograd engine, "
+        "optimizer bookkeeping). Shares of the profiled self time; the last column is the step's wall "
+        "time under the profiler.")
+    add("")
+    groups = [g for g in ("matmul", "element-wise/reduction", "copy/index/alloc", "python/autograd/optimizer")
+              if g in set(prof["group"])]
+    cells = []
+    for (method, batch), d in prof.groupby(["method", "batch_size"], sort=False):
+        by = dict(zip(d["group"], d["share"]))
+        wall = dict(zip(d["group"], d["self_seconds_per_step"])).get("wall (profiled step)")
+        cells.append([method, str(int(batch))] + [T.fmt(by.get(g), ".2f") for g in groups]
+                     + [T.fmt(wall, ".3f")])
+    add(T.markdown(cells, ["method", "batch"] + groups + ["step wall s"]))
+    add("")
 
 
 def _precision_markdown(add, bench) -> None:

@@ -42,3 +42,15 @@ def test_metric_precision_floor_shrinks_with_n():
         metric_precision(task, ["w3"], [40])
     with pytest.raises(ValueError, match=r"labels \[8\] out of range"):
         metric_precision(task, ["w2"], [40], labels=(8,))
+
+
+def test_op_profile_groups_and_shares():
+    import math
+
+    from flowbench.benchmark import PROFILE_COLUMNS, op_profile
+    rows = op_profile(make_task(TASK), "ours", OURS, 64, n_steps=1)
+    assert all(set(r) == set(PROFILE_COLUMNS) for r in rows)
+    shares = {r["group"]: r["share"] for r in rows if not math.isnan(r["share"])}
+    assert "matmul" in shares and "element-wise/reduction" in shares
+    assert abs(sum(shares.values()) - 1.0) < 1e-9 and all(0 <= s <= 1 for s in shares.values())
+    assert rows[-1]["group"] == "wall (profiled step)" and rows[-1]["self_seconds_per_step"] > 0

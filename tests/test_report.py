@@ -436,6 +436,10 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
         pd.DataFrame({"metric": "w2", "n": [500, 500, 2000, 2000], "label": 0, "repeat": [0, 1, 0, 1],
                       "value": [0.06, 0.08, 0.03, 0.03], "seconds": [0.1, 0.1, 1.0, 1.2]}
                      ).to_csv(b / "metric_precision.csv", index=False)
+        pd.DataFrame({"method": ["ours/paper"] * 3, "batch_size": 1600,
+                      "group": ["matmul", "element-wise/reduction", "wall (profiled step)"],
+                      "self_seconds_per_step": [0.8, 0.2, 1.1], "share": [0.8, 0.2, float("nan")]}
+                     ).to_csv(b / "op_profile.csv", index=False)
     prov = {"config_digest": "0123456789abcdef", "configfiles": ["config/smoke.yaml"],
             "command": R.reproduce_command(["config/smoke.yaml"]),
             "config": {"tasks": {"gmm": {"kind": "gmm", "labels": "all",
@@ -558,11 +562,15 @@ def test_render_with_benchmark(tmp_path):
     expected = R.report_outputs(out, ["gmm", "gmm_some"])
     # every declared output, plus the benchmark figure and precision table as undeclared side files
     assert sorted(set(str(p) for p in written.values()) - set(expected)) == sorted(
-        [str(out / R.BENCH_FIGURE), str(out / "tables" / "metric_precision.csv")])
+        [str(out / R.BENCH_FIGURE), str(out / "tables" / "metric_precision.csv"),
+         str(out / "tables" / "op_profile.csv")])
     assert (out / R.BENCH_FIGURE).read_bytes() == tiny_png((0, 0, 255))
     md = (out / "README.md").read_text()
     prec = md[md.index("### Metric precision"):md.index("## How it was produced")]
     assert "n_eval = 200 samples" in prec
+    prof = md[md.index("### Where a training step's time goes"):md.index("### Metric precision")]
+    row = next(line for line in prof.splitlines() if line.startswith("| ours/paper "))
+    assert [c.strip() for c in row.split("|")[1:-1]] == ["ours/paper", "1600", "0.80", "0.20", "1.100"]
     cells = [[c.strip() for c in line.split("|")[1:-1]] for line in prec.splitlines()
              if line.startswith("| w2 ")]
     assert cells == [["w2", "500", "0.0700 ± 0.0141", "0.100"], ["w2", "2000", "0.0300 ± 0.0000", "1.100"]]
@@ -583,6 +591,7 @@ def test_render_with_benchmark(tmp_path):
     R.render_report(res, out, tasks=["gmm", "gmm_some"])
     assert not (out / R.BENCH_FIGURE).exists()
     assert not (out / "tables" / "metric_precision.csv").exists()
+    assert not (out / "tables" / "op_profile.csv").exists()
     assert "The performance benchmark was not run" in (out / "README.md").read_text()
 
 

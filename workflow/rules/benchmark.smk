@@ -11,6 +11,7 @@ rule benchmark:
         f"{BENCH}/matmul_fraction.json",
         f"{BENCH}/scaling.png",
         f"{BENCH}/metric_precision.csv",
+        f"{BENCH}/op_profile.csv",
 
 
 rule benchmark_costs:
@@ -39,3 +40,17 @@ rule benchmark_precision:
     threads: 1
     script:
         "../scripts/benchmark_precision.py"
+
+
+rule benchmark_profile:
+    output:
+        f"{BENCH}/op_profile.csv",
+    log:
+        f"{RESULTS}/logs/benchmark/op_profile.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/benchmark/op_profile.tsv"
+    threads: config["benchmark"]["threads"]
+    params:
+        device=config.get("device", "auto"),
+    script:
+        "../scripts/benchmark_profile.py"
