@@ -191,6 +191,14 @@ def reconstruction_mse(model: AutoEncoder, x: torch.Tensor, batch_size: int = 10
     return tot / max(len(x), 1)
 
 
+def latent_scale(train_u: np.ndarray, per_dim: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` that ``standardise`` uses: per-dimension statistics of the training latents
+    when ``per_dim`` (the config's ``images.standardise``), else the identity (0, 1)."""
+    if per_dim:
+        return train_u.mean(0), train_u.std(0) + 1e-6
+    return np.zeros(train_u.shape[1], np.float32), np.ones(train_u.shape[1], np.float32)
+
+
 def standardise(u: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return ((u - mean) / std).astype(np.float32)
 
@@ -567,10 +575,7 @@ def run_autoencoder(config: dict, dataset: str, seed: int, out_model, out_latent
     ae, info = train_autoencoder(xtr, cfg["autoencoder"], seed, dev, log)
     t0 = time.perf_counter()
     utr, ute = encode(ae, xtr), encode(ae, xte)
-    if cfg["standardise"]:
-        mean, std = utr.mean(0), utr.std(0) + 1e-6
-    else:
-        mean, std = np.zeros(utr.shape[1], np.float32), np.ones(utr.shape[1], np.float32)
+    mean, std = latent_scale(utr, cfg["standardise"])
     info.update({"encode_seconds": time.perf_counter() - t0, "n_train": len(xtr), "n_test": len(xte),
                  "test_reconstruction_mse": reconstruction_mse(ae, xte), "device": str(dev),
                  "threads": torch.get_num_threads()})
@@ -738,10 +743,7 @@ def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str 
             return
         t0 = time.perf_counter()
         utr, ute = encode(model, xtr), encode(model, xte)
-        if cfg["standardise"]:
-            mean, std = utr.mean(0), utr.std(0) + 1e-6
-        else:
-            mean, std = np.zeros(utr.shape[1], np.float32), np.ones(utr.shape[1], np.float32)
+        mean, std = latent_scale(utr, cfg["standardise"])
         ztr, zte = standardise(utr, mean, std), standardise(ute, mean, std)
         lc, _ = train_latent_classifier(ztr, ytr, cfg["latent_classifier"], seed + _LATCLS_SEED,
                                         dev, lambda msg: None)
