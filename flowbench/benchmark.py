@@ -22,6 +22,22 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _build(task, kind, params, seed, device):
+    """A fresh training-mode model of ``kind`` on ``device`` (seeded)."""
+    torch.manual_seed(seed)
+    model = make_method(kind, task.x_dim, task.y_dim, params, total_steps=400, seed=seed,
+                        label_prior=task.label_prior).to(device)
+    model.train()
+    return model
+
+
+def _train_step(model, opt, x, y):
+    opt.zero_grad(set_to_none=True)
+    loss, _ = model.loss(x, y, 10_000)  # late step: the INN's ramp is on (full cost)
+    loss.backward()
+    opt.step()
+
+
 def _time_steps(model, task, batch, n_warmup, n_steps, rng, device):
     opt = model.make_optimizer()
     times = []
@@ -31,10 +47,7 @@ def _time_steps(model, task, batch, n_warmup, n_steps, rng, device):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss, _ = model.loss(x, y, 10_000)  # late step: the INN's ramp is on (full cost)
-        loss.backward()
-        opt.step()
+        _train_step(model, opt, x, y)
         if device.type == "cuda":
             torch.cuda.synchronize()
         if i >= n_warmup:
@@ -48,10 +61,7 @@ def _one_cost(task_cfg, kind, params, batch, n_warmup, n_steps, seed, device_str
     torch.set_num_threads(threads)
     task = make_task(task_cfg)
     device = torch.device(device_str)
-    torch.manual_seed(seed)
-    model = make_method(kind, task.x_dim, task.y_dim, params, total_steps=400, seed=seed,
-                        label_prior=task.label_prior).to(device)
-    model.train()
+    model = _build(task, kind, params, seed, device)
     rss0 = _rss_mb()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -211,19 +221,13 @@ def op_profile(task, kind: str, params: dict, batch: int, n_steps: int = 3, seed
     from torch.profiler import ProfilerActivity, profile
 
     device = device or torch.device("cpu")
-    torch.manual_seed(seed)
-    model = make_method(kind, task.x_dim, task.y_dim, params, total_steps=400, seed=seed,
-                        label_prior=task.label_prior).to(device)
-    model.train()
+    model = _build(task, kind, params, seed, device)
     opt = model.make_optimizer()
     rng = np.random.default_rng(seed)
 
     def step():
         x, y = task.sample_batch(batch, rng)
-        opt.zero_grad(set_to_none=True)
-        loss, _ = model.loss(x.to(device), y.to(device), 10_000)
-        loss.backward()
-        opt.step()
+        _train_step(model, opt, x.to(device), y.to(device))
 
     step()  # warm-up
     t0 = time.perf_counter()

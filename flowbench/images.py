@@ -635,6 +635,18 @@ def run_cnn(config: dict, dataset: str, seed: int, out_model, out_info, repo_roo
     return info
 
 
+def flow_accuracy(model, x: np.ndarray, labels: np.ndarray, device, seed: int) -> float:
+    """Forward-process accuracy of an image flow on latents ``x`` (argmax of ``model.predict``,
+    under ``torch.manual_seed(seed)``); NaN when any score is non-finite."""
+    torch.manual_seed(seed)
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
+    with torch.no_grad():
+        scores = torch.cat([model.predict(xt[s].to(device)).cpu() for s in _batches(len(xt), 2000)])
+    if not torch.isfinite(scores).all():
+        return float("nan")
+    return float((scores.argmax(1).numpy() == np.asarray(labels)).mean())
+
+
 def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics, out_samples,
                  device: str = "auto", log=None) -> list[dict]:
     """Tidy metric rows of one (data set, seed) and the generated grids of the figures.
@@ -666,7 +678,6 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
     add("latent_classifier", "train_seconds", secs)
 
     grids = {}
-    xte_t = torch.from_numpy(xte)
     for k, method in enumerate(FLOWS):
         info = json.loads(Path(paths[f"{method}_info"]).read_text())
         model = build_flow_method(method, cfg[method], xtr.shape[1], seed)
@@ -675,12 +686,7 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
         model.to(dev).eval()
         add(method, "train_seconds", info["seconds"])
         add(method, "diverged", float(info["diverged"]))
-        torch.manual_seed(seed + _EVAL_SEED + k)
-        with torch.no_grad():
-            scores = torch.cat([model.predict(xte_t[s].to(dev)).cpu()
-                                for s in _batches(len(xte_t), 2000)])
-        acc = (float((scores.argmax(1).numpy() == yte).mean()) if torch.isfinite(scores).all()
-               else float("nan"))
+        acc = flow_accuracy(model, xte, yte, dev, seed + _EVAL_SEED + k)
         add(method, "accuracy", acc)
         g = evaluate_generation(model, ae, cnn, mean, std, cfg["evaluation"], seed + _EVAL_SEED + k)
         for metric in ("generated_accuracy", "style_follows_label", "style_consistency"):
@@ -701,16 +707,6 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
 EPOCH_CURVE_COLUMNS = ["dataset", "seed", "epoch", "train_loss", "test_reconstruction_mse",
                        "latent_classifier_accuracy", "ours_accuracy", "ae_train_seconds",
                        "probe_seconds"]
-
-
-def _flow_accuracy(model, x: np.ndarray, labels: np.ndarray, device, seed: int) -> float:
-    torch.manual_seed(seed)
-    xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
-    with torch.no_grad():
-        scores = torch.cat([model.predict(xt[s].to(device)).cpu() for s in _batches(len(xt), 2000)])
-    if not torch.isfinite(scores).all():
-        return float("nan")
-    return float((scores.argmax(1).numpy() == np.asarray(labels)).mean())
 
 
 def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str = "auto",
@@ -736,7 +732,6 @@ def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str 
     log(f"[{dataset}/seed{seed}] epoch curve: checkpoints {checkpoints}, ours at {sorted(flow_at)}; "
         f"{len(xtr)} train, {len(xte)} test images; device {dev}")
     rows = []
-    t_train = {"last": 0.0}
 
     def probe(epoch, model):
         if epoch not in checkpoints:
@@ -752,7 +747,7 @@ def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str 
         if epoch in flow_at:
             flow, _, _ = train_flow("ours", cfg["ours"], ztr, ytr, seed, dev, lambda msg: None)
             flow.to(dev).eval()
-            ours_acc = _flow_accuracy(flow, zte, yte, dev, seed + _EVAL_SEED)
+            ours_acc = flow_accuracy(flow, zte, yte, dev, seed + _EVAL_SEED)
         row = {"dataset": dataset, "seed": seed, "epoch": epoch,
                "train_loss": None, "test_reconstruction_mse": reconstruction_mse(model, xte),
                "latent_classifier_accuracy": lc_acc, "ours_accuracy": ours_acc,
