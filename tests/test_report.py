@@ -158,6 +158,28 @@ def test_c4_any_changed_ramp():
     assert R.claim_c4(metrics_with(full, other)).verdict == R.NOT_TESTED
 
 
+def test_claims_by_task_checks_each_label_map():
+    m = metrics_with(seeds("ours", "paper", [0.08, 0.09, 0.10]), seeds("inn", "full", [0.10, 0.12, 0.11]),
+                     seeds("inn", "forward_only", [1.0, 1.2, 1.1]),
+                     seeds("ours", "paper", [0.30, 0.35, 0.32], task="gmm_some"),
+                     seeds("inn", "full", [0.30, 0.33, 0.31], task="gmm_some"))
+    bt = R.claims_by_task(m, ["gmm", "gmm_some"])
+    assert list(bt.columns) == ["task", "id", "claim", "evidence", "verdict", "rule"]
+    assert bt["id"].tolist() == list(R.TASK_CLAIMS) * 2
+    v = bt.set_index(["task", "id"])["verdict"]
+    assert (v["gmm", "C1"], v["gmm", "C2"], v["gmm", "C3"], v["gmm", "C4"]) == (
+        R.REPRODUCED, R.REPRODUCED, R.REPRODUCED, R.NOT_TESTED)
+    assert v["gmm_some", "C1"] == R.NOT_REPRODUCED        # W2 0.323 > 0.20
+    assert v["gmm_some", "C2"] == R.REPRODUCED            # r = 0.313 / 0.323 < 1.5
+    assert v["gmm_some", "C3"] == R.NOT_TESTED
+    ev = bt.set_index(["task", "id"])["evidence"]
+    assert "inn/forward_only not run" in ev["gmm_some", "C3"]
+    # the rows of the claim task are exactly the main claims
+    main = {c.id: c for c in R.evaluate_claims(m)}
+    for row in bt[bt["task"] == "gmm"].itertuples(index=False):
+        assert (row.evidence, row.verdict) == (main[row.id].evidence, main[row.id].verdict)
+
+
 def test_c5_variants_of_ours():
     paper = seeds("ours", "paper", [0.09])
     ok1 = seeds("ours", "eps_0.05", [0.14])
@@ -473,6 +495,12 @@ def test_render_from_fake_results(tmp_path):
     assert "0123456789abcdef" in md and "snakemake --cores all --configfile config/smoke.yaml" in md
     assert "| train_gmm " in md and "| total " in md
     assert str(tmp_path) not in md  # no absolute paths
+    sec = md[md.index("### The Gaussian-mixture claims on every label map"):md.index("## Diverged runs")]
+    head = next(line for line in sec.splitlines() if line.startswith("| #"))
+    assert [c.strip() for c in head.split("|")[1:-1]] == ["#", "verdict on `gmm`", "verdict on `gmm_some`"]
+    assert "Evidence on `gmm_some`:" in sec
+    by_task = pd.read_csv(out / "tables" / "claims_by_task.csv")
+    assert sorted(set(by_task["task"])) == ["gmm", "gmm_some"] and len(by_task) == 2 * len(R.TASK_CLAIMS)
     claims = pd.read_csv(out / "tables" / "claims.csv")
     verdicts = dict(zip(claims["id"], claims["verdict"]))
     assert verdicts["C1"] == R.REPRODUCED          # W2 0.085, accuracy 1.0

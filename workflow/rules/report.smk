@@ -61,6 +61,8 @@ def _report_output(path):
     name = os.path.relpath(path, REPORT_DIR)
     if name == "tables/claims.csv":
         return report(path, caption="../report/claims.rst", category="1. Claims")
+    if name == "tables/claims_by_task.csv":
+        return report(path, caption="../report/claims_by_task.rst", category="1. Claims")
     if name.startswith("tables/summary_"):
         task = name[len("tables/summary_"):-len(".csv")]
         return report(path, caption="../report/summary.rst", category="3. Tables", subcategory=task)
