@@ -43,7 +43,8 @@ VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_TESTED)
 CLAIM_TASK = "gmm"          # the paper's setting: every mode its own label
 W2_THRESHOLD_TIME = 0.15    # time-to-quality threshold on the probe W2 (C6)
 FIGURE_NAMES = ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time")
-TABLE_FILES = ("claims", "claims_by_task", "diverged", "time_to_w2", "table1", "image_generation", "wall_time")
+TABLE_FILES = ("claims", "claims_by_task", "diverged", "time_to_w2", "table1", "image_generation",
+               "wall_time")
 IMAGE_FIGURE_NAMES = ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
 PACKAGES = ("torch", "nflows", "numpy", "pandas", "snakemake", "pot", "seaborn", "tabulate")
 _DIST_NAMES = {"pot": "POT"}
@@ -437,8 +438,11 @@ def evaluate_claims(metrics: pd.DataFrame, images: pd.DataFrame | None = None,
             claim_c7(images), claim_c8(images)]
 
 
+CLAIM_COLUMNS = ["id", "claim", "evidence", "verdict", "rule"]
+
+
 def claims_frame(claims: list[Claim]) -> pd.DataFrame:
-    return pd.DataFrame([asdict(c) for c in claims], columns=["id", "claim", "evidence", "verdict", "rule"])
+    return pd.DataFrame([asdict(c) for c in claims], columns=CLAIM_COLUMNS)
 
 
 # the Gaussian-mixture claims whose runs every GMM task can hold (C5 needs ours' variants, C6 the
@@ -450,7 +454,7 @@ _CLAIM_FN = {"C1": claim_c1, "C2": claim_c2, "C3": claim_c3, "C4": claim_c4}
 def claims_by_task(metrics: pd.DataFrame, tasks) -> pd.DataFrame:
     """C1-C4 under their declared rules on each task (one row per task and claim)."""
     rows = [{"task": t, **asdict(_CLAIM_FN[cid](metrics, t))} for t in tasks for cid in TASK_CLAIMS]
-    return pd.DataFrame(rows, columns=["task", "id", "claim", "evidence", "verdict", "rule"])
+    return pd.DataFrame(rows, columns=["task"] + CLAIM_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -795,8 +799,8 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
             if (tdir / name).exists():
                 (tdir / name).unlink()   # stale: the benchmark is no longer in results/
 
-    md = _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall, figures,
-                   provenance, config, _run_devices(results_dir, metrics), images is not None,
+    md = _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall,
+                   figures, provenance, config, _run_devices(results_dir, metrics), images is not None,
                    gen=gen, image_datasets=image_datasets, image_figures=image_figures, bench=bench,
                    curves=curves)
     readme = report_dir / "README.md"
@@ -863,10 +867,8 @@ def _by_task_markdown(add, by_task: pd.DataFrame, tasks, claim_task: str) -> Non
         "posterior, a mixture where several modes share a label); 'not tested' where a run a claim "
         "needs was not run on that task. Table: [tables/claims_by_task.csv](tables/claims_by_task.csv).")
     add("")
-    rows = []
-    for cid in TASK_CLAIMS:
-        g = by_task[by_task["id"] == cid].set_index("task")
-        rows.append([cid] + [f"**{g.loc[t, 'verdict']}**" if t in g.index else T.NA for t in tasks])
+    verdicts = by_task.set_index(["id", "task"])["verdict"]   # every task has every claim
+    rows = [[cid] + [f"**{verdicts[cid, t]}**" for t in tasks] for cid in TASK_CLAIMS]
     add(T.markdown(rows, ["#"] + [f"verdict on `{t}`" for t in tasks]))
     add("")
     for t in others:
@@ -1077,9 +1079,9 @@ def _precision_markdown(add, bench) -> None:
     add("")
 
 
-def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall, figures, provenance,
-              config, devices, images_ran, gen=None, image_datasets=(), image_figures=None,
-              bench=None, curves=None) -> str:
+def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall,
+              figures, provenance, config, devices, images_ran, gen=None, image_datasets=(),
+              image_figures=None, bench=None, curves=None) -> str:
     L: list[str] = []
     add = L.append
     r = T.runs(metrics)
