@@ -7,25 +7,38 @@
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, workflow.basedir)
-from flowbench.config import ConfigError, validate_config  # noqa: E402
+from flowbench.config import ConfigError, deep_merge, read_config_file, validate_config  # noqa: E402
+from flowbench.configfile import check_config_files, merged_configfiles_note, repeated_configfile_error  # noqa: E402
 from flowbench.locks import clear_stale_locks  # noqa: E402
 
-# A run killed by SIGKILL leaves its lock; rerunning the same command should simply resume.
+# A run killed by SIGKILL leaves its lock; rerunning the same command should simply resume (the
+# lock is kept while jobs of the killed run are still alive).
 clear_stale_locks(Path.cwd(), log=lambda m: sys.stderr.write(m + "\n"))
 
 # No `configfile:` directive: Snakemake would deep-merge --configfile over it, mixing the full
-# and the smoke config. The default applies only when no --configfile is given.
-if not config:
-    with open(Path(workflow.basedir) / "config" / "config.yaml") as _fh:
-        config.update(yaml.safe_load(_fh))
+# and the smoke config. The default applies only when no --configfile is given (--config
+# key=value pairs still apply over it). A missing file or a YAML syntax error stops Snakemake
+# before this Snakefile runs (`python -m flowbench.configfile FILE` names file, line and column).
 try:
+    if workflow.is_main_process:
+        _msg = repeated_configfile_error(sys.argv)  # --configfile a --configfile b drops a
+        if _msg:
+            raise ConfigError(_msg)
+        _note = merged_configfiles_note(workflow.configfiles)
+        if _note:
+            sys.stderr.write(_note + "\n")
+    check_config_files(workflow.configfiles)  # a key given twice in one file
+    if not workflow.configfiles:
+        config.update(deep_merge(read_config_file(Path(workflow.basedir) / "config" / "config.yaml"), config))
     validate_config(config)
 except ConfigError as _err:
     sys.stderr.write(f"\nInvalid configuration: {_err}\n\n")
     sys.exit(1)
+# Each config writes under results/<name>/; only a config that sets `report_dir` (the full one:
+# report/) writes outside it, so a smoke or trial run never overwrites the committed report.
+if not config.get("report_dir"):
+    config["report_dir"] = f"results/{config['name']}/report"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/gmm.smk"

@@ -1,21 +1,39 @@
 """Config loading and validation.
 
 ``validate_config`` checks a config dict against ``workflow/schemas/config.schema.yaml``, fills
-the schema's defaults, and checks what a schema cannot (every run names a defined variant). Any
-problem raises ``ConfigError`` with one message that names the key and the allowed values, so the
-workflow stops before any job starts.
+the schema's defaults, and then checks what a schema cannot, so that a config either runs as
+written or stops the workflow before any job starts:
+
+- references: every run names a configured method and a defined variant (and so does an
+  explicit ``benchmark`` section);
+- shapes: the mixture's modes (``n`` with ``radius``, or ``centres``), one label per mode with
+  labels 0..L-1 all used, and each flow's ``dim`` against the task's x_dim and label count (the
+  same requirements the method classes enforce when a training job builds them);
+- sizes: every sample and batch size, by an estimate of the memory its largest arrays take in
+  one job, refused above half of this machine's memory (``memory_budget_bytes``).
+
+Any problem raises ``ConfigError`` with one message that names the key path.
+``read_config_file`` reads a YAML/JSON config file and reports a missing file, a syntax error
+(with line and column) or a duplicated key as one ``ConfigError`` line.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+X_DIM = 2                 # the Gaussian-mixture task's x is 2-d
+N_CLASSES = 10            # MNIST / Fashion-MNIST classes
+# The named label maps of the Gaussian-mixture task; must equal flowbench.tasks.gmm.LABEL_MAPS
+# (kept here so that validating a config does not import torch; a test checks they agree).
+LABEL_MAPS = {"all": None, "some": [0, 0, 0, 0, 1, 1, 2, 3], "none": "zeros"}
 
 
 class ConfigError(ValueError):
@@ -25,6 +43,9 @@ class ConfigError(ValueError):
 def load_schema(path: Path | str = SCHEMA_PATH) -> dict:
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
+# ------------------------------------------------------------------------------ schema pass
 
 
 def _with_defaults(validator_cls):
@@ -69,6 +90,15 @@ def _format_error(err, root: dict) -> str:
         where = f"under '{key}'" if key != "<top level>" else "at the top level"
         if extra:
             return f"config: unknown key(s) {extra} {where}; allowed keys: {allowed}"
+    if err.validator == "required" and isinstance(err.instance, dict):
+        missing = [k for k in err.validator_value if k not in err.instance]
+        what = f"missing key '{missing[0]}'" if len(missing) == 1 else f"missing keys {missing}"
+        if key == "<top level>":
+            return f"config: {what} at the top level; required there: {list(err.validator_value)}"
+        return f"config key '{key}': {what}; required there: {list(err.validator_value)}"
+    if err.validator == "maximum" and err.schema.get("maximumReason"):
+        return (f"config key '{key}': {err.instance!r} is above the maximum of {err.validator_value}: "
+                f"{err.schema['maximumReason']}")
     if err.validator == "enum":
         return f"config key '{key}': {err.instance!r} is not allowed; allowed values: {err.validator_value}"
     if err.validator == "oneOf" and err.context:
@@ -79,10 +109,14 @@ def _format_error(err, root: dict) -> str:
     return f"config key '{key}': {err.message}"
 
 
-def validate_config(config: dict, schema: dict | None = None) -> dict:
-    """Validate (in place, filling defaults) and return the config; raise ConfigError."""
+def validate_config(config: dict, schema: dict | None = None, *, memory_budget: int | None = None) -> dict:
+    """Validate (in place, filling defaults) and return the config; raise ConfigError.
+
+    ``memory_budget``: bytes one job may plan to use (default: ``memory_budget_bytes()``).
+    """
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
+    explicit_benchmark = "benchmark" in config
     schema = schema or load_schema()
     cls = _with_defaults(jsonschema.Draft202012Validator)
     validator = cls(schema)
@@ -91,6 +125,28 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         # the deepest error usually names the offending key best
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_format_error(best, schema))
+    _check_runs(config)
+    for tname, task in config["tasks"].items():
+        _check_task_shape(tname, task)
+        _check_task_dims(config, tname, task)
+    images = config.get("images")
+    if images and _images_run(images):
+        _check_image_dims(images)
+    curve = (images or {}).get("epoch_curve") or {}
+    extra = sorted(set(curve.get("flow_at", [])) - set(curve.get("checkpoints", [])))
+    if curve.get("datasets") and extra:
+        raise ConfigError(f"config key 'images.epoch_curve.flow_at': {extra} are not among "
+                          f"'images.epoch_curve.checkpoints' {sorted(curve['checkpoints'])}")
+    if explicit_benchmark:
+        _check_benchmark(config)
+    _check_sizes(config, memory_budget_bytes() if memory_budget is None else int(memory_budget))
+    return config
+
+
+# ---------------------------------------------------------------------------- references
+
+
+def _check_runs(config: dict) -> None:
     methods = config.get("methods", {})
     for tname, task in config["tasks"].items():
         for i, run in enumerate(task["runs"]):
@@ -103,12 +159,376 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
                 if v not in known:
                     raise ConfigError(f"config key 'tasks.{tname}.runs.{i}.variants': unknown variant "
                                       f"{v!r} of method {m!r}; allowed: {known}")
-    curve = (config.get("images") or {}).get("epoch_curve") or {}
-    extra = sorted(set(curve.get("flow_at", [])) - set(curve.get("checkpoints", [])))
-    if curve.get("datasets") and extra:
-        raise ConfigError(f"config key 'images.epoch_curve.flow_at': {extra} are not among "
-                          f"'images.epoch_curve.checkpoints' {sorted(curve['checkpoints'])}")
-    return config
+
+
+def _check_benchmark(config: dict) -> None:
+    """An explicit ``benchmark`` section must name a configured task, methods and variants."""
+    b = config["benchmark"]
+    tasks = config["tasks"]
+    if b["task"] not in tasks:
+        raise ConfigError(f"config key 'benchmark.task': {b['task']!r} is not a configured task; "
+                          f"configured: {sorted(tasks)}")
+    methods = config.get("methods", {})
+    n_labels = len(set(task_mode_labels(f"tasks.{b['task']}", tasks[b["task"]])))
+    for i, run in enumerate(b["runs"]):
+        m, v = run["method"], run["variant"]
+        if m not in methods:
+            raise ConfigError(f"config key 'benchmark.runs.{i}.method': method {m!r} is not "
+                              f"configured under 'methods'; configured: {sorted(methods)}")
+        if v not in methods[m]["variants"]:
+            raise ConfigError(f"config key 'benchmark.runs.{i}.variant': unknown variant {v!r} of "
+                              f"method {m!r}; allowed: {sorted(methods[m]['variants'])}")
+        _check_dim(config, m, v, b["task"], n_labels, f"benchmark.runs.{i}")
+    bad = sorted(k for k in b["precision"]["labels"] if k >= n_labels)
+    if bad:
+        raise ConfigError(f"config key 'benchmark.precision.labels': {bad} out of range: task "
+                          f"{b['task']!r} has labels 0..{n_labels - 1}")
+
+
+# -------------------------------------------------------------------------------- shapes
+
+
+def task_mode_labels(where: str, task: dict) -> list[int]:
+    """The label of each mode of a (schema-valid) Gaussian-mixture task; ConfigError naming the
+    key when the modes or the labels do not fit together. ``where``: the task's key path."""
+    m = task["modes"]
+    has_n, has_c = m.get("n") is not None, m.get("centres") is not None
+    if not has_n and not has_c:
+        raise ConfigError(f"config key '{where}.modes': give either 'n' (with 'radius') or 'centres'")
+    if has_c:
+        for extra in ("radius", "phase_deg"):
+            if m.get(extra) is not None:
+                raise ConfigError(f"config key '{where}.modes.{extra}': has no effect when 'centres' "
+                                  f"is given (the centres are used as listed); remove it (null in a "
+                                  f"file merged over another), or remove 'centres' to place 'n' "
+                                  f"modes on a regular polygon")
+        n_modes = len(m["centres"])
+        if has_n and m["n"] != n_modes:
+            raise ConfigError(f"config key '{where}.modes.n': n is {m['n']} but 'centres' lists "
+                              f"{n_modes} centres; drop 'n' (null in a file merged over another) or "
+                              f"make them agree")
+    else:
+        if m.get("radius") is None:
+            raise ConfigError(f"config key '{where}.modes': 'n' needs 'radius' (modes on a regular "
+                              f"polygon of that radius); or give 'centres' instead")
+        n_modes = m["n"]
+    labels = task["labels"]
+    if isinstance(labels, str):
+        spec = LABEL_MAPS[labels]
+        if spec is None:
+            out = list(range(n_modes))
+        elif spec == "zeros":
+            out = [0] * n_modes
+        else:
+            if len(spec) != n_modes:
+                raise ConfigError(f"config key '{where}.labels': {labels!r} ({spec}) is defined for "
+                                  f"{len(spec)} modes, the task has {n_modes}; give an explicit list "
+                                  f"of one label per mode")
+            out = list(spec)
+    else:
+        out = [int(k) for k in labels]
+        if len(out) != n_modes:
+            raise ConfigError(f"config key '{where}.labels': lists {len(out)} labels but the task has "
+                              f"{n_modes} modes; give one label per mode")
+    used = set(out)
+    missing = [k for k in range(len(used)) if k not in used]  # labels are >= 0 (schema)
+    if missing:
+        raise ConfigError(f"config key '{where}.labels': labels must be 0..L-1 with every label "
+                          f"used; {missing} unused in {out}")
+    return out
+
+
+def _check_task_shape(tname: str, task: dict) -> None:
+    # null means "not set" (lets a config file merged over another drop a key of the other)
+    task["modes"] = {k: v for k, v in task["modes"].items() if v is not None}
+    task_mode_labels(f"tasks.{tname}", task)
+
+
+def _dim_key(config: dict, method: str, variant: str) -> str:
+    var = config["methods"][method]["variants"][variant] or {}
+    return f"methods.{method}.variants.{variant}.dim" if "dim" in var else f"methods.{method}.base.dim"
+
+
+def dim_requirement(method: str, x_dim: int, y_dim: int, x_name: str = "x_dim",
+                    y_name: str = "labels") -> tuple[int, str]:
+    """The least ``dim`` each method's class accepts, and why (ours/likelihood_flow.py,
+    baselines/inn.py, baselines/cinn.py; every flow needs dim >= 2 to split in halves)."""
+    if method == "ours":
+        return max(x_dim, y_dim + 1, 2), (f"max({x_name} {x_dim}, {y_name} {y_dim} + 1): the "
+                                          f"output [z, y~] keeps at least one z dimension")
+    if method == "inn":
+        return max(x_dim + y_dim, 2), (f"{x_name} {x_dim} + {y_name} {y_dim}: the output is "
+                                       f"[z ({x_dim}), padding, y ({y_dim})]")
+    if method == "cinn":
+        return max(x_dim, 2), f"{x_name} {x_dim}: the flow maps x itself, the label is its condition"
+    raise ConfigError(f"unknown method {method!r}")
+
+
+def _check_dim(config, method, variant, tname, n_labels, where) -> None:
+    dim = method_params(config, method, variant)["dim"]
+    need, why = dim_requirement(method, X_DIM, n_labels)
+    if dim < need:
+        raise ConfigError(f"config key '{_dim_key(config, method, variant)}': {method} needs dim >= "
+                          f"{need} on task {tname!r} ({why}), got {dim} (variant {variant!r}, {where})")
+
+
+def _check_task_dims(config: dict, tname: str, task: dict) -> None:
+    n_labels = len(set(task_mode_labels(f"tasks.{tname}", task)))
+    for i, run in enumerate(task["runs"]):
+        for v in run["variants"]:
+            _check_dim(config, run["method"], v, tname, n_labels, f"tasks.{tname}.runs.{i}")
+
+
+def _images_run(images: dict) -> bool:
+    return bool(images.get("datasets") or (images.get("epoch_curve") or {}).get("datasets"))
+
+
+def _check_image_dims(images: dict) -> None:
+    latent = images["autoencoder"]["latent_dim"]
+    curve = images.get("epoch_curve") or {}
+    used = ["ours", "cinn"] if images.get("datasets") else []
+    if curve.get("datasets") and curve.get("flow_at") and not used:
+        used = ["ours"]  # the epoch curve trains ours only
+    for method in used:
+        dim = images[method]["dim"]
+        need, why = dim_requirement(method, latent, N_CLASSES, "images.autoencoder.latent_dim", "classes")
+        if dim < need:
+            raise ConfigError(f"config key 'images.{method}.dim': {method} needs dim >= {need} "
+                              f"({why}), got {dim}")
+
+
+# --------------------------------------------------------------------------------- sizes
+#
+# Each size key gets an estimate of the bytes its largest arrays take at once in one job. The
+# estimates count only arrays that are certainly allocated (a lower bound of the true peak), so
+# a refused value would not have fitted either; they are not a promise that an accepted value
+# fits next to other jobs.
+
+_F32, _F64 = 4, 8
+MNIST_TRAIN = 60000       # training images of MNIST and of Fashion-MNIST
+AE_FLOATS = 12544 + 6272 + 1024 + 1024 + 6272 + 12544 + 784   # auto-encoder activations per image
+CNN_FLOATS = 25088 + 6272 + 12544 + 3136 + 128                 # SmallCNN activations per image
+
+
+def memory_budget_bytes() -> int:
+    """Half of this machine's memory (physical memory, or a smaller cgroup limit)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 16 * 2**30
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    except OSError:
+        pass
+    return total // 2
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def _flow_train_bytes(p: dict) -> int:
+    """Per sample, training: the hidden activations autograd keeps, two couplings per block."""
+    return _F32 * 2 * p["blocks"] * (max(p["subnet_layers"] - 1, 1) * p["width"] + p["dim"])
+
+
+def _flow_eval_bytes(p: dict) -> int:
+    """Per sample, no grad: the input and output of one hidden layer."""
+    return _F32 * 2 * max(p["width"], p["dim"])
+
+
+def _task_methods(config: dict, task: dict) -> list[tuple[str, dict]]:
+    out = []
+    for run in task["runs"]:
+        for v in run["variants"]:
+            out.append((run["method"], method_params(config, run["method"], v)))
+    return out
+
+
+def _train_estimate(methods):
+    """Training step of batch b: flow activations, plus the INN's b x b MMD distance matrices."""
+    def est(b):
+        best = (0, "")
+        for m, p in methods:
+            parts = [(b * _flow_train_bytes(p), f"{m}: the flow's activations kept for backward")]
+            w = p.get("weights") or {}
+            n_mmd = (w.get("z", 0) > 0) + (w.get("x", 0) > 0)
+            if m == "inn" and n_mmd:
+                parts.append((n_mmd * 3 * _F32 * b * b,
+                              f"inn: {3 * n_mmd} b x b float32 distance matrices of the MMD losses"))
+            total = sum(x for x, _ in parts)
+            if total > best[0]:
+                best = (total, " + ".join(d for _, d in parts))
+        return best
+    return est
+
+
+def _metric_estimate(metrics, methods=()):
+    """n samples per label: the quadratic metrics (run one after the other) and, for a model,
+    the sampling of n points through the flow."""
+    def est(n):
+        cands = [(0, "")]
+        if "w2" in metrics:
+            cands.append((2 * _F64 * n * n, "w2: the n x n cost and transport matrices (float64)"))
+        if "mmd" in metrics:
+            cands.append((3 * _F64 * n * n, "mmd: three n x n kernel matrices (float64)"))
+        for m, p in methods:
+            cands.append((n * _flow_eval_bytes(p), f"{m}: sampling n points through the flow"))
+        return max(cands)
+    return est
+
+
+def _forward_estimate(methods):
+    def est(n):
+        return max([(n * _flow_eval_bytes(p), f"{m}: one forward pass over all n points")
+                    for m, p in methods] + [(0, "")])
+    return est
+
+
+def _size_checks(config: dict):
+    """(key path, value, estimate function) for every sample and batch size key that is used."""
+    for tname, task in config["tasks"].items():
+        methods = _task_methods(config, task)
+        at = f"tasks.{tname}"
+        yield f"{at}.n_eval", task["n_eval"], _metric_estimate(task["metrics"], methods)
+        yield f"{at}.n_test", task["n_test"], _forward_estimate(methods)
+        yield f"{at}.train.batch_size", task["train"]["batch_size"], _train_estimate(methods)
+        if task["train"]["probe_every"]:
+            yield f"{at}.train.probe_n", task["train"]["probe_n"], _metric_estimate(["w2"], methods)
+    b = config.get("benchmark") or {}
+    if b.get("task") in config["tasks"]:
+        methods = config.get("methods", {})
+        runs = [(r["method"], method_params(config, r["method"], r["variant"])) for r in b["runs"]
+                if r["method"] in methods and r["variant"] in methods[r["method"]]["variants"]]
+        for i, bs in enumerate(b["batch_sizes"]):
+            yield f"benchmark.batch_sizes.{i}", bs, _train_estimate(runs)
+        yield "benchmark.profile_batch", b["profile_batch"], _train_estimate(runs)
+        metrics = config["tasks"][b["task"]]["metrics"]
+        for i, n in enumerate(b["precision"]["sample_sizes"]):
+            yield f"benchmark.precision.sample_sizes.{i}", n, _metric_estimate(metrics)
+    im = config.get("images")
+    if im and _images_run(im):
+        n_train = im["n_train"] or MNIST_TRAIN
+        latent = im["autoencoder"]["latent_dim"]
+
+        def per_item(floats, clip=None, what=""):
+            return lambda n: (_F32 * floats * (min(n, clip) if clip else n), what)
+
+        yield ("images.autoencoder.batch_size", im["autoencoder"]["batch_size"],
+               per_item(AE_FLOATS + latent, n_train, "auto-encoder activations of a batch (at most n_train)"))
+        yield ("images.classifier_cnn.batch_size", im["classifier_cnn"]["batch_size"],
+               per_item(CNN_FLOATS, n_train, "CNN activations of a batch (at most n_train)"))
+        yield ("images.latent_classifier.batch_size", im["latent_classifier"]["batch_size"],
+               per_item(2 * im["latent_classifier"]["hidden"] + latent, n_train,
+                        "latent classifier activations of a batch (at most n_train)"))
+        for m in ("ours", "cinn"):
+            p = im[m]
+            yield (f"images.{m}.batch_size", p["batch_size"],
+                   per_item(_flow_train_bytes(p) // _F32, None,
+                            f"{m}: the flow's activations kept for backward (a batch above n_train "
+                            f"is drawn with replacement)"))
+        ev = im["evaluation"]
+        yield ("images.evaluation.n_generated", ev["n_generated"],
+               per_item(N_CLASSES * 28 * 28, None, "10 x n decoded images (float32)"))
+        rows = max(ev["n_style"], ev["fig_rows"])
+        key = "images.evaluation.n_style" if ev["n_style"] >= ev["fig_rows"] else "images.evaluation.fig_rows"
+        yield key, rows, per_item(N_CLASSES * 28 * 28 * 2, None, "10 x n style images (float64)")
+
+
+def _largest_fitting(est, value: int, budget: int) -> int:
+    lo, hi = 0, value
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if est(mid)[0] <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _check_sizes(config: dict, budget: int) -> None:
+    for key, value, est in _size_checks(config):
+        need, what = est(value)
+        if need > budget:
+            fit = _largest_fitting(est, value, budget)
+            raise ConfigError(
+                f"config key '{key}': {value} needs about {human_bytes(need)} of memory in one job "
+                f"({what}), above the limit of {human_bytes(budget)} (half of this machine's "
+                f"memory); at most {fit} fits")
+
+
+# ---------------------------------------------------------------------------------- files
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            first = seen.get(key)
+        except TypeError:  # unhashable key: construct_mapping reports it
+            continue
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} given twice (first at line {first.line + 1}); YAML would "
+                f"silently keep the last one", key_node.start_mark)
+        seen[key] = key_node.start_mark
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _yaml_error_line(path, err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if mark is None or problem is None:
+        return f"config file '{path}': " + " ".join(str(err).split())
+    msg = f"config file '{path}', line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    ctx, cmark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if ctx:
+        where = (f" that starts at line {cmark.line + 1}, column {cmark.column + 1}"
+                 if cmark is not None and (cmark.line, cmark.column) != (mark.line, mark.column) else "")
+        msg += f" ({ctx}{where})"
+    return msg
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Parse one YAML (or JSON) config file into a dict, without validating it.
+
+    A missing or unreadable file, a syntax error (with line and column), a key given twice in
+    one mapping, or a top level that is not a mapping raises ConfigError naming the file.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = yaml.load(fh, Loader=_UniqueKeyLoader)
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' does not exist (working directory: {os.getcwd()})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file '{path}' is a directory, not a file") from None
+    except OSError as err:
+        raise ConfigError(f"config file '{path}': cannot read it ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(_yaml_error_line(path, err)) from None
+    if not isinstance(data, dict):
+        got = "nothing (empty file)" if data is None else type(data).__name__
+        raise ConfigError(f"config file '{path}': the top level must be a mapping of keys, got {got}")
+    return data
+
+
+# ------------------------------------------------------------------------------- helpers
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -153,9 +573,5 @@ def digest(obj) -> str:
 
 
 def load_config_file(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    with open(path) as fh:
-        cfg = yaml.safe_load(fh)
-    return validate_config(cfg)
+    """Read and validate one config file (ConfigError naming the file or the key)."""
+    return validate_config(read_config_file(path))

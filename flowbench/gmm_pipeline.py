@@ -3,7 +3,8 @@
 Outputs per run, in ``results/<task>/<method>/<variant>/seed<k>/``:
 - ``model.pt``: state dict + identity (method, hyper-parameters, dims)
 - ``train_log.csv``: ``step, loss, <loss parts>, seconds[, probe_w2]``
-- ``train_info.json``: diverged flag and step, last finite loss, seconds, seconds per iteration
+- ``train_info.json``: diverged flag and step, last finite loss, seconds, seconds per iteration,
+  the settings the run used (iterations, batch size, n_eval) and its config digest
 - ``posterior_samples.npz``: ``labels [K]``, ``conditions [K, M]``, ``samples [K, n, 2]``
 - ``predictions.npz``: test ``x [N, 2]``, ``labels [N]``, ``predicted [N]``
 - ``metrics.json`` (evaluate): tidy rows ``task, method, variant, seed, condition, metric, value``
@@ -20,6 +21,7 @@ import torch
 
 from . import metrics as M
 from .config import digest, method_params
+from .identity import train_digest
 from .io import resolve_device, save_checkpoint, write_csv, write_json, write_npz
 from .methods import make_method
 from .tasks import make_task
@@ -95,7 +97,9 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
     write_npz(outdir / "predictions.npz", x=x_test, labels=y_test, predicted=predicted)
     info = {**res.info(), "sample_seconds": sample_seconds, "device": str(dev),
             "threads": torch.get_num_threads(), "identity_digest": identity["params_digest"],
-            "n_parameters": sum(p.numel() for p in model.parameters())}
+            "config_digest": train_digest(config, task_name, method, variant, seed),
+            "iterations": int(tr["iterations"]), "batch_size": int(tr["batch_size"]),
+            "n_eval": int(n_eval), "n_parameters": sum(p.numel() for p in model.parameters())}
     write_json(outdir / "train_info.json", info)
     log(f"done: {res.steps_done} steps, {res.seconds_per_iteration:.3f} s/iteration"
         + (f", DIVERGED at step {res.diverged_step}" if res.diverged else ""))
@@ -111,6 +115,42 @@ def _log_columns(rows):
     return cols + ["seconds"]
 
 
+class StaleRun(RuntimeError):
+    """A run's files were made under another config than the one being evaluated."""
+
+
+def check_run_current(config: dict, task_name: str, method: str, variant: str, seed: int,
+                      info: dict, rundir) -> None:
+    """Refuse a run whose ``train_info.json`` records another config digest than this config's."""
+    want = train_digest(config, task_name, method, variant, seed)
+    got = info.get("config_digest")
+    if got != want:
+        raise StaleRun(f"{rundir} was trained under config digest {got!r}, but the config now gives "
+                       f"{want!r}: its hyper-parameters or task settings changed. Rerun `snakemake` "
+                       f"without `--rerun-triggers mtime` (which ignores changed parameters), or "
+                       f"delete {rundir} and rerun.")
+
+
+RUN_COLUMNS = ["task", "method", "variant", "seed", "config_digest", "iterations", "batch_size",
+               "n_eval", "steps_done", "diverged", "device", "threads", "n_parameters"]
+
+
+def runs_table(info_files) -> pd.DataFrame:
+    """One row per run from its ``train_info.json`` (path ``.../<task>/<method>/<variant>/seed<k>/``):
+    the settings each run actually used, which the report states."""
+    import json
+    rows = []
+    for f in info_files:
+        f = Path(f)
+        info = json.loads(f.read_text())
+        seed_dir, variant_dir = f.parent, f.parent.parent
+        rows.append({"task": variant_dir.parent.parent.name, "method": variant_dir.parent.name,
+                     "variant": variant_dir.name, "seed": int(seed_dir.name.removeprefix("seed")),
+                     **{k: info.get(k) for k in RUN_COLUMNS[4:]}})
+    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    return df.sort_values(["task", "method", "variant", "seed"], kind="stable").reset_index(drop=True)
+
+
 def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: int, rundir) -> list[dict]:
     """Tidy metric rows for one run (from its npz files and train_info.json alone)."""
     import json
@@ -118,6 +158,7 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
     tcfg = config["tasks"][task_name]
     task = make_task(tcfg)
     info = json.loads((rundir / "train_info.json").read_text())
+    check_run_current(config, task_name, method, variant, seed, info, rundir)
     base = {"task": task_name, "method": method, "variant": variant, "seed": seed}
     rows = []
 

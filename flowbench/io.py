@@ -4,23 +4,41 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 
 
+def _create_temp(path: Path) -> Path:
+    """Create an empty, new file beside ``path`` under a random hidden name, and return its path.
+
+    It is created exclusively (``O_EXCL``, as ``tempfile.mkstemp`` does), but with mode 0666, which
+    the kernel reduces by the umask (and a default ACL) as for any file the user makes. mkstemp's
+    0600 would leave every result unreadable to others on a shared file system.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
-    A killed job therefore never leaves a partial file under the final name.
+    A killed job therefore never leaves a partial file under the final name. The file gets the
+    user's usual permissions (0666 less the umask), like a file opened for writing.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _create_temp(path)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -125,8 +125,9 @@ def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, threshold: float 
         d["run"] = d["method"] + "/" + d["variant"]
         d["label"] = d["condition"].astype(float).astype(int)
         order = sorted(d["run"].unique(), key=lambda r: (not r.startswith("ours"), r))
+        # seaborn divides the dodge width by the number of hue levels minus one: no dodge for one run
         sns.pointplot(data=d, x="label", y="value", hue="run", hue_order=order, errorbar=("ci", 95),
-                      dodge=0.5, linestyle="none", markers="o", palette=PALETTE, ax=ax, n_boot=1000, seed=0)
+                      dodge=0.5 if len(order) > 1 else False, linestyle="none", markers="o", palette=PALETTE, ax=ax, n_boot=1000, seed=0)
         ax.axhline(threshold, color="0.3", ls=":", lw=1)
         ax.text(ax.get_xlim()[1], threshold, f" {threshold}", va="center", fontsize=8, color="0.3")
         ax.set_yscale("log")
@@ -168,10 +169,12 @@ def training_curves(config, task_name, task_dir: Path, out: Path) -> Path:
 def w2_vs_time(config, task_name, task_dir: Path, out: Path, threshold: float = 0.15) -> Path:
     logs = _load_logs(config, task_name, task_dir)
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    d = logs.dropna(subset=["probe_w2"]) if "probe_w2" in logs else pd.DataFrame()
     if logs.empty or "probe_w2" not in logs:
         _not_run(ax, "no W2 probes (train.probe_every is 0)")
+    elif d.empty:
+        _not_run(ax, "no finite W2 probe (every probed run diverged)")
     else:
-        d = logs.dropna(subset=["probe_w2"])
         sns.lineplot(data=d, x="seconds", y="probe_w2", hue="run", units="seed", estimator=None,
                      palette=PALETTE, ax=ax, lw=1, marker="o", markersize=3)
         ax.axhline(threshold, color="0.3", ls=":", lw=1)

@@ -317,6 +317,14 @@ def _ttt_text(ttt: pd.DataFrame | None, method: str, variant: str, task: str) ->
     return txt
 
 
+def _no_speed(metrics: pd.DataFrame, task: str, run: str) -> str:
+    """Why ``run`` ('method/variant') has no speed: not run, or every run diverged (a diverged run's
+    seconds per iteration time the steps before it stopped, not the method)."""
+    method, variant = run.split("/")
+    n = len(T.per_seed(metrics, task, method, variant, "diverged"))
+    return f"{run} not run" if n == 0 else f"{run}: {_all_diverged(n)}, no speed measured"
+
+
 def bench_ratio(costs: pd.DataFrame | None) -> dict | None:
     """The benchmark's ours/paper over inn/full step-time ratio at batch 1600 (else at the largest
     batch measured for both): {batch_size, ours, inn, ratio}; None without both."""
@@ -349,7 +357,8 @@ def claim_c6(metrics: pd.DataFrame, task: str = CLAIM_TASK, ttt: pd.DataFrame | 
         parts.append(f"workflow runs on {task} (jobs side by side, noisier): ours/paper {ours:.4f} "
                      f"({_n(n_o, 'run')}), inn/full {inn:.4f} ({_n(n_i, 'run')}): r = {wf:.2f}")
     else:
-        missing = "; ".join(f"{name} not run" for name, n in (("ours/paper", n_o), ("inn/full", n_i)) if n == 0)
+        missing = "; ".join(_no_speed(metrics, task, name) for name, n
+                            in (("ours/paper", n_o), ("inn/full", n_i)) if n == 0)
         parts.append(f"workflow runs on {task}: " + (missing or "s/iteration(inn/full) is 0"))
     if bench is None:
         parts.append("the performance benchmark (`snakemake benchmark`) was not run"
@@ -573,9 +582,63 @@ def reproduce_command(configfiles=()) -> str:
     return cmd
 
 
+#: The locked environment (exact versions with hashes; torch is installed before it), relative to
+#: the repository root. See requirements/README.md.
+LOCK_FILE = "requirements/lock.txt"
+_LOCK_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;]+)")
+
+
+def canonical_name(name: str) -> str:
+    """A distribution name in its normal form (PEP 503): ``PyYAML`` and ``pyyaml`` are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_lock(path: str | Path) -> dict[str, dict]:
+    """A hash-pinned requirements file as {canonical name: {"version", "hashes"}}.
+
+    ``version`` is the ``==`` pin, or None for a requirement pinned otherwise or not at all;
+    ``hashes`` lists its ``--hash`` values. Comments and option lines (``--index-url`` ...) are
+    skipped; backslash-continued lines are joined.
+    """
+    entries: dict[str, dict] = {}
+    for logical in re.sub(r"\\\n", " ", Path(path).read_text()).splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", logical).strip()
+        if not line or line.startswith("-"):
+            continue
+        req = line.split(" --", 1)[0].strip()
+        m = _LOCK_PIN.match(req)
+        name = m.group(1) if m else (re.match(r"[A-Za-z0-9._-]+", req) or [req])[0]
+        entries[canonical_name(name)] = {"version": m.group(2) if m else None,
+                                         "hashes": re.findall(r"--hash[= ](\S+)", line)}
+    return entries
+
+
+def lock_provenance(path: str | Path = LOCK_FILE, workdir: str | Path = ".") -> dict:
+    """The lock file: its path (as given, relative to ``workdir``), SHA-256 (None when it is
+    missing) and each installed package whose version differs from its pin ("differs")."""
+    import hashlib
+    from importlib import metadata
+    f = Path(workdir) / path
+    if not f.is_file():
+        return {"path": Path(path).as_posix(), "sha256": None, "differs": []}
+    differs = []
+    for name, entry in sorted(read_lock(f).items()):
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            have = None
+        if have != entry["version"]:
+            differs.append(f"{name} {entry['version']} locked, {have or 'none'} installed")
+    return {"path": Path(path).as_posix(), "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
+            "differs": differs}
+
+
 def collect_provenance(config: dict, configfiles=(), benchmark_root: str | Path = "results/benchmarks",
                        benchmark_patterns: dict[str, str] | None = None, workdir: str | Path = ".") -> dict:
-    """Everything the report's "How it was produced" needs, as one JSON-serialisable dict."""
+    """Everything the report's "How it was produced" needs, as one JSON-serialisable dict.
+
+    ``lock_file`` names the lock file of the environment (``LOCK_FILE`` under ``workdir``), its
+    SHA-256 and the installed packages that differ from it."""
     from .config import digest
     jobs = read_benchmarks(benchmark_root, benchmark_patterns, relative_to=workdir)
     configfiles = [str(f) for f in configfiles]
@@ -587,6 +650,7 @@ def collect_provenance(config: dict, configfiles=(), benchmark_root: str | Path 
         "packages": package_versions(),
         "hardware": hardware(),
         "git": git_state(workdir),
+        "lock_file": lock_provenance(LOCK_FILE, workdir),
         "benchmarks": summarise_benchmarks(jobs),
     }
 
@@ -665,28 +729,45 @@ def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _run_devices(results_dir: Path, metrics: pd.DataFrame) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for task, method, variant, seed in sorted(set(map(tuple, metrics[T.RUN_KEYS].itertuples(index=False)))):
-        info = _read_json(results_dir / task / method / variant / f"seed{seed}" / "train_info.json")
-        dev = str(info.get("device", "unknown")) if info else "unknown"
-        counts[dev] = counts.get(dev, 0) + 1
-    return dict(sorted(counts.items()))
+def load_runs(results_dir: Path, tasks) -> pd.DataFrame:
+    """``results/<name>/<task>/runs.csv`` of each task (the settings each run actually used, written
+    by the aggregate step from its ``train_info.json``); an empty frame where absent."""
+    frames = [pd.read_csv(results_dir / t / "runs.csv") for t in tasks if (results_dir / t / "runs.csv").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["task", "method", "device"])
 
 
-def _task_description(task: str, config: dict | None) -> str:
+def _run_devices(runs: pd.DataFrame) -> dict[str, int]:
+    counts = runs["device"].fillna("unknown").astype(str).value_counts() if len(runs) else {}
+    return dict(sorted((k, int(v)) for k, v in dict(counts).items()))
+
+
+def _used(runs: pd.DataFrame, task: str, key: str) -> str:
+    """The value of ``key`` the runs of ``task`` used: one value, or each method's when they differ."""
+    r = runs[runs["task"] == task] if len(runs) and key in runs else pd.DataFrame()
+    if r.empty:
+        return "?"
+    vals = sorted({int(v) for v in r[key].dropna()})
+    if len(vals) <= 1:
+        return str(vals[0]) if vals else "?"
+    per = r.groupby(["method", "variant"])[key].agg(lambda v: "/".join(str(int(x)) for x in sorted(set(v))))
+    return ", ".join(f"{v} ({m}/{var})" for (m, var), v in per.items())
+
+
+def _task_description(task: str, config: dict | None, runs: pd.DataFrame | None = None) -> str:
+    """The task's label map (from the config) and the training sizes its runs used (from
+    ``runs.csv``: what each run recorded, not what the config says now)."""
     tcfg = ((config or {}).get("tasks") or {}).get(task)
     if not tcfg:
         return ""
+    runs = runs if runs is not None else pd.DataFrame()
     labels = tcfg.get("labels")
-    tr = tcfg.get("train", {})
     desc = {"all": "each mode its own label (the paper's setting)",
             "some": "labels [0,0,0,0,1,1,2,3]: several modes share a label, multi-modal posteriors",
             "none": "one label for all modes"}.get(labels, f"labels {labels}") if isinstance(labels, str) \
         else f"labels {labels}"
-    return (f"Kind `{tcfg.get('kind', '?')}`, {desc}; {tr.get('iterations', '?')} iterations of batch "
-            f"{tr.get('batch_size', '?')}; {tcfg.get('n_eval', '?')} posterior samples per label "
-            f"against as many exact ones.")
+    return (f"Kind `{tcfg.get('kind', '?')}`, {desc}; {_used(runs, task, 'iterations')} iterations of "
+            f"batch {_used(runs, task, 'batch_size')}; {_used(runs, task, 'n_eval')} posterior samples per "
+            f"label against as many exact ones (as recorded by the runs).")
 
 
 BENCH_FIGURE = "figures/benchmark/scaling.png"
@@ -737,6 +818,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     provenance = _read_json(results_dir / "provenance.json") or {}
     config = provenance.get("config")
 
+    runs = load_runs(results_dir, tasks)
     ttt = T.time_to_threshold_table(metrics, results_dir, W2_THRESHOLD_TIME)
     bench = _load_benchmark(results_dir)
     claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None)
@@ -800,7 +882,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
                 (tdir / name).unlink()   # stale: the benchmark is no longer in results/
 
     md = _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall,
-                   figures, provenance, config, _run_devices(results_dir, metrics), images is not None,
+                   figures, provenance, config, _run_devices(runs), images is not None, runs=runs,
                    gen=gen, image_datasets=image_datasets, image_figures=image_figures, bench=bench,
                    curves=curves)
     readme = report_dir / "README.md"
@@ -1079,8 +1161,33 @@ def _precision_markdown(add, bench) -> None:
     add("")
 
 
+def _install_text(provenance: dict) -> str:
+    """How to install before reproducing: the locked environment when the run recorded one."""
+    lock = provenance.get("lock_file") or {}
+    if not lock.get("sha256"):
+        return "Reproduce (from the repository root, after `pip install -e .`):"
+    torch = str((provenance.get("packages") or {}).get("torch") or "").split("+")[0]
+    first = f"`pip install torch=={torch}`, then " if torch else ""
+    return (f"Reproduce (from the repository root, in the environment of `{lock['path']}`: "
+            f"{first}`pip install --require-hashes -r {lock['path']}` and `pip install --no-deps -e .`):")
+
+
+def _lock_line(lock: dict | None) -> str:
+    """The report's line on the lock file: its path, SHA-256, and whether the run's packages matched."""
+    if not lock:
+        return "- Environment: no lock file recorded."
+    if not lock.get("sha256"):
+        return f"- Environment: no lock file `{lock.get('path')}` was found; the packages above are all that is known."
+    line = f"- Environment: lock file `{lock['path']}`, SHA-256 `{lock['sha256']}`"
+    differs = lock.get("differs") or []
+    if not differs:
+        return line + "; every package it pins was installed at its locked version (torch is installed before it)."
+    shown = ", ".join(differs[:10]) + (f" and {len(differs) - 10} more" if len(differs) > 10 else "")
+    return line + f"; {len(differs)} installed package{'s' if len(differs) != 1 else ''} differed from it: {shown}."
+
+
 def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall,
-              figures, provenance, config, devices, images_ran, gen=None, image_datasets=(),
+              figures, provenance, config, devices, images_ran, runs=None, gen=None, image_datasets=(),
               image_figures=None, bench=None, curves=None) -> str:
     L: list[str] = []
     add = L.append
@@ -1142,13 +1249,13 @@ def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, 
         "mean ± 95% t-interval half-width over the non-diverged seeds. C2ST: classifier two-sample test "
         "accuracy, mean over labels and seeds (0.5 = indistinguishable). Accuracy: the forward process "
         "as a label predictor on the test set (cINN: Bayes' rule). s / iteration: training wall-clock per "
-        "iteration, mean over all runs. The paper gives no numbers for the Gaussian mixture (its results "
+        "iteration, mean over the non-diverged runs. The paper gives no numbers for the Gaussian mixture (its results "
         "are pictures), so there is no paper column here.")
     add("")
     for t in tasks:
         add(f"### {t}")
         add("")
-        desc = _task_description(t, config)
+        desc = _task_description(t, config, runs)
         if desc:
             add(desc)
             add("")
@@ -1181,7 +1288,7 @@ def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, 
 
     add("## How it was produced")
     add("")
-    add("Reproduce (from the repository root, after `pip install -e .`):")
+    add(_install_text(provenance))
     add("")
     add("```")
     add(provenance.get("command") or "snakemake --cores all")
@@ -1198,6 +1305,8 @@ def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, 
     pk = provenance.get("packages") or {}
     if pk:
         lines.append("- Packages: " + ", ".join(f"{k} {v if v else 'not installed'}" for k, v in sorted(pk.items())) + ".")
+    if provenance:
+        lines.append(_lock_line(provenance.get("lock_file")))
     hw = provenance.get("hardware") or {}
     if hw:
         cuda = (f"CUDA device {hw.get('cuda_device')}" if hw.get("cuda_available")

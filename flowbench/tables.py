@@ -107,14 +107,17 @@ def diverged_runs(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def per_seed(metrics: pd.DataFrame, task: str, method: str, variant: str, metric: str = "w2") -> pd.Series:
-    """The per-seed statistic of ``metric`` for one (task, method, variant), diverged runs excluded.
+    """The per-seed statistic of ``metric`` for one (task, method, variant), diverged runs excluded
+    (for every metric but ``train_seconds``, ``diverged`` and ``diverged_step``).
 
     Per-label metrics (condition = label) are averaged over labels; whole-run metrics are taken
     as they are. Indexed by seed, sorted.
     """
     m = metrics[(metrics["task"] == task) & (metrics["method"] == method)
                 & (metrics["variant"] == variant) & (metrics["metric"] == metric)]
-    if metric not in ("seconds_per_iteration", "train_seconds", "diverged", "diverged_step"):
+    # a diverged run's speed is that of the steps before it stopped (often one): not a speed of
+    # the method; only its divergence record and the compute it spent are taken
+    if metric not in ("train_seconds", "diverged", "diverged_step"):
         m = _finite_runs_of(metrics, m)
     if m.empty:
         return pd.Series([], dtype=float, name=metric)

@@ -1,8 +1,15 @@
 import copy
+import re
 
 import pytest
+import yaml
 
-from flowbench.config import ConfigError, iter_runs, method_params, validate_config
+from flowbench.config import (ConfigError, dim_requirement, iter_runs, method_params, read_config_file,
+                              validate_config)
+from flowbench.configfile import (configfile_groups, main as configfile_main, merged_configfiles_note,
+                                  repeated_configfile_error)
+
+GiB = 2**30
 
 
 def test_full_and_smoke_configs_validate(full_config, smoke_config):
@@ -14,7 +21,7 @@ def test_full_and_smoke_configs_validate(full_config, smoke_config):
 def test_defaults_filled(smoke_config):
     cfg = validate_config(smoke_config)
     assert cfg["threads_per_job"] == 1
-    assert cfg["report_dir"] == "report"
+    assert cfg["report_dir"] is None  # unset: results/<name>/report (the Snakefile fills it)
 
 
 def test_paper_recipe_in_full_config(full_config):
@@ -80,3 +87,276 @@ def test_iter_runs_unique_and_ordered(smoke_config):
     runs = list(iter_runs(cfg))
     assert len(runs) == len(set(runs))
     assert runs[0] == ("gmm", "ours", "paper", 0)
+
+
+# --------------------------------------------------------------------------- shapes
+
+def _gmm(c):
+    return c["tasks"]["gmm"]
+
+
+THREE = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+
+BAD_SHAPES = [
+    (lambda c: _gmm(c).update(labels=[0, 1, 2, 3, 4, 5, 6]),
+     ["'tasks.gmm.labels'", "7 labels", "8 modes"]),
+    (lambda c: _gmm(c).update(labels=[0, 0, 2, 3, 4, 5, 6, 7]),
+     ["'tasks.gmm.labels'", "0..L-1", "[1] unused"]),
+    (lambda c: _gmm(c).update(labels="some", modes={"std": 0.2, "centres": THREE}),
+     ["'tasks.gmm.labels'", "'some'", "8 modes", "has 3"]),
+    (lambda c: _gmm(c).update(labels="some", modes={"std": 0.2, "n": 6, "radius": 2.0}),
+     ["'tasks.gmm.labels'", "'some'", "has 6"]),
+    (lambda c: _gmm(c).update(modes={"std": 0.2, "n": 4, "centres": THREE}, labels="all"),
+     ["'tasks.gmm.modes.n'", "n is 4", "lists 3 centres"]),
+    (lambda c: _gmm(c).update(modes={"std": 0.2}),
+     ["config key 'tasks.gmm.modes': give either 'n' (with 'radius') or 'centres'"]),
+    (lambda c: _gmm(c).update(modes={"std": 0.2, "radius": 2.0}), ["'tasks.gmm.modes'", "give either"]),
+    (lambda c: _gmm(c).update(modes={"std": 0.2, "n": 8}), ["'tasks.gmm.modes'", "'n' needs 'radius'"]),
+    (lambda c: _gmm(c)["modes"].update(n=10**9), ["'tasks.gmm.modes.n'", "maximum of 10000", "sanity bound"]),
+    (lambda c: _gmm(c).update(labels=[0, 10**9, 1, 1, 1, 1, 1, 1]), ["'tasks.gmm.labels'", "[2] unused"]),
+    (lambda c: _gmm(c).update(modes={"std": 0.2, "n": None, "radius": 2.0}), ["'tasks.gmm.modes'", "give either"]),
+    (lambda c: _gmm(c).update(modes={"std": 0.2, "centres": THREE, "radius": 2.0}, labels="all"),
+     ["'tasks.gmm.modes.radius'", "no effect", "centres"]),
+    (lambda c: _gmm(c)["modes"].pop("std"), ["config key 'tasks.gmm.modes': missing key 'std'"]),
+    (lambda c: _gmm(c).pop("train"), ["config key 'tasks.gmm': missing key 'train'"]),
+    (lambda c: c.pop("tasks"), ["config: missing key 'tasks' at the top level"]),
+    (lambda c: c["methods"]["ours"]["base"].pop("eps"), ["config key 'methods.ours.base': missing key 'eps'"]),
+    (lambda c: c["methods"]["inn"]["base"]["weights"].pop("x"),
+     ["config key 'methods.inn.base.weights': missing key 'x'"]),
+    # ours on 8 labels needs dim >= 9 (z keeps one dimension); named where dim is set
+    (lambda c: c["methods"]["ours"]["base"].update(dim=8),
+     ["'methods.ours.base.dim'", "dim >= 9", "task 'gmm'", "got 8", "tasks.gmm.runs.0"]),
+    (lambda c: c["methods"]["ours"]["variants"].update(paper={"dim": 4}),
+     ["'methods.ours.variants.paper.dim'", "dim >= 9"]),
+    (lambda c: c["methods"]["inn"]["variants"]["ramp_fast"].update(dim=9),
+     ["'methods.inn.variants.ramp_fast.dim'", "dim >= 10", "got 9"]),
+    (lambda c: c["methods"]["cinn"]["base"].update(dim=1), ["'methods.cinn.base.dim'", "minimum of 2"]),
+    (lambda c: c["images"]["ours"].update(dim=19), ["'images.ours.dim'", "ours needs dim >= 20", "got 19"]),
+    (lambda c: c["images"]["autoencoder"].update(latent_dim=31), ["'images.ours.dim'", "dim >= 31", "got 30"]),
+    (lambda c: (c["images"]["autoencoder"].update(latent_dim=24), c["images"]["ours"].update(dim=40)),
+     ["'images.cinn.dim'", "dim >= 24", "got 20"]),
+    (lambda c: (c["images"].update(datasets=[]), c["images"]["ours"].update(dim=5)), ["'images.ours.dim'"]),
+    (lambda c: c["images"].update(n_train=60001),
+     ["'images.n_train'", "maximum of 60000", "60000 training images"]),
+    (lambda c: c["images"].update(n_test=20000), ["'images.n_test'", "10000 test images"]),
+    (lambda c: c.update(benchmark={"task": "gmx"}), ["'benchmark.task'", "'gmx'", "['gmm']"]),
+    (lambda c: c.update(benchmark={"runs": [{"method": "inn", "variant": "fulll"}]}),
+     ["'benchmark.runs.0.variant'", "fulll", "full"]),
+    (lambda c: (_gmm(c).update(labels="none"), c.update(benchmark={})),
+     ["'benchmark.precision.labels'", "[3]", "0..0"]),
+]
+
+
+@pytest.mark.parametrize("mutate,words", BAD_SHAPES)
+def test_bad_shape_is_refused_with_the_key_named(smoke_config, mutate, words):
+    cfg = copy.deepcopy(smoke_config)
+    mutate(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    msg = str(err.value)
+    for w in words:
+        assert w in msg, f"{w!r} not in {msg!r}"
+
+
+GOOD_SHAPES = [
+    lambda c: None,
+    lambda c: _gmm(c).update(modes={"std": 0.2, "centres": THREE, "n": 3}, labels=[0, 1, 1]),
+    lambda c: _gmm(c).update(modes={"std": 0.2, "centres": THREE}, labels="none"),
+    lambda c: _gmm(c).update(modes={"std": 0.2, "n": 8, "radius": 2.0, "phase_deg": 0.0}, labels="some"),
+    lambda c: _gmm(c).update(labels=[3, 2, 1, 0, 0, 1, 2, 3]),
+    # a file merged over another drops a key of the other with null
+    lambda c: _gmm(c).update(modes={"std": 0.2, "n": None, "radius": None, "centres": THREE}, labels="all"),
+    # the least dims each class accepts: ours 9, inn 10, cinn 2 on 8 labels
+    lambda c: (c["methods"]["ours"]["base"].update(dim=9), c["methods"]["inn"]["base"].update(dim=10)),
+    # fewer labels need fewer dims
+    lambda c: (_gmm(c).update(labels="none"), c["methods"]["ours"]["base"].update(dim=2),
+               c["methods"]["inn"]["base"].update(dim=3)),
+    # a variant whose dim is too small is fine while no task runs it
+    lambda c: c["methods"]["ours"]["variants"].update(tiny={"dim": 4}),
+    lambda c: (c["images"]["autoencoder"].update(latent_dim=10), c["images"]["ours"].update(dim=11),
+               c["images"]["cinn"].update(dim=10)),
+    # image dims are not checked while the image stage does not run
+    lambda c: (c["images"].update(datasets=[]), c["images"]["epoch_curve"].update(datasets=[]),
+               c["images"]["ours"].update(dim=5)),
+    lambda c: (c["images"].update(datasets=[]), c["images"]["cinn"].update(dim=5)),  # epoch curve: ours only
+    lambda c: c["images"].update(n_train=60000, n_test=10000),
+    lambda c: c.update(benchmark={"task": "gmm", "runs": [{"method": "inn", "variant": "full"}]}),
+]
+
+
+@pytest.mark.parametrize("mutate", GOOD_SHAPES)
+def test_valid_shapes_pass(smoke_config, mutate):
+    cfg = copy.deepcopy(smoke_config)
+    mutate(cfg)
+    validate_config(cfg)
+
+
+def test_null_mode_keys_are_dropped(smoke_config):
+    _gmm(smoke_config)["modes"] = {"std": 0.2, "n": None, "phase_deg": None, "centres": THREE}
+    _gmm(smoke_config)["labels"] = "all"
+    assert validate_config(smoke_config)["tasks"]["gmm"]["modes"] == {"std": 0.2, "centres": THREE}
+
+
+def test_label_maps_agree_with_the_task():
+    from flowbench import config as C
+    from flowbench.tasks.gmm import LABEL_MAPS, resolve_label_map
+    assert C.LABEL_MAPS == LABEL_MAPS
+    task = {"modes": {"std": 0.2, "n": 8, "radius": 2.0}}
+    for labels in ["all", "some", "none", [1, 0, 1, 0, 2, 2, 2, 2]]:
+        got = C.task_mode_labels("t", {**task, "labels": labels})
+        assert got == resolve_label_map(labels, 8).tolist()
+
+
+@pytest.mark.parametrize("method", ["ours", "inn", "cinn"])
+@pytest.mark.parametrize("x_dim,y_dim", [(2, 8), (2, 4), (2, 1), (20, 10)])
+def test_dim_requirement_is_what_the_method_class_enforces(full_config, method, x_dim, y_dim):
+    from flowbench.methods import make_method
+    params = method_params(validate_config(full_config), method, {"ours": "paper", "inn": "full",
+                                                                  "cinn": "default"}[method])
+    params.update(blocks=1, width=4, subnet_layers=2)
+    need, _ = dim_requirement(method, x_dim, y_dim)
+    make_method(method, x_dim, y_dim, {**params, "dim": need})
+    if need > 2:
+        with pytest.raises(ValueError, match="dim"):
+            make_method(method, x_dim, y_dim, {**params, "dim": need - 1})
+
+
+# ---------------------------------------------------------------------------- sizes
+
+BAD_SIZES = [
+    (lambda c: _gmm(c).update(n_eval=10_000_000), "tasks.gmm.n_eval", "n x n"),
+    (lambda c: _gmm(c).update(n_test=100_000_000), "tasks.gmm.n_test", "forward pass"),
+    (lambda c: _gmm(c)["train"].update(batch_size=100_000_000), "tasks.gmm.train.batch_size", "activations"),
+    (lambda c: _gmm(c)["train"].update(probe_n=1_000_000), "tasks.gmm.train.probe_n", "w2"),
+    (lambda c: c.update(benchmark={"batch_sizes": [200, 10_000_000]}), "benchmark.batch_sizes.1", "activations"),
+    (lambda c: c.update(benchmark={"profile_batch": 10_000_000}), "benchmark.profile_batch", "activations"),
+    (lambda c: c.update(benchmark={"precision": {"sample_sizes": [100, 1_000_000]}}),
+     "benchmark.precision.sample_sizes.1", "n x n"),
+    (lambda c: c["images"]["ours"].update(batch_size=100_000_000), "images.ours.batch_size", "activations"),
+    (lambda c: c["images"]["cinn"].update(batch_size=100_000_000), "images.cinn.batch_size", "activations"),
+    (lambda c: (c["images"].update(n_train=60000), c["images"]["autoencoder"].update(batch_size=60000)),
+     "images.autoencoder.batch_size", "auto-encoder"),
+    (lambda c: (c["images"].update(n_train=60000), c["images"]["classifier_cnn"].update(batch_size=60000)),
+     "images.classifier_cnn.batch_size", "CNN"),
+    (lambda c: c["images"]["evaluation"].update(n_generated=10_000_000), "images.evaluation.n_generated", "images"),
+    (lambda c: c["images"]["evaluation"].update(n_style=10_000_000), "images.evaluation.n_style", "images"),
+]
+
+
+@pytest.mark.parametrize("mutate,key,what", BAD_SIZES)
+def test_size_above_the_memory_budget_is_refused(smoke_config, mutate, key, what):
+    cfg = copy.deepcopy(smoke_config)
+    mutate(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate_config(copy.deepcopy(cfg), memory_budget=4 * GiB)
+    msg = str(err.value)
+    assert msg.startswith(f"config key '{key}': ") and "needs about" in msg and what in msg, msg
+    assert "above the limit of 4.0 GiB" in msg
+    # the value the message says fits does fit
+    fit = int(re.search(r"at most (\d+) fits", msg).group(1))
+    assert fit > 0
+    *path, last = key.split(".")
+    node = cfg
+    for p in path:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    if isinstance(node, list):
+        node[int(last)] = fit
+    else:
+        node[last] = fit
+    validate_config(cfg, memory_budget=4 * GiB)
+
+
+def test_shipped_configs_fit_a_small_machine(full_config, smoke_config):
+    # 2 GiB per job: far below any machine this suite targets
+    validate_config(copy.deepcopy(full_config), memory_budget=2 * GiB)
+    validate_config(copy.deepcopy(smoke_config), memory_budget=2 * GiB)
+
+
+def test_default_memory_budget_is_half_the_machine():
+    import os
+    from flowbench.config import memory_budget_bytes
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < memory_budget_bytes() <= total // 2
+
+
+def test_batch_clipped_to_the_data_is_not_refused(smoke_config):
+    # the auto-encoder and classifiers take min(batch_size, n_train) images per batch
+    smoke_config["images"]["autoencoder"]["batch_size"] = 100_000_000
+    validate_config(smoke_config, memory_budget=1 * GiB)
+
+
+# ------------------------------------------------------------------------ config files
+
+@pytest.mark.parametrize("text,words", [
+    ("a: [1\n", ["config file '{f}', line 2, column 1: expected ',' or ']'", "flow sequence",
+                 "line 1, column 4"]),
+    ("tasks:\n  gmm:\n    n_eval: 10\n   labels: all\n", ["config file '{f}', line 4, column 4"]),
+    ("device:\tcpu\n", ["config file '{f}', line 1, column 8", "'\\t'"]),
+    ("device: cpu\nmethods: {}\ndevice: cuda\n", ["config file '{f}', line 3, column 1",
+                                                  "key 'device' given twice (first at line 1)"]),
+    ("", ["config file '{f}': the top level must be a mapping", "empty"]),
+    ("- 1\n- 2\n", ["config file '{f}': the top level must be a mapping", "list"]),
+])
+def test_read_config_file_names_file_line_and_column(tmp_path, text, words):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        read_config_file(f)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for w in words:
+        w = w.format(f=f)
+        assert w in msg, f"{w!r} not in {msg!r}"
+
+
+def test_read_config_file_missing_and_directory(tmp_path):
+    with pytest.raises(ConfigError, match=r"config file '.*missing.yaml' does not exist"):
+        read_config_file(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        read_config_file(tmp_path)
+
+
+def test_read_config_file_reads_the_shipped_configs_as_yaml_does(root):
+    for name in ("config.yaml", "smoke.yaml"):
+        path = root / "config" / name
+        assert read_config_file(path) == yaml.safe_load(path.read_text())
+
+
+def test_read_config_file_allows_merge_keys_and_nested_same_names(tmp_path):
+    f = tmp_path / "ok.yaml"
+    f.write_text("base: &b {x: 1, y: 2}\nover:\n  <<: *b\n  y: 3\nother: {x: 1}\n")
+    assert read_config_file(f) == {"base": {"x": 1, "y": 2}, "over": {"x": 1, "y": 3}, "other": {"x": 1}}
+
+
+def test_configfile_groups_and_repeated_option():
+    argv = ["snakemake", "-n", "--configfile", "a.yaml", "b.yaml", "--cores", "1", "--configfiles=c.yaml"]
+    assert configfile_groups(argv) == [["a.yaml", "b.yaml"], ["c.yaml"]]
+    msg = repeated_configfile_error(argv)
+    assert "given 2 times" in msg and "only the last one (c.yaml)" in msg and "ignore a.yaml b.yaml" in msg
+    assert "--configfile a.yaml b.yaml c.yaml" in msg
+    assert repeated_configfile_error(["snakemake", "--configfile", "a.yaml", "b.yaml", "-n"]) is None
+    assert repeated_configfile_error(["snakemake", "--cores", "2"]) is None
+    assert configfile_groups(["snakemake", "--configf", "a.yaml", "--config", "x=1"]) == [["a.yaml"]]
+
+
+def test_merged_configfiles_note():
+    assert merged_configfiles_note(["config/smoke.yaml"]) is None
+    note = merged_configfiles_note(["a.yaml", "b.yaml"])
+    assert "2 config files merged in this order" in note and "a.yaml, b.yaml" in note
+
+
+def test_configfile_cli(tmp_path, root, capsys):
+    assert configfile_main([str(root / "config" / "smoke.yaml")]) == 0
+    assert "config OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1\n")
+    assert configfile_main([str(bad)]) == 1
+    assert f"Invalid configuration: config file '{bad}', line 2, column 1" in capsys.readouterr().err
+    assert configfile_main([str(tmp_path / "missing.yaml")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    over = tmp_path / "over.yaml"
+    over.write_text("tasks:\n  gmm:\n    n_eval: 300\n")
+    assert configfile_main([str(root / "config" / "smoke.yaml"), str(over)]) == 0
+    over.write_text("tasks:\n  gmm:\n    modes: {centres: [[0, 0], [1, 1]]}\n")
+    assert configfile_main([str(root / "config" / "smoke.yaml"), str(over)]) == 1
+    assert "'tasks.gmm.modes.radius': has no effect" in capsys.readouterr().err

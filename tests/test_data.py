@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowbench.data import DATASETS, DataError, ensure_dataset, load_split, main, read_idx
+from flowbench.data import (DATASETS, DataError, ensure_dataset, load_split, main, read_idx,
+                            verify_dataset)
 
 N = 12
 REPO = Path(__file__).resolve().parents[1]
@@ -334,3 +335,128 @@ def test_real_mnist_test_split():
     assert labels.shape == (10000,)
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     assert set(np.unique(labels)) == set(range(10))
+
+
+def test_download_gets_usual_permissions(tmp_path, server):
+    """Downloaded files are readable by others under umask 022 (0644, not mkstemp's 0600)."""
+    base, routes = server
+    checksums = _serve(routes)
+    old = os.umask(0o022)
+    try:
+        ensure_dataset(tmp_path, "mnist", base_url=base, timeout=5, checksums=checksums)
+    finally:
+        os.umask(old)
+    assert {name: os.stat(tmp_path / name).st_mode & 0o777 for name in checksums} == {
+        name: 0o644 for name in checksums}
+
+
+# ------------------------------------------------------------------------------ verifying
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.glob("*.gz")}
+
+
+def test_verify_good_copy(tmp_path):
+    write_set(tmp_path)
+    checksums = _checksums(tmp_path)
+    record = verify_dataset(tmp_path, "mnist", checksums=checksums)
+    assert record["ok"] and record["dataset"] == "mnist" and record["root"] == str(tmp_path)
+    assert set(record["files"]) == set(checksums)
+    for name, f in record["files"].items():
+        assert f["ok"] and f["md5"] == checksums[name] and f["matched"] == "published MD5 of the .gz"
+        raw = gzip.decompress((tmp_path / name).read_bytes())
+        assert f["sha256"] == hashlib.sha256(raw).hexdigest()
+    # keyed by file key as well as by file name
+    by_key = {key: checksums[stem + ".gz"] for key, stem in STEMS.items()}
+    assert verify_dataset(tmp_path, "mnist", checksums=by_key)["ok"]
+
+
+def test_verify_swapped_label_file(tmp_path):
+    """A valid label file of another data set under the right name fails, naming the file."""
+    write_set(tmp_path)
+    checksums = _checksums(tmp_path)
+    _, other_labels = tiny(seed=7)
+    path = tmp_path / (STEMS["train-labels"] + ".gz")
+    path.write_bytes(gzip.compress(idx_labels(other_labels), mtime=0))
+    load_split(tmp_path, "mnist", "train")  # a well-formed file: reading alone does not notice
+    with pytest.raises(DataError) as err:
+        verify_dataset(tmp_path, "mnist", checksums=checksums)
+    msg = str(err.value)
+    assert str(path) in msg and "checksum" in msg
+    assert checksums[path.name] in msg and hashlib.md5(path.read_bytes()).hexdigest() in msg
+    assert "download it again" in msg and "copy the four standard IDX files" in msg
+    for stem in (STEMS["train-images"], STEMS["t10k-images"], STEMS["t10k-labels"]):
+        assert stem not in msg
+    # two bad files: both named
+    (tmp_path / (STEMS["t10k-images"] + ".gz")).write_bytes(
+        gzip.compress(idx_images(tiny(seed=8)[0]), mtime=0))
+    with pytest.raises(DataError, match="2 files") as err:
+        verify_dataset(tmp_path, "mnist", checksums=checksums)
+    assert str(path) in str(err.value) and STEMS["t10k-images"] in str(err.value)
+
+
+def test_verify_missing_and_unknown(tmp_path):
+    write_set(tmp_path)
+    (tmp_path / (STEMS["t10k-labels"] + ".gz")).unlink()
+    with pytest.raises(DataError) as err:
+        verify_dataset(tmp_path, "mnist")
+    assert STEMS["t10k-labels"] in str(err.value) and "missing" in str(err.value)
+    with pytest.raises(DataError, match="allowed"):
+        verify_dataset(tmp_path, "cifar")
+    # tiny files are not the published data
+    write_set(tmp_path)
+    with pytest.raises(DataError, match="4 files"):
+        verify_dataset(tmp_path, "fashion-mnist")
+
+
+REAL = REPO.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (REAL / "fashion-mnist").is_dir() or not REAL_MNIST.is_dir(),
+                    reason=f"{REAL} not present")
+def test_verify_real_data_and_a_copied_label_file(tmp_path):
+    for name in ("mnist", "fashion-mnist"):
+        record = verify_dataset(REAL / name, name)
+        assert record["ok"] and len(record["files"]) == 4
+    # Fashion-MNIST's training labels copied into mnist/: named, and recognised for what they are
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    for p in REAL_MNIST.glob("*.gz"):
+        (mnist / p.name).write_bytes(p.read_bytes())
+    bad = mnist / (STEMS["train-labels"] + ".gz")
+    bad.write_bytes((REAL / "fashion-mnist" / bad.name).read_bytes())
+    with pytest.raises(DataError) as err:
+        verify_dataset(mnist, "mnist")
+    msg = str(err.value)
+    assert msg.startswith(f"{bad}: ") and "it is the fashion-mnist train-labels-idx1-ubyte file" in msg
+    assert DATASETS["mnist"]["train-labels"]["md5"] in msg
+
+
+@pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"{REAL_MNIST} not present")
+def test_verify_script(tmp_path, monkeypatch):
+    """The workflow script resolves the data root as the image stage does (FLOWBENCH_DATA over
+    images.data_root) and writes the record."""
+    import json
+    import runpy
+    import sys
+    from types import SimpleNamespace
+    scripts = REPO / "workflow" / "scripts"
+    monkeypatch.syspath_prepend(str(scripts))
+    monkeypatch.setenv("FLOWBENCH_DATA", str(REAL_MNIST.parent))
+    out = tmp_path / "data_check.json"
+    smk = SimpleNamespace(wildcards=SimpleNamespace(dataset="mnist"), output=[str(out)], log=[],
+                          threads=1, params=SimpleNamespace(data_root="no/such/folder", download=False),
+                          config={})
+    import torch
+    # the script sets the rule's threads: keep this process's settings for the other tests
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
+    threads, stderr = torch.get_num_threads(), sys.stderr
+    try:
+        runpy.run_path(str(scripts / "images_verify_data.py"), init_globals={"snakemake": smk})
+    finally:
+        sys.stderr = stderr
+        torch.set_num_threads(threads)
+    record = json.loads(out.read_text())
+    assert record["ok"] and record["dataset"] == "mnist" and record["root"] == str(REAL_MNIST)
+    assert sorted(record["files"]) == sorted(s + ".gz" for s in STEMS.values())

@@ -122,7 +122,7 @@ def _start(repo):
 def _wait_for_training(repo, timeout=120):
     t0 = time.time()
     while time.time() - t0 < timeout:
-        logs = list((repo / "results" / "logs").rglob("train.log")) if (repo / "results" / "logs").exists() else []
+        logs = list((repo / "results").rglob("train.log"))
         if any("step" in p.read_text() for p in logs):
             return
         time.sleep(0.2)
@@ -150,27 +150,6 @@ def test_killed_workflow_completes_on_rerun(tmp_path, sig):
     done_before = {f: f.stat().st_mtime for f in (repo / "results").rglob("metrics.json")}
     res = snakemake(repo, "--configfile", "config/smoke.yaml")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (repo / "results/gmm/metrics.csv").exists()
+    assert (repo / "results/smoke/gmm/metrics.csv").exists()
     for f, mtime in done_before.items():  # finished jobs are not redone
         assert f.stat().st_mtime == mtime
-
-
-def test_stale_lock_cleared_only_without_other_snakemake(tmp_path, monkeypatch):
-    from flowbench import locks
-    lockdir = tmp_path / ".snakemake" / "locks"
-    lockdir.mkdir(parents=True)
-    (lockdir / "0.input.lock").write_text("x")
-    monkeypatch.setattr(locks, "other_snakemake_running", lambda wd: True)
-    assert not locks.clear_stale_locks(tmp_path)
-    assert (lockdir / "0.input.lock").exists()
-    monkeypatch.setattr(locks, "other_snakemake_running", lambda wd: False)
-    assert locks.clear_stale_locks(tmp_path)
-    assert not (lockdir / "0.input.lock").exists()
-
-
-def test_snakemake_process_detection():
-    from flowbench.locks import _is_snakemake
-    assert _is_snakemake(["/x/.venv/bin/python3", "/x/.venv/bin/snakemake", "--cores", "2"])
-    assert _is_snakemake(["python", "-m", "snakemake", "--cores", "2"])
-    assert not _is_snakemake(["python3", "/repo/.snakemake/scripts/tmpab.train_gmm.py"])
-    assert not _is_snakemake(["python", "-m", "pytest"])

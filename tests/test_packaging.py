@@ -1,21 +1,32 @@
-"""environment.yml (conda) and pyproject.toml (pip) declare the same dependencies."""
+"""pyproject.toml (loose ranges), requirements/lock.txt (exact versions with hashes, what CI installs)
+and environment.yml (conda, pinned to the lock's versions) declare the same dependencies."""
 import re
 import tomllib
 
 import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from flowbench.report import LOCK_FILE, canonical_name, read_lock
 
 CONDA_TO_PIP = {"pytorch": "torch"}
 NOT_PACKAGES = {"python", "pip"}
+# not in the lock: installed first, as the CPU build (requirements/README.md)
+INSTALLED_FIRST = "torch"
 
 
 def _split(req: str):
     m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", req)
-    return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+    return canonical_name(m.group(1)), m.group(2).replace(" ", "")
 
 
-def test_environment_and_pyproject_agree(root):
+def _pyproject(root) -> dict[str, str]:
+    """Direct dependencies (with the test extra): name -> specifier."""
     py = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    pip_deps = dict(_split(r) for r in py["dependencies"] + py["optional-dependencies"]["test"])
+    return dict(_split(r) for r in py["dependencies"] + py["optional-dependencies"]["test"])
+
+
+def _conda(root) -> dict[str, str]:
     env = yaml.safe_load((root / "environment.yml").read_text())
     conda = {}
     for d in env["dependencies"]:
@@ -24,10 +35,56 @@ def test_environment_and_pyproject_agree(root):
             name = CONDA_TO_PIP.get(name, name)
             if name not in NOT_PACKAGES:
                 conda[name] = spec
-    assert conda == pip_deps
+    return conda
+
+
+def _torch_version(root) -> str:
+    """The torch release everything is locked against (requirements/torch-cpu.txt), without the
+    local build label: CI installs it as ``torch==<this>``."""
+    pins = read_lock(root / "requirements" / "torch-cpu.txt")
+    return Version(pins[INSTALLED_FIRST]["version"]).public
+
+
+def test_lock_pins_everything_with_hashes(root):
+    lock = read_lock(root / LOCK_FILE)
+    assert len(lock) > 20
+    for name, entry in lock.items():
+        assert entry["version"], f"{name} is not pinned with == in {LOCK_FILE}"
+        assert entry["hashes"] and all(h.startswith("sha256:") and len(h) == 71 for h in entry["hashes"]), name
+    # torch comes first and separately; nothing of a CUDA build may creep in
+    assert INSTALLED_FIRST not in lock
+    cuda = [n for n in lock if n.startswith(("nvidia-", "cuda-")) or n == "triton"]
+    assert cuda == []
+
+
+def test_lock_pins_every_direct_dependency(root):
+    lock = read_lock(root / LOCK_FILE)
+    for name, spec in _pyproject(root).items():
+        if name == INSTALLED_FIRST:
+            continue
+        assert name in lock, f"{name} (pyproject.toml) is missing from {LOCK_FILE}"
+        assert lock[name]["version"] and lock[name]["hashes"], name
+        assert Version(lock[name]["version"]) in SpecifierSet(spec), \
+            f"{name}: locked {lock[name]['version']} is outside pyproject.toml's {spec}"
+
+
+def test_torch_pin_agrees(root):
+    torch = _torch_version(root)
+    assert Version(torch) in SpecifierSet(_pyproject(root)[INSTALLED_FIRST])
+    ci = (root / ".ci" / "run").read_text()
+    assert re.findall(r"torch==([0-9][^\"'\s]*)", ci) == [torch]
+    assert "--require-hashes -r requirements/lock.txt" in ci
+
+
+def test_environment_pins_the_lock(root):
+    lock = read_lock(root / LOCK_FILE)
+    conda = _conda(root)
+    assert set(conda) == set(_pyproject(root))
+    for name, spec in conda.items():
+        want = _torch_version(root) if name == INSTALLED_FIRST else lock[name]["version"]
+        assert spec == f"=={want}", f"environment.yml: {name}{spec}, the lock has {want}"
 
 
 def test_mission_packages_declared(root):
-    py = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    names = {_split(r)[0] for r in py["dependencies"]}
+    names = set(_pyproject(root))
     assert {"torch", "nflows", "pandas", "seaborn", "snakemake", "pot", "tabulate"} <= names

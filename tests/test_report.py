@@ -69,8 +69,9 @@ def test_per_seed_w2_is_label_mean_and_excludes_diverged():
     assert math.isclose(st["w2"], 0.15)
     d = T.diverged_runs(m)
     assert d[["method", "variant", "seed", "diverged_step"]].values.tolist() == [["ours", "paper", 2, 17.0]]
-    # seconds per iteration still counts the diverged run
-    assert len(T.per_seed(m, "gmm", "ours", "paper", "seconds_per_iteration")) == 3
+    # a diverged run's speed is not the method's: excluded; the compute it spent still counts
+    assert len(T.per_seed(m, "gmm", "ours", "paper", "seconds_per_iteration")) == 2
+    assert len(T.per_seed(m, "gmm", "ours", "paper", "train_seconds")) == 3
 
 
 def test_mean_ci_matches_t_interval():
@@ -355,6 +356,22 @@ def test_c6_uses_the_benchmark_at_batch_1600():
     assert c.verdict == R.PARTLY and "lacks ours/paper or inn/full" in c.evidence
 
 
+def test_c6_ignores_diverged_runs():
+    """Runs that diverged at step 1 time one step, not the method: C6 is not tested on them."""
+    inn = seeds("inn", "full", [0.1, 0.1], spi=1.0)
+    m = metrics_with(seeds("ours", "paper", [0.1, 0.1], spi=0.009, diverged=True, step=1), inn)
+    c = R.claim_c6(m)
+    assert c.verdict == R.NOT_TESTED
+    assert "ours/paper: all 2 runs diverged, no speed measured" in c.evidence
+    # one of two ours runs diverged: decided on the other alone (0.3 / 1.0 = 0.30 -> reproduced)
+    m = metrics_with(seeds("ours", "paper", [0.1], spi=0.3), inn,
+                     [run_rows("ours", "paper", 1, spi=0.009, diverged=True, step=1)])
+    c = R.claim_c6(m)
+    assert c.verdict == R.REPRODUCED and "ours/paper 0.3000 (1 run)" in c.evidence
+    # and the summary table's s/iteration excludes the diverged run too
+    assert T.per_seed(m, "gmm", "ours", "paper", "seconds_per_iteration").tolist() == [0.3]
+
+
 def test_step_cost_ratios_sorted():
     costs = T.sort_step_costs(step_costs().iloc[::-1].reset_index(drop=True))
     assert costs["method"].tolist()[:2] == ["ours/paper", "ours/paper"]
@@ -422,7 +439,7 @@ RUNS = [("ours", "paper", [0.08, 0.09], 0.01), ("inn", "full", [0.10, 0.12], 0.0
 
 def fake_results(root, with_images=False, with_benchmark=False, image_datasets=("mnist", "fashion-mnist")):
     """A small results/ tree: metrics.csv, train logs, figures, provenance.json, benchmarks."""
-    rows = []
+    rows, run_settings = [], []
     for task in ("gmm", "gmm_some"):
         for method, variant, w2s, spi in RUNS:
             for seed, w2 in enumerate(w2s):
@@ -434,7 +451,11 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
                 pd.DataFrame({"step": steps, "loss": 10.0 / (steps + 1), "probe_w2": probe,
                               "seconds": (steps + 1) * spi}).to_csv(d / "train_log.csv", index=False)
                 (d / "train_info.json").write_text(json.dumps({"device": "cpu"}))
+                run_settings.append({"task": task, "method": method, "variant": variant, "seed": seed,
+                                     "iterations": 20 if method != "inn" else 40, "batch_size": 64,
+                                     "n_eval": 200, "device": "cpu"})
         rows += run_rows("inn", "no_ramp", 0, diverged=True, step=7, task=task)
+        T.write_csv(pd.DataFrame([r for r in run_settings if r["task"] == task]), root / task / "runs.csv")
         for name in R.FIGURE_NAMES:
             f = root / task / "figures" / f"{name}.png"
             f.parent.mkdir(parents=True, exist_ok=True)
@@ -517,6 +538,10 @@ def test_render_from_fake_results(tmp_path):
     assert summary["method"].tolist()[:1] == ["ours"]
     assert summary.set_index("variant").loc["no_ramp", "diverged"] == 1
     assert (out / "figures" / "gmm" / "fig5_2.png").read_bytes() == tiny_png()
+    # the stated settings are what the runs recorded (runs.csv), not the config's 20 for every run
+    assert ("40 (inn/forward_only), 40 (inn/full), 40 (inn/ramp_fast), 20 (ours/paper) iterations of "
+            "batch 64; 200 posterior samples") in md.replace("20 (cinn/default), ", "")
+    assert "Training device of the runs: cpu (16 runs)" in md
 
 
 def test_render_is_deterministic(tmp_path):
@@ -687,3 +712,45 @@ def test_render_epoch_curve_section_and_stale_copies(tmp_path):
     assert not (out / "tables/epoch_curve_fashion-mnist.csv").exists()
     assert not (out / "figures/images/epoch_curve_fashion-mnist.png").exists()
     assert "auto-encoder epochs" not in (out / "README.md").read_text()
+
+
+def test_lock_file_in_provenance_and_report(tmp_path, monkeypatch):
+    """Provenance records the lock file's path, SHA-256 and the packages that differ from it; the
+    report names the file and its digest and says to install from it."""
+    import hashlib
+    from importlib import metadata
+    lock = tmp_path / "requirements" / "lock.txt"
+    lock.parent.mkdir()
+    lock.write_text(f"NumPy=={metadata.version('numpy')} \\\n    --hash=sha256:{'a' * 64} \\\n"
+                    f"    --hash=sha256:{'c' * 64}\n    # via flowbench (pyproject.toml)\n"
+                    f"tabulate==0.0.1 \\\n    --hash=sha256:{'b' * 64}\n    # via flowbench\n")
+    assert R.read_lock(lock) == {"numpy": {"version": metadata.version("numpy"),
+                                           "hashes": [f"sha256:{'a' * 64}", f"sha256:{'c' * 64}"]},
+                                 "tabulate": {"version": "0.0.1", "hashes": [f"sha256:{'b' * 64}"]}}
+    monkeypatch.chdir(tmp_path)
+    p = R.collect_provenance({"tasks": {}}, [], "results/benchmarks")
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    assert p["lock_file"] == {"path": "requirements/lock.txt", "sha256": digest,
+                              "differs": [f"tabulate 0.0.1 locked, {metadata.version('tabulate')} installed"]}
+
+    res = fake_results(tmp_path / "results")
+    prov = json.loads((res / "provenance.json").read_text())
+    prov["lock_file"] = p["lock_file"]
+    prov["packages"]["torch"] = "2.13.0+cpu"
+    (res / "provenance.json").write_text(json.dumps(prov))
+    md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
+    assert f"lock file `requirements/lock.txt`, SHA-256 `{digest}`" in md
+    assert "1 installed package differed from it: tabulate 0.0.1 locked" in md
+    assert ("`pip install torch==2.13.0`, then `pip install --require-hashes -r requirements/lock.txt` "
+            "and `pip install --no-deps -e .`") in md
+    # a run that matched the lock says so; one without a lock file says that
+    prov["lock_file"]["differs"] = []
+    (res / "provenance.json").write_text(json.dumps(prov))
+    md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
+    assert "every package it pins was installed at its locked version" in md
+    lock.unlink()
+    assert R.lock_provenance() == {"path": "requirements/lock.txt", "sha256": None, "differs": []}
+    prov["lock_file"] = R.lock_provenance()
+    (res / "provenance.json").write_text(json.dumps(prov))
+    md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
+    assert "no lock file `requirements/lock.txt` was found" in md and "after `pip install -e .`" in md

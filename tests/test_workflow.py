@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-IGNORE = shutil.ignore_patterns("results", ".snakemake", ".venv", ".git", "report", "__pycache__",
+# report/ is copied: a smoke run must leave the committed report untouched
+IGNORE = shutil.ignore_patterns("results", ".snakemake", ".venv", ".git", "__pycache__",
                                 ".pytest_cache", "*.egg-info")
+SMOKE = "results/smoke"  # the smoke config's results folder (its `name`)
 
 
 def copy_repo(root: Path, dst: Path) -> Path:
@@ -45,35 +47,44 @@ def smoke_run(tmp_path_factory):
         cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
         cfg["images"]["datasets"] = []
         (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
+    committed = tree_digest(repo / "report")
     # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files
     res = snakemake(repo, "--configfile", "config/smoke.yaml", cores=8)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    # the committed full-run report is neither rewritten nor added to by the smoke config
+    assert tree_digest(repo / "report") == committed
     return repo
+
+
+def tree_digest(folder: Path) -> dict:
+    import hashlib
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow
 def test_smoke_outputs(smoke_run):
     repo = smoke_run
-    df = pd.read_csv(repo / "results/gmm/metrics.csv", dtype={"condition": str}, keep_default_na=False)
+    df = pd.read_csv(repo / f"{SMOKE}/gmm/metrics.csv", dtype={"condition": str}, keep_default_na=False)
     assert list(df.columns) == ["task", "method", "variant", "seed", "condition", "metric", "value"]
     assert {"w2", "sliced_w2", "mmd", "c2st", "accuracy", "seconds_per_iteration"} <= set(df.metric)
     assert set(df.method) == {"ours", "inn", "cinn"}
-    npz = np.load(repo / "results/gmm/ours/paper/seed0/posterior_samples.npz")
+    npz = np.load(repo / f"{SMOKE}/gmm/ours/paper/seed0/posterior_samples.npz")
     assert npz["labels"].shape == (8,) and npz["conditions"].shape == (8, 8)
     assert npz["samples"].shape == (8, 200, 2)
-    log = pd.read_csv(repo / "results/gmm/ours/paper/seed0/train_log.csv")
+    log = pd.read_csv(repo / f"{SMOKE}/gmm/ours/paper/seed0/train_log.csv")
     assert {"step", "loss", "seconds"} <= set(log.columns) and len(log) == 20
     for fig in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time"):
-        assert (repo / f"results/gmm/figures/{fig}.png").stat().st_size > 1000
-    assert (repo / "results/benchmarks/gmm/ours/paper/seed0/train.tsv").exists()
+        assert (repo / f"{SMOKE}/gmm/figures/{fig}.png").stat().st_size > 1000
+    assert (repo / f"{SMOKE}/benchmarks/gmm/ours/paper/seed0/train.tsv").exists()
     # each job's torch threads follow its rule's threads (smoke: threads_per_job 1)
     import json
-    for info in (repo / "results/gmm").rglob("train_info.json"):
+    for info in (repo / f"{SMOKE}/gmm").rglob("train_info.json"):
         assert json.loads(info.read_text())["threads"] == 1
-    assert (repo / "report/README.md").exists()
+    assert (repo / f"{SMOKE}/report/README.md").exists()
     # the image stage (skipped where no MNIST copy is at hand)
     if image_data() is not None:
-        img = pd.read_csv(repo / "results/images/metrics.csv", dtype={"condition": str},
+        img = pd.read_csv(repo / f"{SMOKE}/images/metrics.csv", dtype={"condition": str},
                           keep_default_na=False)
         assert list(img.columns) == ["task", "method", "variant", "seed", "condition", "metric", "value"]
         assert set(img.task) == {"mnist"}
@@ -83,24 +94,24 @@ def test_smoke_outputs(smoke_run):
         acc = img[img.metric.isin(["accuracy", "generated_accuracy", "style_follows_label"])].value
         assert ((acc >= 0) & (acc <= 1)).all()
         for fig in ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn"):
-            assert (repo / f"results/images/mnist/figures/{fig}.png").stat().st_size > 1000
-        run = repo / "results/images/mnist/seed0"
+            assert (repo / f"{SMOKE}/images/mnist/figures/{fig}.png").stat().st_size > 1000
+        run = repo / f"{SMOKE}/images/mnist/seed0"
         for f in ("autoencoder.pt", "latents.npz", "ours.pt", "cinn.pt", "classifier_cnn.pt"):
             assert (run / f).exists(), f
         lat = np.load(run / "latents.npz")
         assert lat["train_u"].shape == (512, 20) and lat["test_u"].shape == (256, 20)
-        assert (repo / "results/benchmarks/images/mnist/seed0/autoencoder.tsv").exists()
+        assert (repo / f"{SMOKE}/benchmarks/images/mnist/seed0/autoencoder.tsv").exists()
         # accuracy against auto-encoder epochs: checkpoints 1 and 2, ours at 2; up to the main
         # stage's epoch count (1) the auto-encoder is the main one, so its latent classifier agrees
-        curve = pd.read_csv(repo / "results/images/epoch_curve/mnist.csv")
+        curve = pd.read_csv(repo / f"{SMOKE}/images/epoch_curve/mnist.csv")
         assert curve.epoch.tolist() == [1, 2]
         assert np.isnan(curve.ours_accuracy[0]) and 0 <= curve.ours_accuracy[1] <= 1
         main_lc = img[(img.method == "latent_classifier") & (img.metric == "accuracy")].value.item()
         assert curve.latent_classifier_accuracy[0] == pytest.approx(main_lc, abs=1e-9)
-        assert (repo / "results/images/epoch_curve/mnist.png").stat().st_size > 1000
-        md = (repo / "report/README.md").read_text()
+        assert (repo / f"{SMOKE}/images/epoch_curve/mnist.png").stat().st_size > 1000
+        md = (repo / f"{SMOKE}/report/README.md").read_text()
         assert "## Accuracy against auto-encoder epochs" in md
-        assert (repo / "report/tables/epoch_curve_mnist.csv").exists()
+        assert (repo / f"{SMOKE}/report/tables/epoch_curve_mnist.csv").exists()
 
 
 @pytest.mark.slow
@@ -115,7 +126,7 @@ def test_same_seed_same_metrics(smoke_run, tmp_path):
     """Determinism on the CPU: retraining a run with the same seed gives identical metric rows
     (timings aside)."""
     repo = smoke_run
-    target = "results/gmm/ours/paper/seed0/metrics.json"
+    target = f"{SMOKE}/gmm/ours/paper/seed0/metrics.json"
     before = pd.read_json(repo / target)
     res = snakemake(repo, "--configfile", "config/smoke.yaml", "--forcerun", "train_gmm", "--until", target,
                     target)
@@ -125,7 +136,7 @@ def test_same_seed_same_metrics(smoke_run, tmp_path):
     a = before[~before.metric.isin(timing)].reset_index(drop=True)
     b = after[~after.metric.isin(timing)].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
-    other = pd.read_json(repo / "results/gmm/ours/paper/seed1/metrics.json")
+    other = pd.read_json(repo / f"{SMOKE}/gmm/ours/paper/seed1/metrics.json")
     o = other[~other.metric.isin(timing)].reset_index(drop=True)
     assert not np.allclose(o.value.values, a.value.values)
 
@@ -140,4 +151,4 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert res.returncode != 0
     out = res.stdout + res.stderr
     assert "Invalid configuration" in out and "papr" in out and "allowed" in out
-    assert not (repo / "results/gmm").exists()
+    assert not (repo / f"{SMOKE}/gmm").exists()

@@ -2,6 +2,8 @@
 # Seconds per training iteration and peak memory of each method at each batch size, in one job
 # (so the ratios compare like with like), and the fraction of the plain-matmul limit ours reaches;
 # and the precision of each posterior metric against the sample size (what n_eval and probe_n need).
+from flowbench.config import digest
+
 BENCH = f"{RESULTS}/benchmark"
 
 
@@ -26,6 +28,7 @@ rule benchmark_costs:
     threads: config["benchmark"]["threads"]
     params:
         device=config.get("device", "auto"),
+        identity=digest(config.get("benchmark")),
     script:
         "../scripts/benchmark_costs.py"
 
@@ -52,5 +55,6 @@ rule benchmark_profile:
     threads: config["benchmark"]["threads"]
     params:
         device=config.get("device", "auto"),
+        identity=digest(config.get("benchmark")),
     script:
         "../scripts/benchmark_profile.py"

@@ -1,7 +1,12 @@
 # Helpers shared by the rules.
+#
+# Each config writes under its own folder, results/<name>/ (`name` in the config: `full` for
+# config/config.yaml, `smoke` for config/smoke.yaml), so a smoke run never touches a full run's
+# results, and the committed report/ is written only by a config whose `report_dir` says so.
 from flowbench.config import iter_runs
+from flowbench.identity import evaluate_digest, images_digest, task_digest, train_digest
 
-RESULTS = "results"
+RESULTS = f"results/{config['name']}"
 
 wildcard_constraints:
     task="[A-Za-z0-9_]+",

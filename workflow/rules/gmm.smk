@@ -3,11 +3,19 @@
 
 
 def gmm_all_targets():
+    """The stage's final outputs and every run's own files: a deleted or failed per-run file is
+    rebuilt by a plain `snakemake` even when the aggregate that read it is still present."""
     out = []
     for task in config["tasks"]:
         out.append(f"{RESULTS}/{task}/metrics.csv")
+        out.append(f"{RESULTS}/{task}/runs.csv")
         out.extend(gmm_figures(task))
+        out.extend(f"{d}/{f}" for d in run_dirs(task) for f in RUN_FILES)
     return out
+
+
+RUN_FILES = ("model.pt", "train_log.csv", "train_info.json", "posterior_samples.npz",
+             "predictions.npz", "metrics.json")
 
 
 def gmm_figures(task):
@@ -29,6 +37,8 @@ rule train_gmm:
     threads: job_threads()
     params:
         device=config.get("device", "auto"),
+        # the run's slice of the config: a change retrains this run (and only this run)
+        identity=lambda wc: train_digest(config, wc.task, wc.method, wc.variant, int(wc.seed)),
     script:
         "../scripts/train_gmm.py"
 
@@ -45,15 +55,19 @@ rule evaluate_gmm:
     benchmark:
         f"{RESULTS}/benchmarks/{{task}}/{{method}}/{{variant}}/seed{{seed}}/evaluate.tsv"
     threads: 1
+    params:
+        identity=lambda wc: evaluate_digest(config, wc.task),
     script:
         "../scripts/evaluate_gmm.py"
 
 
 rule aggregate_gmm:
     input:
-        lambda wc: [f"{d}/metrics.json" for d in run_dirs(wc.task)],
+        metrics=lambda wc: [f"{d}/metrics.json" for d in run_dirs(wc.task)],
+        infos=lambda wc: [f"{d}/train_info.json" for d in run_dirs(wc.task)],
     output:
-        f"{RESULTS}/{{task}}/metrics.csv",
+        metrics=f"{RESULTS}/{{task}}/metrics.csv",
+        runs=f"{RESULTS}/{{task}}/runs.csv",
     log:
         f"{RESULTS}/logs/{{task}}/aggregate.log",
     threads: 1
@@ -73,5 +87,7 @@ rule figures_gmm:
     log:
         f"{RESULTS}/logs/{{task}}/figures.log",
     threads: 1
+    params:
+        identity=lambda wc: task_digest(config, wc.task),
     script:
         "../scripts/figures_gmm.py"

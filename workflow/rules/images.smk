@@ -3,12 +3,17 @@
 # evaluate (accuracy, generated_accuracy, style_follows_label) -> one tidy metrics.csv; figures.
 # Nothing runs when the config has no `images` section or `images.datasets` is empty.
 
+import os
+
 IMAGES = config.get("images") or {}
 IMG = f"{RESULTS}/images"
 IMG_RUN = f"{IMG}/{{dataset}}/seed{{seed}}"
 IMG_LOG = f"{RESULTS}/logs/images/{{dataset}}/seed{{seed}}"
 IMG_BENCH = f"{RESULTS}/benchmarks/images/{{dataset}}/seed{{seed}}"
 IMAGE_FIGURES = ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
+IMAGE_RUN_FILES = ("autoencoder.pt", "latents.npz", "autoencoder.json", "ours.pt", "ours.json",
+                   "ours_train_log.csv", "cinn.pt", "cinn.json", "cinn_train_log.csv",
+                   "classifier_cnn.pt", "classifier_cnn.json", "metrics.json", "samples.npz")
 
 wildcard_constraints:
     dataset="mnist|fashion-mnist",
@@ -35,6 +40,9 @@ def images_targets():
     out = [f"{IMG}/metrics.csv"]
     for d in datasets:
         out += [f"{IMG}/{d}/figures/{name}.png" for name in IMAGE_FIGURES]
+        # every run's own files too: one deleted (say a corrupt checkpoint) is rebuilt by a plain
+        # `snakemake` even when the aggregate that read it is still present
+        out += [f"{IMG}/{d}/seed{s}/{f}" for s in images_seeds() for f in IMAGE_RUN_FILES]
     for d in epoch_curve_datasets():
         out += [f"{IMG}/epoch_curve/{d}.csv", f"{IMG}/epoch_curve/{d}.png"]
     return out
@@ -52,7 +60,25 @@ images_all_targets = images_targets
 ruleorder: images_aggregate > aggregate_gmm
 
 
+rule images_verify_data:
+    # the IDX files checked once against their published checksums before any stage reads them
+    output:
+        f"{IMG}/{{dataset}}/data_check.json",
+    log:
+        f"{RESULTS}/logs/images/{{dataset}}/verify_data.log",
+    threads: 1
+    params:
+        data_root=IMAGES.get("data_root", "../shared/data"),
+        download=IMAGES.get("download", True),
+        # read again at run time by resolve_data_root; as a param, a changed folder re-checks
+        flowbench_data=os.environ.get("FLOWBENCH_DATA", ""),
+    script:
+        "../scripts/images_verify_data.py"
+
+
 rule images_autoencoder:
+    input:
+        data_check=f"{IMG}/{{dataset}}/data_check.json",
     output:
         model=f"{IMG_RUN}/autoencoder.pt",
         latents=f"{IMG_RUN}/latents.npz",
@@ -64,6 +90,7 @@ rule images_autoencoder:
     threads: images_threads()
     params:
         device=config.get("device", "auto"),
+        identity=images_digest(config, "autoencoder"),
     script:
         "../scripts/images_autoencoder.py"
 
@@ -82,11 +109,14 @@ rule images_flow:
     threads: images_threads()
     params:
         device=config.get("device", "auto"),
+        identity=lambda wc: images_digest(config, wc.flow),
     script:
         "../scripts/images_flow.py"
 
 
 rule images_classifier_cnn:
+    input:
+        data_check=f"{IMG}/{{dataset}}/data_check.json",
     output:
         model=f"{IMG_RUN}/classifier_cnn.pt",
         info=f"{IMG_RUN}/classifier_cnn.json",
@@ -97,6 +127,7 @@ rule images_classifier_cnn:
     threads: images_threads()
     params:
         device=config.get("device", "auto"),
+        identity=images_digest(config, "classifier_cnn"),
     script:
         "../scripts/images_cnn.py"
 
@@ -121,6 +152,7 @@ rule images_evaluate:
     threads: images_threads()
     params:
         device=config.get("device", "auto"),
+        identity=images_digest(config, "evaluate"),
     script:
         "../scripts/images_evaluate.py"
 
@@ -147,11 +179,15 @@ rule images_figures:
     log:
         f"{RESULTS}/logs/images/{{dataset}}/figures.log",
     threads: 1
+    params:
+        identity=images_digest(config, "figures"),
     script:
         "../scripts/images_figures.py"
 
 
 rule images_epoch_curve:
+    input:
+        data_check=f"{IMG}/{{dataset}}/data_check.json",
     output:
         csv=f"{IMG}/epoch_curve/{{dataset}}.csv",
         figure=report(f"{IMG}/epoch_curve/{{dataset}}.png", caption="../report/epoch_curve.rst",
@@ -163,5 +199,6 @@ rule images_epoch_curve:
     threads: images_threads()
     params:
         device=config.get("device", "auto"),
+        identity=images_digest(config, "epoch_curve"),
     script:
         "../scripts/images_epoch_curve.py"

@@ -1,5 +1,6 @@
-# The report stage: results/provenance.json (config digest, packages, hardware, benchmark times),
-# then report/ (README.md with the claim verdicts, tables/*.csv, figures/<task>/*.png and, for each
+# The report stage: results/<name>/provenance.json (config digest, packages, hardware, benchmark
+# times), then the report folder (`report_dir`: report/ for the full config, results/<name>/report/
+# otherwise; README.md with the claim verdicts, tables/*.csv, figures/<task>/*.png and, for each
 # data set of `images.datasets`, figures/images/<dataset>/*.png), rendered from results/ alone by
 # flowbench.report.render_report.
 #
@@ -9,16 +10,26 @@
 # results/benchmark/scaling.png is copied to report/figures/benchmark/scaling.png as an undeclared
 # side file. After `snakemake benchmark`, re-render with `snakemake --forcerun render_report`.
 import os
+from pathlib import Path
 
+from flowbench.config import digest
 from flowbench.report import report_outputs
 
-REPORT_DIR = config.get("report_dir", "report").rstrip("/")
+# report/ (committed) for the full config; results/<name>/report/ for any config that names no
+# report_dir, so a smoke or a trial run never overwrites the committed report
+REPORT_DIR = config["report_dir"].rstrip("/")
 
 # Snakemake's own HTML report (`snakemake --report report/report.html`): its front page.
 report: "../report/workflow.rst"
 REPORT_TASKS = sorted(config["tasks"])
 # the image data sets whose figures the report copies (none when `images` is absent or empty)
 REPORT_IMAGE_DATASETS = sorted((config.get("images") or {}).get("datasets") or [])
+
+
+def lock_digest():
+    import hashlib
+    lock = Path(workflow.basedir) / "requirements" / "lock.txt"
+    return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None
 
 
 def report_targets():
@@ -49,6 +60,10 @@ rule provenance:
         f"{RESULTS}/logs/report/provenance.log",
     params:
         configfiles=[os.path.relpath(str(f)) for f in workflow.configfiles],
+        # the whole config: any change re-records provenance and so re-renders the report
+        config_digest=digest(config),
+        # the environment: a changed lock file re-records provenance too
+        lock_digest=lock_digest(),
         benchmark_root=f"{RESULTS}/benchmarks",
         benchmark_patterns=lambda wc: benchmark_patterns(),
     threads: 1

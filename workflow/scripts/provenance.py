@@ -1,4 +1,4 @@
-"""results/provenance.json: config digest, package versions, hardware, benchmark wall times."""
+"""results/provenance.json: config digest, package versions, lock file digest, hardware, benchmark wall times."""
 from _common import setup  # noqa: I001  (sets the import path)
 
 from flowbench.io import write_json
@@ -10,4 +10,8 @@ prov = collect_provenance(dict(snakemake.config), configfiles=p.configfiles,  # 
                           benchmark_root=p.benchmark_root, benchmark_patterns=dict(p.benchmark_patterns))
 write_json(snakemake.output[0], prov)  # noqa: F821
 b = prov["benchmarks"]["total"]
-log(f"config digest {prov['config_digest']}; {b['jobs']} benchmarked jobs, {b['s']:.1f} s in all")
+lock = prov["lock_file"]
+log(f"config digest {prov['config_digest']}; {b['jobs']} benchmarked jobs, {b['s']:.1f} s in all; "
+    f"lock file {lock['path']} sha256 {lock['sha256']}, {len(lock['differs'])} installed packages differ")
+for d in lock["differs"]:
+    log(f"  differs from the lock: {d}")

@@ -1,0 +1,72 @@
+"""What a job's result depends on: the part of the config each workflow step reads.
+
+Every rule declares the digest of its slice of the config as a Snakemake ``params`` value, so a
+changed hyper-parameter reruns exactly the jobs that read it (Snakemake's default ``params`` rerun
+trigger), and nothing else. The training step also writes its digest into ``train_info.json``, and
+evaluation refuses a run whose recorded digest differs from the config's: a run trained under
+another config (copied in by hand, or kept by ``--rerun-triggers mtime`` after a real change) is
+never scored as if it were this config's.
+
+The slices are stable by construction (plain config sections), so a pure refactor of the code does
+not move a digest.
+"""
+from __future__ import annotations
+
+import copy
+
+from .config import digest, method_params
+
+# task keys that only the evaluation step reads (not training, not sampling)
+_EVAL_ONLY_KEYS = ("metrics",)
+# task keys that no per-run step reads: which runs exist is the workflow graph's business
+_GRAPH_KEYS = ("runs",)
+
+
+def _task_section(config: dict, task: str, drop=()) -> dict:
+    tcfg = copy.deepcopy(config["tasks"][task])
+    for k in (*_GRAPH_KEYS, *drop):
+        tcfg.pop(k, None)
+    return tcfg
+
+
+def train_identity(config: dict, task: str, method: str, variant: str, seed: int) -> dict:
+    """Everything ``train_gmm`` reads: the task (geometry, sizes, training schedule), the merged
+    hyper-parameters of (method, variant), and the seed. Device and threads are not part of it."""
+    return {"task": _task_section(config, task, drop=_EVAL_ONLY_KEYS), "method": method,
+            "variant": variant, "params": method_params(config, method, variant), "seed": int(seed)}
+
+
+def train_digest(config: dict, task: str, method: str, variant: str, seed: int) -> str:
+    return digest(train_identity(config, task, method, variant, seed))
+
+
+def evaluate_digest(config: dict, task: str) -> str:
+    """What ``evaluate_gmm`` reads besides the run's files: the task (exact posterior, metrics)."""
+    return digest(_task_section(config, task))
+
+
+def task_digest(config: dict, task: str) -> str:
+    """What the figures of a task read besides their inputs (task geometry, runs to show)."""
+    return digest(copy.deepcopy(config["tasks"][task]))
+
+
+# the image stage: which sections of ``images`` each step reads (Xiao et al. 2019, Sec. 5.2)
+IMAGE_STAGE_KEYS = {
+    "autoencoder": ("n_train", "n_test", "autoencoder", "standardise"),
+    "ours": ("ours",),
+    "cinn": ("cinn",),
+    "classifier_cnn": ("n_train", "n_test", "classifier_cnn"),
+    "evaluate": ("n_train", "n_test", "latent_classifier", "evaluation", "ours", "cinn",
+                 "autoencoder", "standardise"),
+    "figures": ("evaluation",),
+    "epoch_curve": ("n_train", "n_test", "autoencoder", "standardise", "latent_classifier", "ours",
+                    "epoch_curve"),
+}
+
+
+def images_digest(config: dict, stage: str) -> str:
+    """Digest of the ``images`` keys that ``stage`` reads (``IMAGE_STAGE_KEYS``)."""
+    if stage not in IMAGE_STAGE_KEYS:
+        raise KeyError(f"unknown image stage {stage!r}; known: {sorted(IMAGE_STAGE_KEYS)}")
+    icfg = config.get("images") or {}
+    return digest({k: icfg.get(k) for k in IMAGE_STAGE_KEYS[stage]})
