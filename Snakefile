@@ -41,7 +41,7 @@ if not config.get("report_dir"):
     config["report_dir"] = f"results/{config['name']}/report"
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/gmm.smk"
+include: "workflow/rules/tasks.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/benchmark.smk"
@@ -49,7 +49,7 @@ include: "workflow/rules/benchmark.smk"
 
 rule all:
     input:
-        gmm_all_targets(),
+        task_all_targets(),
         images_targets(),
         report_targets(),
     default_target: True

@@ -16,8 +16,9 @@ from flowbench.methods import ConditionalMethod, std_normal_log_prob
 class ConditionalINN(ConditionalMethod):
     name = "cinn"
 
-    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None):
-        super().__init__(x_dim, y_dim, params, total_steps)
+    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
+                 conditions="label"):
+        super().__init__(x_dim, y_dim, params, total_steps, conditions)
         if self.dim < x_dim:
             raise ValueError(f"cinn: dim={self.dim} must be at least x_dim={x_dim}")
         prior = np.full(y_dim, 1.0 / y_dim) if label_prior is None else np.asarray(label_prior, float)
@@ -50,6 +51,9 @@ class ConditionalINN(ConditionalMethod):
     @torch.no_grad()
     def predict(self, x):
         """Log-posterior scores log p(x | k) + log p(k) for every label k: [N, y_dim]."""
+        if self.conditions != "label":
+            raise NotImplementedError("cinn has no forward predictor for continuous conditions "
+                                      "(Bayes' rule needs a finite set of labels)")
         xp = self.pad(x)  # one padding draw shared by every label hypothesis
         eye = torch.eye(self.y_dim, device=x.device)
         cols = []

@@ -38,8 +38,9 @@ def mmd_multiscale(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) ->
 class FourLossINN(ConditionalMethod):
     name = "inn"
 
-    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None):
-        super().__init__(x_dim, y_dim, params, total_steps)
+    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
+                 conditions="label"):
+        super().__init__(x_dim, y_dim, params, total_steps, conditions)
         if self.dim < x_dim + y_dim:
             raise ValueError(f"inn: dim={self.dim} must be at least x_dim + y_dim = {x_dim + y_dim}")
         self.z_dim = x_dim

@@ -29,11 +29,7 @@ import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 
-X_DIM = 2                 # the Gaussian-mixture task's x is 2-d
 N_CLASSES = 10            # MNIST / Fashion-MNIST classes
-# The named label maps of the Gaussian-mixture task; must equal flowbench.tasks.gmm.LABEL_MAPS
-# (kept here so that validating a config does not import torch; a test checks they agree).
-LABEL_MAPS = {"all": None, "some": [0, 0, 0, 0, 1, 1, 2, 3], "none": "zeros"}
 
 
 class ConfigError(ValueError):
@@ -117,7 +113,7 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
     explicit_benchmark = "benchmark" in config
-    schema = schema or load_schema()
+    schema = _with_task_kinds(schema or load_schema(), config)
     cls = _with_defaults(jsonschema.Draft202012Validator)
     validator = cls(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), str(e.message)))
@@ -127,7 +123,6 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
         raise ConfigError(_format_error(best, schema))
     _check_runs(config)
     for tname, task in config["tasks"].items():
-        _check_task_shape(tname, task)
         _check_task_dims(config, tname, task)
     images = config.get("images")
     if images and _images_run(images):
@@ -144,6 +139,28 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
 
 
 # ---------------------------------------------------------------------------- references
+
+
+def _with_task_kinds(schema: dict, config: dict) -> dict:
+    """The schema with each configured task checked against ``$defs/task_<kind>`` of its kind
+    (a missing ``kind`` means ``gmm``, the paper's task); an unknown kind names the known ones."""
+    tasks = config.get("tasks")
+    if not isinstance(tasks, dict):
+        return schema
+    from .tasks import TASK_KINDS
+    kinds = sorted(k for k in TASK_KINDS if f"task_{k}" in schema.get("$defs", {}))
+    schema = copy.deepcopy(schema)
+    props = {}
+    for tname, task in tasks.items():
+        if not isinstance(task, dict):
+            continue
+        kind = task.setdefault("kind", "gmm")
+        if kind not in kinds:
+            raise ConfigError(f"config key 'tasks.{tname}.kind': {kind!r} is not a task kind; "
+                              f"allowed values: {kinds}")
+        props[tname] = {"$ref": f"#/$defs/task_{kind}"}
+    schema["properties"]["tasks"]["properties"] = props
+    return schema
 
 
 def _check_runs(config: dict) -> None:
@@ -169,7 +186,7 @@ def _check_benchmark(config: dict) -> None:
         raise ConfigError(f"config key 'benchmark.task': {b['task']!r} is not a configured task; "
                           f"configured: {sorted(tasks)}")
     methods = config.get("methods", {})
-    n_labels = len(set(task_mode_labels(f"tasks.{b['task']}", tasks[b["task"]])))
+    x_dim, n_labels = task_dims(f"tasks.{b['task']}", tasks[b["task"]])
     for i, run in enumerate(b["runs"]):
         m, v = run["method"], run["variant"]
         if m not in methods:
@@ -178,7 +195,7 @@ def _check_benchmark(config: dict) -> None:
         if v not in methods[m]["variants"]:
             raise ConfigError(f"config key 'benchmark.runs.{i}.variant': unknown variant {v!r} of "
                               f"method {m!r}; allowed: {sorted(methods[m]['variants'])}")
-        _check_dim(config, m, v, b["task"], n_labels, f"benchmark.runs.{i}")
+        _check_dim(config, m, v, b["task"], x_dim, n_labels, f"benchmark.runs.{i}")
     bad = sorted(k for k in b["precision"]["labels"] if k >= n_labels)
     if bad:
         raise ConfigError(f"config key 'benchmark.precision.labels': {bad} out of range: task "
@@ -188,60 +205,11 @@ def _check_benchmark(config: dict) -> None:
 # -------------------------------------------------------------------------------- shapes
 
 
-def task_mode_labels(where: str, task: dict) -> list[int]:
-    """The label of each mode of a (schema-valid) Gaussian-mixture task; ConfigError naming the
-    key when the modes or the labels do not fit together. ``where``: the task's key path."""
-    m = task["modes"]
-    has_n, has_c = m.get("n") is not None, m.get("centres") is not None
-    if not has_n and not has_c:
-        raise ConfigError(f"config key '{where}.modes': give either 'n' (with 'radius') or 'centres'")
-    if has_c:
-        for extra in ("radius", "phase_deg"):
-            if m.get(extra) is not None:
-                raise ConfigError(f"config key '{where}.modes.{extra}': has no effect when 'centres' "
-                                  f"is given (the centres are used as listed); remove it (null in a "
-                                  f"file merged over another), or remove 'centres' to place 'n' "
-                                  f"modes on a regular polygon")
-        n_modes = len(m["centres"])
-        if has_n and m["n"] != n_modes:
-            raise ConfigError(f"config key '{where}.modes.n': n is {m['n']} but 'centres' lists "
-                              f"{n_modes} centres; drop 'n' (null in a file merged over another) or "
-                              f"make them agree")
-    else:
-        if m.get("radius") is None:
-            raise ConfigError(f"config key '{where}.modes': 'n' needs 'radius' (modes on a regular "
-                              f"polygon of that radius); or give 'centres' instead")
-        n_modes = m["n"]
-    labels = task["labels"]
-    if isinstance(labels, str):
-        spec = LABEL_MAPS[labels]
-        if spec is None:
-            out = list(range(n_modes))
-        elif spec == "zeros":
-            out = [0] * n_modes
-        else:
-            if len(spec) != n_modes:
-                raise ConfigError(f"config key '{where}.labels': {labels!r} ({spec}) is defined for "
-                                  f"{len(spec)} modes, the task has {n_modes}; give an explicit list "
-                                  f"of one label per mode")
-            out = list(spec)
-    else:
-        out = [int(k) for k in labels]
-        if len(out) != n_modes:
-            raise ConfigError(f"config key '{where}.labels': lists {len(out)} labels but the task has "
-                              f"{n_modes} modes; give one label per mode")
-    used = set(out)
-    missing = [k for k in range(len(used)) if k not in used]  # labels are >= 0 (schema)
-    if missing:
-        raise ConfigError(f"config key '{where}.labels': labels must be 0..L-1 with every label "
-                          f"used; {missing} unused in {out}")
-    return out
-
-
-def _check_task_shape(tname: str, task: dict) -> None:
-    # null means "not set" (lets a config file merged over another drop a key of the other)
-    task["modes"] = {k: v for k, v in task["modes"].items() if v is not None}
-    task_mode_labels(f"tasks.{tname}", task)
+def task_dims(where: str, task: dict) -> tuple[int, int]:
+    """(x_dim, y_dim) of a schema-valid task section, from its task class (which raises
+    ConfigError naming the key when the section's parts do not fit together)."""
+    from .tasks import task_class
+    return task_class(task.get("kind", "gmm")).config_dims(where, task)
 
 
 def _dim_key(config: dict, method: str, variant: str) -> str:
@@ -264,19 +232,19 @@ def dim_requirement(method: str, x_dim: int, y_dim: int, x_name: str = "x_dim",
     raise ConfigError(f"unknown method {method!r}")
 
 
-def _check_dim(config, method, variant, tname, n_labels, where) -> None:
+def _check_dim(config, method, variant, tname, x_dim, y_dim, where) -> None:
     dim = method_params(config, method, variant)["dim"]
-    need, why = dim_requirement(method, X_DIM, n_labels)
+    need, why = dim_requirement(method, x_dim, y_dim, y_name="y_dim")
     if dim < need:
         raise ConfigError(f"config key '{_dim_key(config, method, variant)}': {method} needs dim >= "
                           f"{need} on task {tname!r} ({why}), got {dim} (variant {variant!r}, {where})")
 
 
 def _check_task_dims(config: dict, tname: str, task: dict) -> None:
-    n_labels = len(set(task_mode_labels(f"tasks.{tname}", task)))
+    x_dim, y_dim = task_dims(f"tasks.{tname}", task)
     for i, run in enumerate(task["runs"]):
         for v in run["variants"]:
-            _check_dim(config, run["method"], v, tname, n_labels, f"tasks.{tname}.runs.{i}")
+            _check_dim(config, run["method"], v, tname, x_dim, y_dim, f"tasks.{tname}.runs.{i}")
 
 
 def _images_run(images: dict) -> bool:

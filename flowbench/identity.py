@@ -30,7 +30,7 @@ def _task_section(config: dict, task: str, drop=()) -> dict:
 
 
 def train_identity(config: dict, task: str, method: str, variant: str, seed: int) -> dict:
-    """Everything ``train_gmm`` reads: the task (geometry, sizes, training schedule), the merged
+    """Everything ``train_run`` reads: the task (geometry, sizes, training schedule), the merged
     hyper-parameters of (method, variant), and the seed. Device and threads are not part of it."""
     return {"task": _task_section(config, task, drop=_EVAL_ONLY_KEYS), "method": method,
             "variant": variant, "params": method_params(config, method, variant), "seed": int(seed)}
@@ -41,7 +41,7 @@ def train_digest(config: dict, task: str, method: str, variant: str, seed: int) 
 
 
 def evaluate_digest(config: dict, task: str) -> str:
-    """What ``evaluate_gmm`` reads besides the run's files: the task (exact posterior, metrics)."""
+    """What ``evaluate_run`` reads besides the run's files: the task (exact posterior, metrics)."""
     return digest(_task_section(config, task))
 
 

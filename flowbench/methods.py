@@ -4,7 +4,8 @@ The training loop, the metrics and the plots never branch on which method they h
 
 - ``loss(x, y, step) -> (scalar tensor, dict of named float parts)``
 - ``sample_posterior(y, n) -> x``: ``y [K, y_dim]`` conditions, returns ``[K, n, x_dim]``
-- ``predict(x) -> scores [N, y_dim]``: the forward process as a predictor (argmax = label)
+- ``predict(x) -> y_hat [N, y_dim]``: the forward process as a predictor (label tasks: scores whose
+  argmax is the label; continuous tasks: the predicted y); NotImplementedError where there is none
 - ``log_prob(x, y) -> [N]``: the conditional log-density, where the method has one
 
 Shared pieces live here: Gaussian log-density, noisy padding, optimiser construction.
@@ -30,9 +31,13 @@ class ConditionalMethod(nn.Module):
 
     name = "base"
 
-    def __init__(self, x_dim: int, y_dim: int, params: dict, total_steps: int = 1):
+    def __init__(self, x_dim: int, y_dim: int, params: dict, total_steps: int = 1,
+                 conditions: str = "label"):
         super().__init__()
+        if conditions not in ("label", "continuous"):
+            raise ValueError(f"conditions must be 'label' or 'continuous', got {conditions!r}")
         self.x_dim, self.y_dim = int(x_dim), int(y_dim)
+        self.conditions = conditions
         self.params = dict(params)
         self.total_steps = int(total_steps)
         self.pad_noise = float(params.get("pad_noise", 0.0))
@@ -92,9 +97,11 @@ def method_registry() -> dict:
 
 
 def make_method(name: str, x_dim: int, y_dim: int, params: dict, total_steps: int = 1,
-                seed: int = 0, label_prior=None) -> ConditionalMethod:
+                seed: int = 0, label_prior=None, conditions: str = "label") -> ConditionalMethod:
+    """``conditions``: the task's kind of condition, ``label`` (one-hot y, prior ``label_prior``)
+    or ``continuous``."""
     reg = method_registry()
     if name not in reg:
         raise ValueError(f"unknown method {name!r}; allowed: {sorted(reg)}")
     return reg[name](x_dim=x_dim, y_dim=y_dim, params=params, total_steps=total_steps,
-                     seed=seed, label_prior=label_prior)
+                     seed=seed, label_prior=label_prior, conditions=conditions)

@@ -36,13 +36,12 @@ from scipy import stats
 
 from . import tables as T
 from .benchmark import precision_summary
+from .captions import W2_THRESHOLD_TIME, figure_caption
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_TESTED = "reproduced", "partly", "not reproduced", "not tested"
 VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_TESTED)
 
 CLAIM_TASK = "gmm"          # the paper's setting: every mode its own label
-W2_THRESHOLD_TIME = 0.15    # time-to-quality threshold on the probe W2 (C6)
-FIGURE_NAMES = ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time")
 TABLE_FILES = ("claims", "claims_by_task", "diverged", "time_to_w2", "table1", "image_generation",
                "wall_time")
 IMAGE_FIGURE_NAMES = ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
@@ -461,7 +460,8 @@ _CLAIM_FN = {"C1": claim_c1, "C2": claim_c2, "C3": claim_c3, "C4": claim_c4}
 
 
 def claims_by_task(metrics: pd.DataFrame, tasks) -> pd.DataFrame:
-    """C1-C4 under their declared rules on each task (one row per task and claim)."""
+    """C1-C4 under their declared rules on each task (one row per task and claim); ``tasks``: the
+    tasks the paper's mixture claims apply to (``paper_claims`` in their task record)."""
     rows = [{"task": t, **asdict(_CLAIM_FN[cid](metrics, t))} for t in tasks for cid in TASK_CLAIMS]
     return pd.DataFrame(rows, columns=["task"] + CLAIM_COLUMNS)
 
@@ -658,30 +658,6 @@ def collect_provenance(config: dict, configfiles=(), benchmark_root: str | Path 
 # ----------------------------------------------------------------------------------------------
 # rendering
 # ----------------------------------------------------------------------------------------------
-FIGURE_CAPTIONS = {
-    "fig5_1": "Fig. 5.1, ours (paper recipe, first seed). Left: the forward process as a classifier, "
-              "test points coloured by their predicted label; look for eight clean colour regions, one "
-              "per mode (accuracy in the panel title). Right: posterior samples x ~ p(x | y) for each "
-              "label; each colour should sit on its own mode (crosses), as a round blob of std 0.2, "
-              "with no samples between modes.",
-    "fig5_2": "Fig. 5.2, posterior samples (first seed of each run): ours, then the four-loss INN with "
-              "full losses and tuned weights, with forward losses only, and with a changed ramp of the "
-              "backward-loss weight. Look for samples leaking between modes, smeared or missing modes: "
-              "the paper shows the INN matching ours only in the full, tuned panel.",
-    "w2_comparison": "W2 distance to the exact posterior per label, mean and 95% CI over seeds "
-                     "(log scale; dotted line at 0.1). Lower is better: compare ours/paper with "
-                     "inn/full and the ablations label by label.",
-    "training_curves": "Training loss against iteration, one panel per method (mean over seeds). Ours "
-                       "has one loss (the negative log-likelihood); the INN's weighted sum contains the "
-                       "ramped backward MMD, so it can rise while the ramp grows. Compare shapes and "
-                       "stability, not levels across methods.",
-    "w2_vs_time": f"Mean W2 over labels from the periodic probe against training wall-clock seconds "
-                  f"(probe time excluded), one line per seed; the dotted line is the {W2_THRESHOLD_TIME} "
-                  f"threshold of the time-to-quality evidence in claim C6. Lines further left reach a "
-                  f"given quality sooner.",
-}
-
-
 IMAGE_FIGURE_CAPTIONS = {
     "fig5_3": "Fig. 5.3, ours (first seed): samples conditioned on the label, one row per class, "
               "20 samples each, decoded from f^-1([z, y + eps v]) with fresh z per sample. Look that "
@@ -699,18 +675,24 @@ IMAGE_FIGURE_CAPTIONS = {
 }
 
 
-def report_outputs(report_dir: str | Path, tasks, image_datasets=()) -> list[str]:
-    """Every file ``render_report`` writes for these tasks and image data sets (the Snakemake
-    outputs). The benchmark's figure, copied only when ``results/benchmark/`` exists, is not
-    among them: that stage is off the default path."""
+def report_outputs(report_dir: str | Path, task_figures: dict, image_datasets=()) -> list[str]:
+    """Every file ``render_report`` writes for these tasks ({task: its figure names}, as the task
+    kind lists them) and image data sets (the Snakemake outputs). The benchmark's figure, copied
+    only when ``results/benchmark/`` exists, is not among them: that stage is off the default path."""
     rd = str(report_dir).rstrip("/")
     out = [f"{rd}/README.md"]
     out += [f"{rd}/tables/{name}.csv" for name in TABLE_FILES]
-    out += [f"{rd}/tables/summary_{t}.csv" for t in sorted(tasks)]
-    out += [f"{rd}/figures/{t}/{name}.png" for t in sorted(tasks) for name in FIGURE_NAMES]
+    out += [f"{rd}/tables/summary_{t}.csv" for t in sorted(task_figures)]
+    out += [f"{rd}/figures/{t}/{name}.png" for t in sorted(task_figures) for name in task_figures[t]]
     out += [f"{rd}/figures/images/{d}/{name}.png" for d in sorted(image_datasets or ())
             for name in IMAGE_FIGURE_NAMES]
     return out
+
+
+def load_task_records(results_dir: Path, tasks) -> dict[str, dict]:
+    """``results/<name>/<task>/task.json`` of each task (kind, conditions, description, figures,
+    whether the paper's mixture claims apply), written by the aggregate step; {} where absent."""
+    return {t: _read_json(results_dir / t / "task.json") or {} for t in tasks}
 
 
 def discover_image_datasets(results_dir: str | Path) -> list[str]:
@@ -753,21 +735,15 @@ def _used(runs: pd.DataFrame, task: str, key: str) -> str:
     return ", ".join(f"{v} ({m}/{var})" for (m, var), v in per.items())
 
 
-def _task_description(task: str, config: dict | None, runs: pd.DataFrame | None = None) -> str:
-    """The task's label map (from the config) and the training sizes its runs used (from
+def _task_description(task: str, record: dict | None, runs: pd.DataFrame | None = None) -> str:
+    """The task's own description (its task record) and the training sizes its runs used (from
     ``runs.csv``: what each run recorded, not what the config says now)."""
-    tcfg = ((config or {}).get("tasks") or {}).get(task)
-    if not tcfg:
+    if not record:
         return ""
     runs = runs if runs is not None else pd.DataFrame()
-    labels = tcfg.get("labels")
-    desc = {"all": "each mode its own label (the paper's setting)",
-            "some": "labels [0,0,0,0,1,1,2,3]: several modes share a label, multi-modal posteriors",
-            "none": "one label for all modes"}.get(labels, f"labels {labels}") if isinstance(labels, str) \
-        else f"labels {labels}"
-    return (f"Kind `{tcfg.get('kind', '?')}`, {desc}; {_used(runs, task, 'iterations')} iterations of "
+    return (f"{record.get('description', '')} {_used(runs, task, 'iterations')} iterations of "
             f"batch {_used(runs, task, 'batch_size')}; {_used(runs, task, 'n_eval')} posterior samples per "
-            f"label against as many exact ones (as recorded by the runs).")
+            f"evaluation condition against as many reference ones (as recorded by the runs).")
 
 
 BENCH_FIGURE = "figures/benchmark/scaling.png"
@@ -819,11 +795,13 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     config = provenance.get("config")
 
     runs = load_runs(results_dir, tasks)
+    records = load_task_records(results_dir, tasks)
     ttt = T.time_to_threshold_table(metrics, results_dir, W2_THRESHOLD_TIME)
     bench = _load_benchmark(results_dir)
     claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None)
     diverged = T.diverged_runs(metrics)
-    summaries = {t: T.summary_table(metrics, t) for t in tasks}
+    summaries = {t: T.summary_table(metrics, t, records[t].get("forward_metrics", ("accuracy",)))
+                 for t in tasks}
     t1 = T.table1(images)
     gen = T.generation_table(images)
     wall = T.wall_time_table(provenance)
@@ -832,7 +810,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     written: dict[str, Path] = {}
     tdir = report_dir / "tables"
     written["tables/claims.csv"] = T.write_csv(claims_frame(claims), tdir / "claims.csv")
-    by_task = claims_by_task(metrics, tasks)
+    by_task = claims_by_task(metrics, [t for t in tasks if records[t].get("paper_claims")])
     written["tables/claims_by_task.csv"] = T.write_csv(by_task, tdir / "claims_by_task.csv")
     written["tables/diverged.csv"] = T.write_csv(diverged, tdir / "diverged.csv")
     written["tables/time_to_w2.csv"] = T.write_csv(ttt, tdir / "time_to_w2.csv")
@@ -844,7 +822,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
 
     figures: dict[str, list[str]] = {}
     for t in tasks:
-        for name in FIGURE_NAMES:
+        for name in records[t].get("figures", []):
             src = results_dir / t / "figures" / f"{name}.png"
             if src.exists():
                 written[f"figures/{t}/{name}.png"] = _copy(src, report_dir / "figures" / t / f"{name}.png")
@@ -883,6 +861,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
 
     md = _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall,
                    figures, provenance, config, _run_devices(runs), images is not None, runs=runs,
+                   records=records,
                    gen=gen, image_datasets=image_datasets, image_figures=image_figures, bench=bench,
                    curves=curves)
     readme = report_dir / "README.md"
@@ -1187,7 +1166,8 @@ def _lock_line(lock: dict | None) -> str:
 
 
 def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, ttt_sum, t1, wall,
-              figures, provenance, config, devices, images_ran, runs=None, gen=None, image_datasets=(),
+              figures, provenance, config, devices, images_ran, runs=None, records=None, gen=None,
+              image_datasets=(),
               image_figures=None, bench=None, curves=None) -> str:
     L: list[str] = []
     add = L.append
@@ -1255,7 +1235,7 @@ def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, 
     for t in tasks:
         add(f"### {t}")
         add("")
-        desc = _task_description(t, config, runs)
+        desc = _task_description(t, (records or {}).get(t), runs)
         if desc:
             add(desc)
             add("")
@@ -1275,10 +1255,12 @@ def _markdown(tasks, metrics, claims, by_task, claim_task, diverged, summaries, 
             "[tables/time_to_w2.csv](tables/time_to_w2.csv).")
         add("")
 
-    add("## Figures: Gaussian mixture")
+    add("## Figures per task")
     add("")
     for t in tasks:
-        _figure_block(add, t, FIGURE_NAMES, figures.get(t, []), FIGURE_CAPTIONS, f"figures/{t}")
+        names = (records or {}).get(t, {}).get("figures", [])
+        _figure_block(add, t, names, figures.get(t, []), {n: figure_caption(n) for n in names},
+                      f"figures/{t}")
 
     _image_markdown(add, t1, gen if gen is not None else T.generation_table(None), images_ran,
                     list(image_datasets or ()), image_figures or {})

@@ -157,27 +157,29 @@ def variants_of(metrics: pd.DataFrame, task: str) -> list[tuple[str, str]]:
     return sorted(map(tuple, m.itertuples(index=False)), key=lambda mv: (method_key(mv[0]), variant_key(mv[1])))
 
 
-def summary_table(metrics: pd.DataFrame, task: str) -> pd.DataFrame:
+def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",)) -> pd.DataFrame:
     """One row per (method, variant) of ``task``.
 
     Columns: task, method, variant, seeds (runs), diverged (count), w2_mean, w2_ci95, w2_n
-    (non-diverged seeds), c2st_mean, accuracy, seconds_per_iteration. Quality columns exclude
-    diverged runs; seconds per iteration is the mean over all runs (a diverged run's own rate).
+    (non-diverged seeds), c2st_mean, one column per forward metric of the task (``forward``:
+    accuracy for label tasks), seconds_per_iteration. Every column but the counts excludes
+    diverged runs.
     """
+    forward = list(forward)
     rows = []
     r = runs(metrics, task)
     for method, variant in variants_of(metrics, task):
         rr = r[(r["method"] == method) & (r["variant"] == variant)]
         w2, w2_ci, w2_n = mean_ci(per_seed(metrics, task, method, variant, "w2").tolist())
         c2st = mean_ci(per_seed(metrics, task, method, variant, "c2st").tolist())[0]
-        acc = mean_ci(per_seed(metrics, task, method, variant, "accuracy").tolist())[0]
+        fwd = {f: mean_ci(per_seed(metrics, task, method, variant, f).tolist())[0] for f in forward}
         spi = mean_ci(per_seed(metrics, task, method, variant, "seconds_per_iteration").tolist())[0]
         rows.append({"task": task, "method": method, "variant": variant, "seeds": int(len(rr)),
                      "diverged": int(rr["diverged"].sum()), "w2_mean": w2, "w2_ci95": w2_ci,
-                     "w2_n": int(w2_n), "c2st_mean": c2st, "accuracy": acc,
+                     "w2_n": int(w2_n), "c2st_mean": c2st, **fwd,
                      "seconds_per_iteration": spi})
     cols = ["task", "method", "variant", "seeds", "diverged", "w2_mean", "w2_ci95", "w2_n",
-            "c2st_mean", "accuracy", "seconds_per_iteration"]
+            "c2st_mean", *forward, "seconds_per_iteration"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -418,11 +420,16 @@ def markdown(rows, headers, align=None) -> str:
 
 
 def summary_markdown(table: pd.DataFrame) -> str:
-    rows = [[f"{r.method}/{r.variant}", str(r.seeds), str(r.diverged), fmt_pm(r.w2_mean, r.w2_ci95),
-             fmt(r.c2st_mean), fmt(r.accuracy, ".4f"), fmt(r.seconds_per_iteration, ".4f")]
-            for r in table.itertuples(index=False)]
+    """The summary table in Markdown; its forward-metric columns are those between ``c2st_mean``
+    and ``seconds_per_iteration``."""
+    cols = list(table.columns)
+    forward = cols[cols.index("c2st_mean") + 1:cols.index("seconds_per_iteration")]
+    rows = [[f"{r['method']}/{r['variant']}", str(r["seeds"]), str(r["diverged"]),
+             fmt_pm(r["w2_mean"], r["w2_ci95"]), fmt(r["c2st_mean"]),
+             *[fmt(r[f], ".4f") for f in forward], fmt(r["seconds_per_iteration"], ".4f")]
+            for _, r in table.iterrows()]
     return markdown(rows, ["run (method/variant)", "seeds", "diverged", "W2 mean ± 95% CI",
-                           "C2ST", "accuracy", "s / iteration"])
+                           "C2ST", *forward, "s / iteration"])
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:

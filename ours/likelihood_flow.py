@@ -19,8 +19,9 @@ from flowbench.methods import ConditionalMethod, std_normal_log_prob
 class LikelihoodFlow(ConditionalMethod):
     name = "ours"
 
-    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None):
-        super().__init__(x_dim, y_dim, params, total_steps)
+    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
+                 conditions="label"):
+        super().__init__(x_dim, y_dim, params, total_steps, conditions)
         if self.dim < max(x_dim, y_dim + 1):
             raise ValueError(f"ours: dim={self.dim} must be at least max(x_dim={x_dim}, "
                              f"y_dim+1={y_dim + 1}) so that z has at least one dimension")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from flowbench.config import validate_config
-from flowbench.gmm_pipeline import evaluate_run, run_train
+from flowbench.pipeline import evaluate_run, run_train
 from flowbench.io import CheckpointMismatch, aggregate_metrics, atomic_path, load_checkpoint, save_checkpoint, write_json
 from flowbench.methods import make_method
 from flowbench.training import train

@@ -432,6 +432,11 @@ def tiny_png(color=(255, 0, 0)) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+GMM_FIGURES = ["fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time"]
+GMM_RECORD = {"kind": "gmm", "conditions": "label", "description": "Kind `gmm`: a mixture.",
+              "paper_claims": True, "figures": GMM_FIGURES, "forward_metrics": ["accuracy"]}
+TWO_TASKS = {"gmm": GMM_FIGURES, "gmm_some": GMM_FIGURES}
+
 RUNS = [("ours", "paper", [0.08, 0.09], 0.01), ("inn", "full", [0.10, 0.12], 0.03),
         ("inn", "forward_only", [0.40, 0.45], 0.02), ("inn", "ramp_fast", [0.30], 0.03),
         ("cinn", "default", [0.2], 0.01)]
@@ -456,7 +461,8 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
                                      "n_eval": 200, "device": "cpu"})
         rows += run_rows("inn", "no_ramp", 0, diverged=True, step=7, task=task)
         T.write_csv(pd.DataFrame([r for r in run_settings if r["task"] == task]), root / task / "runs.csv")
-        for name in R.FIGURE_NAMES:
+        (root / task / "task.json").write_text(json.dumps(GMM_RECORD))
+        for name in GMM_FIGURES:
             f = root / task / "figures" / f"{name}.png"
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_bytes(tiny_png())
@@ -501,7 +507,7 @@ def test_render_from_fake_results(tmp_path):
     res = fake_results(tmp_path / "results")
     out = tmp_path / "report"
     written = R.render_report(res, out, tasks=["gmm", "gmm_some"])
-    expected = R.report_outputs(out, ["gmm", "gmm_some"])
+    expected = R.report_outputs(out, TWO_TASKS)
     assert sorted(str(p) for p in written.values()) == sorted(expected)
     for p in expected:
         assert Path(p).exists(), p
@@ -562,7 +568,7 @@ def test_render_with_images(tmp_path):
     res = fake_results(tmp_path / "results", with_images=True, image_datasets=("mnist",))
     out = tmp_path / "report"
     written = R.render_report(res, out, tasks=["gmm", "gmm_some"], image_datasets=["mnist"])
-    expected = R.report_outputs(out, ["gmm", "gmm_some"], ["mnist"])
+    expected = R.report_outputs(out, TWO_TASKS, ["mnist"])
     assert sorted(str(p) for p in written.values()) == sorted(expected)
     for name in R.IMAGE_FIGURE_NAMES:
         assert f"{out}/figures/images/mnist/{name}.png" in expected
@@ -597,10 +603,10 @@ def test_render_with_images(tmp_path):
 
 
 def test_report_outputs_image_datasets():
-    base = R.report_outputs("report", ["gmm"])
-    assert base == R.report_outputs("report", ["gmm"], []) == R.report_outputs("report", ["gmm"], None)
+    base = R.report_outputs("report", {"gmm": GMM_FIGURES})
+    assert base == R.report_outputs("report", {"gmm": GMM_FIGURES}, []) == R.report_outputs("report", {"gmm": GMM_FIGURES}, None)
     assert not any("/images/" in p for p in base)
-    both = R.report_outputs("report", ["gmm"], ["mnist", "fashion-mnist"])
+    both = R.report_outputs("report", {"gmm": GMM_FIGURES}, ["mnist", "fashion-mnist"])
     extra = sorted(set(both) - set(base))
     assert extra == sorted(f"report/figures/images/{d}/{n}.png" for d in ("mnist", "fashion-mnist")
                            for n in R.IMAGE_FIGURE_NAMES)
@@ -612,7 +618,7 @@ def test_render_with_benchmark(tmp_path):
     res = fake_results(tmp_path / "results", with_benchmark=True)
     out = tmp_path / "report"
     written = R.render_report(res, out, tasks=["gmm", "gmm_some"])
-    expected = R.report_outputs(out, ["gmm", "gmm_some"])
+    expected = R.report_outputs(out, TWO_TASKS)
     # every declared output, plus the benchmark figure and precision table as undeclared side files
     assert sorted(set(str(p) for p in written.values()) - set(expected)) == sorted(
         [str(out / R.BENCH_FIGURE), str(out / "tables" / "metric_precision.csv"),

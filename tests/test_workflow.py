@@ -128,7 +128,7 @@ def test_same_seed_same_metrics(smoke_run, tmp_path):
     repo = smoke_run
     target = f"{SMOKE}/gmm/ours/paper/seed0/metrics.json"
     before = pd.read_json(repo / target)
-    res = snakemake(repo, "--configfile", "config/smoke.yaml", "--forcerun", "train_gmm", "--until", target,
+    res = snakemake(repo, "--configfile", "config/smoke.yaml", "--forcerun", "train_run", "--until", target,
                     target)
     assert res.returncode == 0, res.stderr[-2000:]
     after = pd.read_json(repo / target)

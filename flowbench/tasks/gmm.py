@@ -5,15 +5,20 @@ of a regular polygon; y is the one-hot label of its mode under a *label map* tha
 (``all``: one label per mode; ``some``: [0,0,0,0,1,1,2,3], so p(x | y=0) is a 4-mode mixture).
 The exact posterior p(x | y=k) is the equal-weight mixture of the modes that carry label k.
 
-All geometry comes from the config; nothing here is specific to 8 modes.
+All geometry comes from the config; nothing here is specific to 8 modes. Conditions are class
+labels (one-hot y); the evaluation conditions are the L labels, condition ids "0".."L-1".
+torch is imported where tensors are made, so that checking a config needs none.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import torch
+
+from ..config import ConfigError
+from .base import REFERENCE_SEED, Task, register_task
 
 LABEL_MAPS = {
     "all": None,  # identity
@@ -55,14 +60,90 @@ def resolve_label_map(labels, n_modes: int) -> np.ndarray:
     return out.astype(int)
 
 
+def config_mode_labels(where: str, task: dict) -> list[int]:
+    """The label of each mode of a (schema-valid) Gaussian-mixture task; ConfigError naming the
+    key when the modes or the labels do not fit together. ``where``: the task's key path."""
+    m = task["modes"]
+    has_n, has_c = m.get("n") is not None, m.get("centres") is not None
+    if not has_n and not has_c:
+        raise ConfigError(f"config key '{where}.modes': give either 'n' (with 'radius') or 'centres'")
+    if has_c:
+        for extra in ("radius", "phase_deg"):
+            if m.get(extra) is not None:
+                raise ConfigError(f"config key '{where}.modes.{extra}': has no effect when 'centres' "
+                                  f"is given (the centres are used as listed); remove it (null in a "
+                                  f"file merged over another), or remove 'centres' to place 'n' "
+                                  f"modes on a regular polygon")
+        n_modes = len(m["centres"])
+        if has_n and m["n"] != n_modes:
+            raise ConfigError(f"config key '{where}.modes.n': n is {m['n']} but 'centres' lists "
+                              f"{n_modes} centres; drop 'n' (null in a file merged over another) or "
+                              f"make them agree")
+    else:
+        if m.get("radius") is None:
+            raise ConfigError(f"config key '{where}.modes': 'n' needs 'radius' (modes on a regular "
+                              f"polygon of that radius); or give 'centres' instead")
+        n_modes = m["n"]
+    labels = task["labels"]
+    if isinstance(labels, str):
+        spec = LABEL_MAPS[labels]
+        if spec is None:
+            out = list(range(n_modes))
+        elif spec == "zeros":
+            out = [0] * n_modes
+        else:
+            if len(spec) != n_modes:
+                raise ConfigError(f"config key '{where}.labels': {labels!r} ({spec}) is defined for "
+                                  f"{len(spec)} modes, the task has {n_modes}; give an explicit list "
+                                  f"of one label per mode")
+            out = list(spec)
+    else:
+        out = [int(k) for k in labels]
+        if len(out) != n_modes:
+            raise ConfigError(f"config key '{where}.labels': lists {len(out)} labels but the task has "
+                              f"{n_modes} modes; give one label per mode")
+    used = set(out)
+    missing = [k for k in range(len(used)) if k not in used]  # labels are >= 0 (schema)
+    if missing:
+        raise ConfigError(f"config key '{where}.labels': labels must be 0..L-1 with every label "
+                          f"used; {missing} unused in {out}")
+    return out
+
+
+@register_task
 @dataclass
-class GaussianMixtureTask:
+class GaussianMixtureTask(Task):
+    kind = "gmm"
+    conditions = "label"
+    own_figures = ("fig5_1", "fig5_2")
+    figure_captions = {
+        "fig5_1": "Fig. 5.1, ours (paper recipe, first seed). Left: the forward process as a "
+                  "classifier, test points coloured by their predicted label; look for one clean "
+                  "colour region per mode (accuracy in the panel title). Right: posterior samples "
+                  "x ~ p(x | y) for each label; each colour should sit on its own mode (crosses), as a "
+                  "round blob of the modes' std, with no samples between modes.",
+        "fig5_2": "Fig. 5.2, posterior samples (first seed of each run): ours, then the four-loss INN "
+                  "with full losses and tuned weights, with forward losses only, and with a changed "
+                  "ramp of the backward-loss weight. Look for samples leaking between modes, smeared "
+                  "or missing modes: the paper shows the INN matching ours only in the full, tuned "
+                  "panel.",
+    }
+    paper_claims = True   # the paper states its mixture claims (C1-C4) on this task
+    forward_metric_names = ("accuracy",)
+
     centres: np.ndarray          # [n_modes, 2]
     std: float
     mode_labels: np.ndarray      # [n_modes] label of each mode
     n_test: int = 2000
     n_eval: int = 2000           # exact posterior samples per label for the metrics
     name: str = "gmm"
+
+    @classmethod
+    def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
+        """(x_dim 2, number of labels); ConfigError naming the key when modes and labels do not fit.
+        ``null`` entries of ``modes`` mean "not set" (a config merged over another drops a key)."""
+        cfg["modes"] = {k: v for k, v in cfg["modes"].items() if v is not None}
+        return 2, len(set(config_mode_labels(where, cfg)))
 
     @classmethod
     def from_config(cls, cfg: dict) -> "GaussianMixtureTask":
@@ -100,7 +181,8 @@ class GaussianMixtureTask:
         """p(y=k): the fraction of modes carrying label k."""
         return np.bincount(self.mode_labels, minlength=self.n_labels) / self.n_modes
 
-    def one_hot(self, labels) -> torch.Tensor:
+    def one_hot(self, labels):
+        import torch
         labels = torch.as_tensor(labels, dtype=torch.long)
         return torch.nn.functional.one_hot(labels, self.n_labels).float()
 
@@ -116,12 +198,37 @@ class GaussianMixtureTask:
 
     def sample_batch(self, n: int, rng: np.random.Generator):
         """A training batch as tensors: x [n, 2], one-hot y [n, L]."""
+        import torch
         x, lab = self.sample(n, rng)
         return torch.from_numpy(x), self.one_hot(lab)
 
     def test_set(self, seed: int = 12345):
-        """The fixed test set (the same for every method and seed): x [n_test, 2], labels."""
-        return self.sample(self.n_test, np.random.default_rng(seed))
+        """The fixed test set (the same for every method and seed): x [n_test, 2], one-hot y."""
+        x, lab = self.sample(self.n_test, np.random.default_rng(seed))
+        return x, np.eye(self.n_labels, dtype=np.float32)[lab]
+
+    # --- the task protocol ----------------------------------------------------------------
+    def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
+        """One condition per label: ids "0".."L-1", one-hot y [L, L]."""
+        return [str(k) for k in range(self.n_labels)], np.eye(self.n_labels, dtype=np.float32)
+
+    def reference_posterior(self, k: int, n: int) -> np.ndarray:
+        """n exact draws of p(x | y = label k), seeded by the label alone."""
+        return self.sample_posterior(k, n, np.random.default_rng(REFERENCE_SEED + 7919 * k))
+
+    def forward_metrics(self, y_hat: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """Accuracy of the forward predictor: argmax of its scores against the true label."""
+        return {"accuracy": float(np.mean(np.argmax(y_hat, 1) == np.argmax(y, 1)))}
+
+    def describe(self) -> str:
+        return (f"Kind `gmm`: {self.n_modes} Gaussian modes (std {self.std:g}), labels "
+                f"{self.mode_labels.tolist()}" + (" (each mode its own label, the paper's setting)"
+                                                   if self.n_labels == self.n_modes else
+                                                   ": several modes share a label, multi-modal posteriors"))
+
+    def make_figure(self, name: str, config: dict, task_name: str, task_dir: Path, out: Path) -> Path:
+        from .. import plots
+        return {"fig5_1": plots.fig5_1, "fig5_2": plots.fig5_2}[name](config, task_name, task_dir, out)
 
     def sample_posterior(self, label: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """n exact draws of p(x | y=label): the equal mixture of the modes with that label."""

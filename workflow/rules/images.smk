@@ -56,8 +56,8 @@ def epoch_curve_datasets():
 # the report stage picks the image outputs up under this name
 images_all_targets = images_targets
 
-# results/images/metrics.csv also matches aggregate_gmm's results/{task}/metrics.csv
-ruleorder: images_aggregate > aggregate_gmm
+# results/<name>/images/metrics.csv also matches aggregate_task's results/<name>/{task}/metrics.csv
+ruleorder: images_aggregate > aggregate_task
 
 
 rule images_verify_data:

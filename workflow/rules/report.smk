@@ -22,6 +22,7 @@ REPORT_DIR = config["report_dir"].rstrip("/")
 # Snakemake's own HTML report (`snakemake --report report/report.html`): its front page.
 report: "../report/workflow.rst"
 REPORT_TASKS = sorted(config["tasks"])
+REPORT_TASK_FIGURES = {t: list(figure_names(t)) for t in REPORT_TASKS}
 # the image data sets whose figures the report copies (none when `images` is absent or empty)
 REPORT_IMAGE_DATASETS = sorted((config.get("images") or {}).get("datasets") or [])
 
@@ -33,12 +34,12 @@ def lock_digest():
 
 
 def report_targets():
-    return report_outputs(REPORT_DIR, REPORT_TASKS, REPORT_IMAGE_DATASETS)
+    return report_outputs(REPORT_DIR, REPORT_TASK_FIGURES, REPORT_IMAGE_DATASETS)
 
 
 def report_upstream():
     """Everything the report reads; a later stage joins by defining `images_all_targets()`."""
-    targets = list(gmm_all_targets())
+    targets = list(task_all_targets())
     images = globals().get("images_all_targets")
     if callable(images):
         targets += list(images())
@@ -90,7 +91,7 @@ rule render_report:
         provenance=f"{RESULTS}/provenance.json",
         train_logs=lambda wc: [f"{d}/train_log.csv" for t in REPORT_TASKS for d in run_dirs(t)],
     output:
-        [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASKS, REPORT_IMAGE_DATASETS)],
+        [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASK_FIGURES, REPORT_IMAGE_DATASETS)],
     log:
         f"{RESULTS}/logs/report/report.log",
     params:

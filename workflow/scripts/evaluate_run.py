@@ -1,7 +1,7 @@
 from _common import setup  # noqa: I001
 from pathlib import Path
 
-from flowbench.gmm_pipeline import evaluate_run
+from flowbench.pipeline import evaluate_run
 from flowbench.io import write_json
 
 log = setup(snakemake)  # noqa: F821

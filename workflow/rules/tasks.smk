@@ -1,29 +1,37 @@
-# The Gaussian-mixture stage: train (and sample) every (task, method, variant, seed), evaluate it
-# against the exact posterior, aggregate into one tidy metrics.csv per task, draw the figures.
+# Every task, one set of rules: train (and sample) every (task, method, variant, seed), evaluate it
+# against the task's exact or reference posterior at its evaluation conditions, aggregate into one
+# tidy metrics.csv per task (with runs.csv: what each run used; task.json: the task's own record),
+# draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
+from flowbench.captions import figure_caption
+from flowbench.tasks import task_class
 
 
-def gmm_all_targets():
+def task_all_targets():
     """The stage's final outputs and every run's own files: a deleted or failed per-run file is
     rebuilt by a plain `snakemake` even when the aggregate that read it is still present."""
     out = []
     for task in config["tasks"]:
-        out.append(f"{RESULTS}/{task}/metrics.csv")
-        out.append(f"{RESULTS}/{task}/runs.csv")
-        out.extend(gmm_figures(task))
+        out += [f"{RESULTS}/{task}/{f}" for f in TASK_FILES]
+        out.extend(task_figures(task))
         out.extend(f"{d}/{f}" for d in run_dirs(task) for f in RUN_FILES)
     return out
 
 
+TASK_FILES = ("metrics.csv", "runs.csv", "task.json")
 RUN_FILES = ("model.pt", "train_log.csv", "train_info.json", "posterior_samples.npz",
              "predictions.npz", "metrics.json")
 
 
-def gmm_figures(task):
-    return [f"{RESULTS}/{task}/figures/{name}.png"
-            for name in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time")]
+def figure_names(task):
+    """The figures of a task: its kind's own, then the common ones (one list, in the task class)."""
+    return task_class(config["tasks"][task]["kind"]).figure_names()
 
 
-rule train_gmm:
+def task_figures(task):
+    return [f"{RESULTS}/{task}/figures/{name}.png" for name in figure_names(task)]
+
+
+rule train_run:
     output:
         model=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/model.pt",
         log_csv=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/train_log.csv",
@@ -40,14 +48,14 @@ rule train_gmm:
         # the run's slice of the config: a change retrains this run (and only this run)
         identity=lambda wc: train_digest(config, wc.task, wc.method, wc.variant, int(wc.seed)),
     script:
-        "../scripts/train_gmm.py"
+        "../scripts/train_run.py"
 
 
-rule evaluate_gmm:
+rule evaluate_run:
     input:
-        info=rules.train_gmm.output.info,
-        samples=rules.train_gmm.output.samples,
-        predictions=rules.train_gmm.output.predictions,
+        info=rules.train_run.output.info,
+        samples=rules.train_run.output.samples,
+        predictions=rules.train_run.output.predictions,
     output:
         f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/metrics.json",
     log:
@@ -58,36 +66,40 @@ rule evaluate_gmm:
     params:
         identity=lambda wc: evaluate_digest(config, wc.task),
     script:
-        "../scripts/evaluate_gmm.py"
+        "../scripts/evaluate_run.py"
 
 
-rule aggregate_gmm:
+rule aggregate_task:
     input:
         metrics=lambda wc: [f"{d}/metrics.json" for d in run_dirs(wc.task)],
         infos=lambda wc: [f"{d}/train_info.json" for d in run_dirs(wc.task)],
     output:
         metrics=f"{RESULTS}/{{task}}/metrics.csv",
         runs=f"{RESULTS}/{{task}}/runs.csv",
+        task=f"{RESULTS}/{{task}}/task.json",
     log:
         f"{RESULTS}/logs/{{task}}/aggregate.log",
     threads: 1
+    params:
+        identity=lambda wc: task_digest(config, wc.task),
     script:
-        "../scripts/aggregate_gmm.py"
+        "../scripts/aggregate_task.py"
 
 
-rule figures_gmm:
+rule figure_task:
+    # one job per figure: the figure list is the task kind's (its own, then the common ones)
     input:
         metrics=f"{RESULTS}/{{task}}/metrics.csv",
         runs=lambda wc: [f"{d}/{f}" for d in run_dirs(wc.task)
                          for f in ("posterior_samples.npz", "predictions.npz", "train_log.csv")],
     output:
-        [report(f"{RESULTS}/{{task}}/figures/{name}.png", caption=f"../report/{name}.rst",
-                category="2. Figures", subcategory="{task}")
-         for name in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time")],
+        report(f"{RESULTS}/{{task}}/figures/{{figure}}.png", caption="../report/figure.rst",
+               category="2. Figures", subcategory="{task}"),
     log:
-        f"{RESULTS}/logs/{{task}}/figures.log",
+        f"{RESULTS}/logs/{{task}}/figures/{{figure}}.log",
     threads: 1
     params:
         identity=lambda wc: task_digest(config, wc.task),
+        caption=lambda wc: figure_caption(wc.figure),
     script:
-        "../scripts/figures_gmm.py"
+        "../scripts/figure_task.py"

@@ -1,12 +1,17 @@
-"""The GMM stage as plain functions: train (and sample), evaluate, aggregate.
+"""The one pipeline of every task, as plain functions: train (and sample), evaluate, aggregate.
 
-Outputs per run, in ``results/<task>/<method>/<variant>/seed<k>/``:
+It speaks only the task protocol (``flowbench.tasks.base.Task``) and the method interface
+(``flowbench.methods``): nothing here knows whether the conditions are labels.
+
+Outputs per run, in ``results/<name>/<task>/<method>/<variant>/seed<k>/``:
 - ``model.pt``: state dict + identity (method, hyper-parameters, dims)
 - ``train_log.csv``: ``step, loss, <loss parts>, seconds[, probe_w2]``
 - ``train_info.json``: diverged flag and step, last finite loss, seconds, seconds per iteration,
   the settings the run used (iterations, batch size, n_eval) and its config digest
-- ``posterior_samples.npz``: ``labels [K]``, ``conditions [K, M]``, ``samples [K, n, 2]``
-- ``predictions.npz``: test ``x [N, 2]``, ``labels [N]``, ``predicted [N]``
+- ``posterior_samples.npz``: ``condition_ids [K]`` (str), ``conditions [K, y_dim]``,
+  ``samples [K, n, x_dim]`` at the task's K evaluation conditions
+- ``predictions.npz``: test ``x [N, x_dim]``, ``y [N, y_dim]``, ``y_hat [N, y_dim]`` (the forward
+  predictor's output; NaN when the method has none or the run diverged)
 - ``metrics.json`` (evaluate): tidy rows ``task, method, variant, seed, condition, metric, value``
 """
 from __future__ import annotations
@@ -27,8 +32,6 @@ from .methods import make_method
 from .tasks import make_task
 from .training import train
 
-REFERENCE_SEED = 20191107  # exact-posterior draws: the same for every method and seed
-
 
 def build(config: dict, task_name: str, method: str, variant: str, seed: int):
     tcfg = config["tasks"][task_name]
@@ -36,27 +39,25 @@ def build(config: dict, task_name: str, method: str, variant: str, seed: int):
     params = method_params(config, method, variant)
     model = make_method(method, task.x_dim, task.y_dim, params,
                         total_steps=tcfg["train"]["iterations"], seed=seed,
-                        label_prior=task.label_prior)
+                        label_prior=task.label_prior, conditions=task.conditions)
     identity = {"method": method, "variant": variant, "params": params, "x_dim": task.x_dim,
                 "y_dim": task.y_dim, "params_digest": digest(params)}
     return task, model, identity
 
 
-def reference_samples(task, label: int, n: int) -> np.ndarray:
-    return task.sample_posterior(label, n, np.random.default_rng(REFERENCE_SEED + 7919 * label))
-
-
 def make_probe(task, n: int):
-    """W2 of each label's posterior on ``n`` samples, averaged over labels (for W2-vs-time curves)."""
-    refs = [reference_samples(task, k, n) for k in range(task.n_labels)]
-    conds = task.one_hot(np.arange(task.n_labels))
+    """W2 at each evaluation condition on ``n`` samples, averaged over conditions (for W2-vs-time
+    curves)."""
+    _, conds = task.evaluation_conditions()
+    refs = [task.reference_posterior(k, n) for k in range(len(conds))]
+    conds = torch.from_numpy(conds)
 
     def probe(model):
         with torch.no_grad():
             s = model.sample_posterior(conds.to(next(model.parameters()).device), n).cpu().numpy()
         if not np.all(np.isfinite(s)):
             return {"probe_w2": float("nan")}
-        return {"probe_w2": float(np.mean([M.w2(s[k], refs[k]) for k in range(task.n_labels)]))}
+        return {"probe_w2": float(np.mean([M.w2(s[k], refs[k]) for k in range(len(refs))]))}
 
     return probe
 
@@ -80,21 +81,23 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
     # samples and forward predictions
     n_eval = config["tasks"][task_name].get("n_eval", 2000)
     torch.manual_seed(seed + 1_000_003)
-    labels = np.arange(task.n_labels)
-    conds = task.one_hot(labels)
+    ids, conds = task.evaluation_conditions()
     x_test, y_test = task.test_set()  # fixed draw of its own generator
     t0 = time.perf_counter()
+    y_hat = np.full(y_test.shape, np.nan, dtype=np.float32)
     if res.diverged:
-        samples = np.full((len(labels), n_eval, task.x_dim), np.nan, dtype=np.float32)
-        predicted = np.full(task.n_test, -1)
+        samples = np.full((len(ids), n_eval, task.x_dim), np.nan, dtype=np.float32)
     else:
         with torch.no_grad():
-            samples = model.sample_posterior(conds.to(dev), n_eval).cpu().numpy()
-            predicted = model.predict(torch.from_numpy(x_test).to(dev)).argmax(1).cpu().numpy()
+            samples = model.sample_posterior(torch.from_numpy(conds).to(dev), n_eval).cpu().numpy()
+            try:
+                y_hat = model.predict(torch.from_numpy(x_test).to(dev)).cpu().numpy()
+            except NotImplementedError:
+                pass  # no forward predictor for these conditions: no forward metric
     sample_seconds = time.perf_counter() - t0
-    write_npz(outdir / "posterior_samples.npz", labels=labels, conditions=conds.numpy(),
+    write_npz(outdir / "posterior_samples.npz", condition_ids=np.asarray(ids), conditions=conds,
               samples=samples.astype(np.float32))
-    write_npz(outdir / "predictions.npz", x=x_test, labels=y_test, predicted=predicted)
+    write_npz(outdir / "predictions.npz", x=x_test, y=y_test, y_hat=y_hat.astype(np.float32))
     info = {**res.info(), "sample_seconds": sample_seconds, "device": str(dev),
             "threads": torch.get_num_threads(), "identity_digest": identity["params_digest"],
             "config_digest": train_digest(config, task_name, method, variant, seed),
@@ -176,12 +179,25 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
         return rows
     add("final_loss", info["last_finite_loss"])
     pred = np.load(rundir / "predictions.npz")
-    add("accuracy", M.accuracy(pred["predicted"], pred["labels"]))
+    if np.all(np.isfinite(pred["y_hat"])):
+        for name, value in task.forward_metrics(pred["y_hat"], pred["y"]).items():
+            add(name, value)
     post = np.load(rundir / "posterior_samples.npz")
+    ids, _ = task.evaluation_conditions()
+    got = [str(c) for c in post["condition_ids"]]
+    if got != list(ids):
+        raise StaleRun(f"{rundir}/posterior_samples.npz holds conditions {got}, the task evaluates "
+                       f"{list(ids)}; retrain the run")
     n = post["samples"].shape[1]
     fns = {name: M.POSTERIOR_METRICS[name] for name in tcfg.get("metrics", list(M.POSTERIOR_METRICS))}
-    for k, lab in enumerate(post["labels"]):
-        ref = reference_samples(task, int(lab), n)
+    for k, cid in enumerate(ids):
+        ref = task.reference_posterior(k, n)
         for name, fn in fns.items():
-            add(name, fn(post["samples"][k], ref), condition=str(int(lab)))
+            add(name, fn(post["samples"][k], ref), condition=cid)
     return rows
+
+
+def task_record(config: dict, task_name: str) -> dict:
+    """The task's own record for the report (``task.json``): kind, conditions, description,
+    figures, whether the paper's mixture claims apply."""
+    return make_task(config["tasks"][task_name]).record()

@@ -1,7 +1,7 @@
 from _common import setup  # noqa: I001  (sets the import path)
 from pathlib import Path
 
-from flowbench.gmm_pipeline import run_train
+from flowbench.pipeline import run_train
 
 log = setup(snakemake)  # noqa: F821
 w = snakemake.wildcards  # noqa: F821

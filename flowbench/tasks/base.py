@@ -1,0 +1,107 @@
+"""The task protocol: what every task gives the one generic pipeline (train, sample, evaluate).
+
+A task is a conditional density problem p(x | y) with samples of the joint for training and exact
+(or documented reference) samples of the posterior at a fixed set of evaluation conditions, in the
+manner of sbibm's tasks (Lueckmann et al. 2021, "Benchmarking simulation-based inference").
+Nothing outside a task knows whether its conditions are class labels or continuous observations:
+
+- ``x_dim``, ``y_dim``; ``conditions``: ``"label"`` (y one-hot, ``label_prior`` given) or
+  ``"continuous"``.
+- ``sample_batch(n, rng) -> (x [n, x_dim], y [n, y_dim])``: training draws of the joint (tensors).
+- ``evaluation_conditions() -> (ids, y [K, y_dim])``: the K fixed conditions every method is scored
+  at, with one string id each (the ``condition`` column of ``metrics.csv``).
+- ``reference_posterior(k, n) -> [n, x_dim]``: n exact draws of p(x | y_k), the same for every
+  method and seed.
+- ``test_set() -> (x [N, x_dim], y [N, y_dim])``: a fixed draw for the forward predictor.
+- ``forward_metrics(y_hat, y) -> {name: value}``: how good the forward predictor ``y_hat`` of the
+  test set is (accuracy for labels; the error of the predicted y for continuous tasks).
+- ``figure_names()``: the task's figures (its own, ``own_figures``, drawn by ``make_figure``, with
+  captions in ``figure_captions``; then the common ones); ``describe()``: one sentence for the
+  report.
+
+A new task is one module in this package that subclasses ``Task`` with ``@register_task``; the
+config schema gets one definition, ``$defs/task_<kind>``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+# seed of the exact-posterior draws: the same for every method and seed
+REFERENCE_SEED = 20191107
+
+TASK_KINDS: dict[str, type] = {}
+
+
+def register_task(cls):
+    """Class decorator: make ``cls`` the task of config ``kind: <cls.kind>``."""
+    if cls.kind in TASK_KINDS and TASK_KINDS[cls.kind] is not cls:
+        raise ValueError(f"task kind {cls.kind!r} registered twice")
+    TASK_KINDS[cls.kind] = cls
+    return cls
+
+
+class Task:
+    kind = "base"
+    conditions = "label"          # or "continuous"
+    #: figures of the generic pipeline, drawn for every task (flowbench.plots)
+    common_figures = ("w2_comparison", "training_curves", "w2_vs_time")
+    #: the task's own figures (``make_figures`` draws them)
+    own_figures: tuple[str, ...] = ()
+    #: whether the paper's claims C1-C4 (stated on the Gaussian mixture) are evaluated on it
+    paper_claims = False
+    label_prior = None
+    #: the names ``forward_metrics`` returns (summary-table columns)
+    forward_metric_names: tuple[str, ...] = ()
+
+    # --- construction and config checks (before any job) ----------------------------------
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Task":
+        raise NotImplementedError
+
+    @classmethod
+    def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
+        """(x_dim, y_dim) of a schema-valid config section; raise ``ConfigError`` naming the key
+        when the section's parts do not fit together. Needs no torch."""
+        raise NotImplementedError
+
+    # --- the protocol -----------------------------------------------------------------------
+    x_dim: int
+    y_dim: int
+
+    def sample_batch(self, n: int, rng: np.random.Generator):
+        raise NotImplementedError
+
+    def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
+        raise NotImplementedError
+
+    def reference_posterior(self, k: int, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def test_set(self):
+        raise NotImplementedError
+
+    def forward_metrics(self, y_hat: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"Kind `{self.kind}`."
+
+    @classmethod
+    def figure_names(cls) -> tuple[str, ...]:
+        return tuple(cls.own_figures) + tuple(cls.common_figures)
+
+    #: caption of each own figure (flowbench.captions reads them)
+    figure_captions: dict[str, str] = {}
+
+    def make_figure(self, name: str, config: dict, task_name: str, task_dir: Path, out: Path) -> Path:
+        """Draw own figure ``name`` to ``out`` from the task's results folder ``task_dir`` (the
+        common figures are drawn by flowbench.plots)."""
+        raise KeyError(f"task kind {self.kind!r} has no figure {name!r}; it has {self.own_figures}")
+
+    def record(self) -> dict:
+        """What the report needs to know of the task, written beside its metrics (task.json)."""
+        return {"kind": self.kind, "conditions": self.conditions, "x_dim": self.x_dim,
+                "y_dim": self.y_dim, "description": self.describe(), "paper_claims": self.paper_claims,
+                "figures": list(self.figure_names()), "forward_metrics": list(self.forward_metric_names)}
