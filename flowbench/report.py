@@ -918,6 +918,7 @@ def _epoch_curve_markdown(add, curves: dict) -> None:
 
 
 def _by_task_markdown(add, by_task: pd.DataFrame, tasks, claim_task: str) -> None:
+    tasks = [t for t in tasks if t in set(by_task["task"])]   # the tasks the mixture claims apply to
     others = [t for t in tasks if t != claim_task]
     if not others:
         return

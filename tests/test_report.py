@@ -550,6 +550,36 @@ def test_render_from_fake_results(tmp_path):
     assert "Training device of the runs: cpu (16 runs)" in md
 
 
+def test_mixture_claims_only_on_tasks_they_apply_to(tmp_path):
+    """A task whose record does not take the paper's mixture claims (a continuous task) gets its
+    summary and figures but no C1-C4 rows; its forward metric is its own column."""
+    res = fake_results(tmp_path / "results")
+    rows = []
+    for method, variant in (("ours", "linear"), ("cinn", "linear")):
+        for r in run_rows(method, variant, 0, w2=0.3, task="lin"):
+            rows.append({**r, "metric": "y_rmse"} if r["metric"] == "accuracy" else r)
+    (res / "lin").mkdir()
+    T.write_csv(pd.DataFrame(rows), res / "lin" / "metrics.csv")
+    figs = ["posterior_pairs", "w2_comparison"]
+    (res / "lin" / "task.json").write_text(json.dumps(
+        {**GMM_RECORD, "kind": "gaussian_linear", "conditions": "continuous", "paper_claims": False,
+         "figures": figs, "forward_metrics": ["y_rmse"], "description": "Kind `gaussian_linear`."}))
+    for name in figs:
+        (res / "lin" / "figures").mkdir(exist_ok=True)
+        (res / "lin" / "figures" / f"{name}.png").write_bytes(tiny_png())
+    out = tmp_path / "report"
+    written = R.render_report(res, out, tasks=["gmm", "gmm_some", "lin"])
+    assert sorted(map(str, written.values())) == sorted(
+        R.report_outputs(out, {**TWO_TASKS, "lin": figs}))
+    by_task = pd.read_csv(out / "tables" / "claims_by_task.csv")
+    assert set(by_task["task"]) == {"gmm", "gmm_some"}
+    summary = pd.read_csv(out / "tables" / "summary_lin.csv")
+    assert "y_rmse" in summary.columns and "accuracy" not in summary.columns
+    md = (out / "README.md").read_text()
+    assert "Kind `gaussian_linear`." in md and "figures/lin/posterior_pairs.png" in md
+    assert "verdict on `lin`" not in md
+
+
 def test_render_is_deterministic(tmp_path):
     res = fake_results(tmp_path / "results", with_images=True, with_benchmark=True)
     a = R.render_report(res, tmp_path / "a")
