@@ -138,6 +138,7 @@ def test_killed_workflow_completes_on_rerun(tmp_path, sig):
     import yaml
     cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
     cfg.get("images", {})["datasets"] = []  # the GMM stage is enough to kill mid-training
+    cfg["tasks"] = {"gmm": cfg["tasks"]["gmm"]}   # one task is enough to kill mid-training
     cfg["tasks"]["gmm"]["train"]["iterations"] = 1000  # long enough to be caught mid-run
     (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
     proc = _start(repo)

@@ -18,6 +18,7 @@ def tiny_config(repo, name="tiny", runs=None, **ours_overrides):
     cfg["name"] = name
     cfg["images"]["datasets"] = []
     cfg["images"]["epoch_curve"]["datasets"] = []
+    cfg["tasks"] = {"gmm": cfg["tasks"]["gmm"]}
     cfg["tasks"]["gmm"]["runs"] = runs or [{"method": "ours", "variants": ["paper"], "seeds": [0]},
                                            {"method": "cinn", "variants": ["default"], "seeds": [0]}]
     cfg["methods"]["ours"]["base"].update(ours_overrides)

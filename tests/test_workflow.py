@@ -82,6 +82,13 @@ def test_smoke_outputs(smoke_run):
     for info in (repo / f"{SMOKE}/gmm").rglob("train_info.json"):
         assert json.loads(info.read_text())["threads"] == 1
     assert (repo / f"{SMOKE}/report/README.md").exists()
+    # a continuous-condition task through the same rules: its own figure and forward metric
+    lin = pd.read_csv(repo / f"{SMOKE}/gaussian_linear/metrics.csv", dtype={"condition": str},
+                      keep_default_na=False)
+    assert set(lin.condition) - {""} == {"0", "1", "2"}
+    assert set(lin[lin.metric == "y_rmse"].method) == {"ours"}  # the cINN has no forward predictor
+    assert (repo / f"{SMOKE}/gaussian_linear/figures/posterior_pairs.png").stat().st_size > 1000
+    assert (repo / f"{SMOKE}/report/figures/gaussian_linear/posterior_pairs.png").exists()
     # the image stage (skipped where no MNIST copy is at hand)
     if image_data() is not None:
         img = pd.read_csv(repo / f"{SMOKE}/images/metrics.csv", dtype={"condition": str},

@@ -1,0 +1,82 @@
+"""The task protocol: registry by kind, and the Gaussian linear task against its closed form."""
+import numpy as np
+import pytest
+
+from flowbench.config import ConfigError, validate_config
+from flowbench.tasks import TASK_KINDS, make_task, task_class
+from flowbench.tasks.gaussian_linear import GaussianLinearTask
+
+
+def test_registry_holds_every_task_module():
+    assert {"gmm", "gaussian_linear"} <= set(TASK_KINDS)
+    assert task_class("gaussian_linear") is GaussianLinearTask
+    with pytest.raises(ValueError, match="unknown task kind 'nope'; allowed"):
+        task_class("nope")
+
+
+def test_unknown_kind_refused_at_validation(smoke_config):
+    smoke_config["tasks"]["gmm"]["kind"] = "gmmm"
+    with pytest.raises(ConfigError, match=r"tasks.gmm.kind.*'gmmm' is not a task kind.*gaussian_linear"):
+        validate_config(smoke_config)
+
+
+def test_kind_specific_keys_checked_by_the_kinds_definition(smoke_config):
+    smoke_config["tasks"]["gaussian_linear"]["modes"] = {"std": 0.2, "n": 8}
+    with pytest.raises(ConfigError, match="modes"):
+        validate_config(smoke_config)
+
+
+@pytest.mark.parametrize("a,b", [(0.1, 0.1), (0.2, 0.05)])
+def test_reference_posterior_matches_linear_gaussian_conditioning(a, b):
+    """Cov([x, y]) = [[a, a], [a, a + b]] per coordinate, so x | y ~ N(a y / (a + b), a b / (a + b))."""
+    t = GaussianLinearTask(dim=4, prior_var=a, noise_var=b, n_obs=3)
+    ids, ys = t.evaluation_conditions()
+    assert ids == ["0", "1", "2"] and ys.shape == (3, 4)
+    for k in range(3):
+        s = t.reference_posterior(k, 40000).astype(float)
+        np.testing.assert_allclose(s.mean(0), a * ys[k] / (a + b), atol=4 * np.sqrt(a * b / (a + b) / 40000) + 1e-6)
+        np.testing.assert_allclose(s.var(0), a * b / (a + b), rtol=0.05)
+        assert abs(np.corrcoef(s[:, 0], s[:, 1])[0, 1]) < 0.03
+    # the joint the training batches come from has the same covariance
+    x, y = t.sample(200000, np.random.default_rng(0))
+    cov = np.cov(np.concatenate([x[:, :1], y[:, :1]], 1).T)
+    np.testing.assert_allclose(cov, [[a, a], [a, a + b]], rtol=0.03, atol=2e-3)
+
+
+def test_fixed_conditions_references_and_test_set():
+    t1, t2 = GaussianLinearTask(), GaussianLinearTask()
+    np.testing.assert_array_equal(t1.evaluation_conditions()[1], t2.evaluation_conditions()[1])
+    np.testing.assert_array_equal(t1.reference_posterior(2, 50), t2.reference_posterior(2, 50))
+    assert not np.array_equal(t1.reference_posterior(1, 50), t1.reference_posterior(2, 50))
+    x, y = t1.test_set()
+    assert x.shape == y.shape == (2000, 10)
+
+
+def test_forward_metric_floor_is_the_noise():
+    """E[y | x] = x is the best predictor; its RMSE per coordinate is sqrt(noise_var)."""
+    t = GaussianLinearTask(n_test=20000)
+    x, y = t.test_set()
+    assert t.forward_metrics(x, y)["y_rmse"] == pytest.approx(np.sqrt(0.1), rel=0.02)
+    assert t.forward_metrics(np.zeros_like(y), y)["y_rmse"] == pytest.approx(np.sqrt(0.2), rel=0.02)
+
+
+def test_tasks_from_the_shipped_configs(full_config):
+    cfg = validate_config(full_config)
+    t = make_task(cfg["tasks"]["gaussian_linear"])
+    assert (t.x_dim, t.y_dim, t.conditions, t.n_obs) == (10, 10, "continuous", 10)
+    assert t.record()["figures"] == ["posterior_pairs", "w2_comparison", "training_curves", "w2_vs_time"]
+    g = make_task(cfg["tasks"]["gmm"])
+    ids, conds = g.evaluation_conditions()
+    assert ids == [str(k) for k in range(8)] and np.array_equal(conds, np.eye(8))
+    assert g.record()["paper_claims"] and not t.record()["paper_claims"]
+
+
+def test_cinn_has_no_forward_predictor_for_continuous_conditions():
+    import torch
+
+    from flowbench.methods import make_method
+    params = dict(dim=10, blocks=1, subnet_layers=2, width=8, clamp=2.0, init_scale=None, lr=1e-3)
+    m = make_method("cinn", 10, 10, params, conditions="continuous")
+    with pytest.raises(NotImplementedError, match="continuous"):
+        m.predict(torch.zeros(3, 10))
+    assert m.sample_posterior(torch.zeros(2, 10), 5).shape == (2, 5, 10)
