@@ -218,18 +218,14 @@ def _dim_key(config: dict, method: str, variant: str) -> str:
 
 
 def dim_requirement(method: str, x_dim: int, y_dim: int, x_name: str = "x_dim",
-                    y_name: str = "labels") -> tuple[int, str]:
-    """The least ``dim`` each method's class accepts, and why (ours/likelihood_flow.py,
-    baselines/inn.py, baselines/cinn.py; every flow needs dim >= 2 to split in halves)."""
-    if method == "ours":
-        return max(x_dim, y_dim + 1, 2), (f"max({x_name} {x_dim}, {y_name} {y_dim} + 1): the "
-                                          f"output [z, y~] keeps at least one z dimension")
-    if method == "inn":
-        return max(x_dim + y_dim, 2), (f"{x_name} {x_dim} + {y_name} {y_dim}: the output is "
-                                       f"[z ({x_dim}), padding, y ({y_dim})]")
-    if method == "cinn":
-        return max(x_dim, 2), f"{x_name} {x_dim}: the flow maps x itself, the label is its condition"
-    raise ConfigError(f"unknown method {method!r}")
+                    y_name: str = "y_dim") -> tuple[int, str]:
+    """The least ``dim`` the method's class accepts for these dimensions, and why."""
+    from .methods import method_class
+    try:
+        cls = method_class(method)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return cls.min_dim(x_dim, y_dim, x_name, y_name)
 
 
 def _check_dim(config, method, variant, tname, x_dim, y_dim, where) -> None:
@@ -319,17 +315,18 @@ def _task_methods(config: dict, task: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def _method_memory_terms(method: str, params: dict, batch: int) -> list[tuple[int, str]]:
+    from .methods import method_class
+    return method_class(method).train_memory_terms(params, batch)
+
+
 def _train_estimate(methods):
     """Training step of batch b: flow activations, plus the INN's b x b MMD distance matrices."""
     def est(b):
         best = (0, "")
         for m, p in methods:
             parts = [(b * _flow_train_bytes(p), f"{m}: the flow's activations kept for backward")]
-            w = p.get("weights") or {}
-            n_mmd = (w.get("z", 0) > 0) + (w.get("x", 0) > 0)
-            if m == "inn" and n_mmd:
-                parts.append((n_mmd * 3 * _F32 * b * b,
-                              f"inn: {3 * n_mmd} b x b float32 distance matrices of the MMD losses"))
+            parts += _method_memory_terms(m, p, b)
             total = sum(x for x, _ in parts)
             if total > best[0]:
                 best = (total, " + ".join(d for _, d in parts))

@@ -7,7 +7,7 @@ by a fixed random permutation. Blocks are counted the paper's way everywhere in 
 
 The log-scale is soft-clamped, ``s = clamp * 2/pi * atan(s_raw / clamp)``, so the scale
 ``exp(s)`` lies in ``(exp(-clamp), exp(clamp))`` and can expand as well as contract (nflows 0.14's
-``AffineCouplingTransform`` can only contract; see REFERENCE.md section 7).
+``AffineCouplingTransform`` computes its scale as a sigmoid, so it can only contract).
 """
 from __future__ import annotations
 

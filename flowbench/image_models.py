@@ -1,7 +1,7 @@
 """Networks of the image stage: GLF's deterministic auto-encoder and two plain classifiers.
 
 - :class:`AutoEncoder`: the auto-encoder of GLF (Xiao, Yan & Amit 2019b, arXiv 1905.10485), whose
-  20-d latent the seed paper's flow models (REFERENCE.md section 3). Encoder
+  20-d latent the seed paper's flow models (Xiao et al. 2019, Sec. 5.2). Encoder
   Conv(1->64,k4,s2,p1)-ReLU-Conv(64->128,k4,s2,p1)-BN-ReLU-FC(6272->1024)-BN-ReLU-FC(1024->20);
   decoder (InfoGAN generator) FC(20->1024)-BN-ReLU-FC(1024->6272)-BN-ReLU-
   ConvT(128->64,k4,s2,p1)-BN-ReLU-ConvT(64->1,k4,s2,p1)-Tanh, output ``0.5 * out + 0.5`` in [0, 1].

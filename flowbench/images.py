@@ -1,6 +1,6 @@
 """The image stage (paper Sec. 5.2: Fig. 5.3, Fig. 5.4, Table 1) as plain functions.
 
-Latent flow (GLF, REFERENCE.md section 3): a deterministic auto-encoder maps each image to a 20-d
+Latent flow (GLF, Xiao, Yan & Amit 2019b, arXiv 1905.10485): a deterministic auto-encoder maps each image to a 20-d
 latent u; the flows are then trained on the *detached* latents (two stages, as GLF's stopped
 gradient makes them in effect), with the project's methods and training loop:
 
@@ -356,53 +356,33 @@ def train_cnn(x: torch.Tensor, labels: np.ndarray, cfg: dict, seed: int, device=
 # ------------------------------------------------------------------------------------ generation
 
 
-def noise_dim(method) -> int:
-    """Dimension of the dummy variable z a flow inverts from."""
-    if method.name == "ours":
-        return method.z_dim
-    if method.name == "cinn":
-        return method.dim
-    raise ValueError(f"no generation rule for method {method.name!r}")
+def draw_noise(method, rows: int, gen: torch.Generator) -> torch.Tensor:
+    """Noise for ``method.generate``: each part of ``method.noise_dims`` drawn N(0, I) in turn
+    (ours: z, then v; cINN: z), ``[rows, noise_dim]``."""
+    return torch.cat([torch.randn(rows, d, generator=gen) for d in method.noise_dims], dim=1)
 
 
 @torch.no_grad()
-def generate_latents(method, labels, z: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
-    """Latents (in the flow's standardised space) generated from given dummy variables.
-
-    ours: ``f^{-1}([z, y + eps v])`` (``v ~ N(0, I)``, drawn if not given), padding dropped;
-    cINN: ``f^{-1}(z; y)``. ``labels [M]``, ``z [M, noise_dim(method)]``; returns ``[M, x_dim]``.
-    Unlike ``sample_posterior`` it lets the caller hold z (and v) fixed while y changes (Fig. 5.4).
-    """
+def generate_latents(method, labels, noise: torch.Tensor) -> torch.Tensor:
+    """Latents (in the flow's standardised space) generated from given noise: ``labels [M]``,
+    ``noise [M, method.noise_dim]``; returns ``[M, x_dim]``. Unlike ``sample_posterior`` it lets
+    the caller hold the noise fixed while y changes (Fig. 5.4)."""
     method.eval()
-    dev = next(method.parameters()).device
-    y = one_hot(labels, method.y_dim).to(dev)
-    z = z.to(dev)
-    if method.name == "ours":
-        if v is None:
-            v = torch.randn(len(z), method.y_dim)
-        out, _ = method.flow.inverse(torch.cat([z, y + method.eps * v.to(dev)], dim=1))
-    elif method.name == "cinn":
-        out, _ = method.flow.inverse(z, context=y)
-    else:
-        raise ValueError(f"no generation rule for method {method.name!r}")
-    return out[:, : method.x_dim].cpu()
+    return method.generate(one_hot(labels, method.y_dim), noise).cpu()
 
 
 def class_grid(method, n_per_class: int, gen: torch.Generator) -> tuple[torch.Tensor, np.ndarray]:
     """``n_per_class`` fresh samples for each label: latents ``[10 * n, d]`` (class-major), labels."""
     labels = np.repeat(np.arange(N_CLASSES), n_per_class)
-    z = torch.randn(len(labels), noise_dim(method), generator=gen)
-    v = torch.randn(len(labels), N_CLASSES, generator=gen)
-    return generate_latents(method, labels, z, v), labels
+    return generate_latents(method, labels, draw_noise(method, len(labels), gen)), labels
 
 
 def style_grid(method, n_rows: int, gen: torch.Generator) -> tuple[torch.Tensor, np.ndarray]:
-    """Fig. 5.4: ``n_rows`` fixed (z, v), each decoded under all ten labels: latents
+    """Fig. 5.4: ``n_rows`` fixed noise draws, each decoded under all ten labels: latents
     ``[n_rows * 10, d]`` (row-major), labels."""
-    z = torch.randn(n_rows, noise_dim(method), generator=gen).repeat_interleave(N_CLASSES, 0)
-    v = torch.randn(n_rows, N_CLASSES, generator=gen).repeat_interleave(N_CLASSES, 0)
+    noise = draw_noise(method, n_rows, gen).repeat_interleave(N_CLASSES, 0)
     labels = np.tile(np.arange(N_CLASSES), n_rows)
-    return generate_latents(method, labels, z, v), labels
+    return generate_latents(method, labels, noise), labels
 
 
 def style_consistency(images: np.ndarray) -> dict:

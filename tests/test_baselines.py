@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.inn import mmd_multiscale
-from baselines.schedules import ramp_weight
+from flowbench.methods.inn import mmd_multiscale
+from flowbench.methods.schedules import ramp_weight
 from flowbench.methods import make_method
 
 INN = dict(dim=10, blocks=2, subnet_layers=2, width=16, clamp=2.0, init_scale=None, y_noise=0.1,

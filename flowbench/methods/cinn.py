@@ -9,12 +9,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from flowbench.flows import build_flow
-from flowbench.methods import ConditionalMethod, std_normal_log_prob
+from ..flows import build_flow
+from .base import ConditionalMethod, register_method, std_normal_log_prob
 
 
+@register_method
 class ConditionalINN(ConditionalMethod):
     name = "cinn"
+
+    @classmethod
+    def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
+        return max(x_dim, 2), f"{x_name} {x_dim}: the flow maps x itself, the label is its condition"
 
     def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
                  conditions="label"):
@@ -47,6 +52,17 @@ class ConditionalINN(ConditionalMethod):
             x, _ = self.flow.inverse(z, context=yk.expand(n, -1))
             out.append(x[:, : self.x_dim])
         return torch.stack(out)
+
+    @property
+    def noise_dims(self):
+        return (self.dim,)
+
+    @torch.no_grad()
+    def generate(self, conditions, noise):
+        """x = f^{-1}(z; y)[:, :x_dim] for noise = z."""
+        dev = next(self.parameters()).device
+        x, _ = self.flow.inverse(noise.to(dev), context=conditions.to(dev))
+        return x[:, : self.x_dim]
 
     @torch.no_grad()
     def predict(self, x):

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import torch
 
-from flowbench.flows import build_flow
-from flowbench.methods import ConditionalMethod, std_normal_log_prob
+from ..flows import build_flow
+from .base import ConditionalMethod, register_method, std_normal_log_prob
 
 
+@register_method
 class LikelihoodFlow(ConditionalMethod):
     name = "ours"
+
+    @classmethod
+    def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
+        return max(x_dim, y_dim + 1, 2), (f"max({x_name} {x_dim}, {y_name} {y_dim} + 1): the "
+                                          f"output [z, y~] keeps at least one z dimension")
 
     def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
                  conditions="label"):
@@ -58,6 +64,20 @@ class LikelihoodFlow(ConditionalMethod):
             x, _ = self.flow.inverse(torch.cat([z, c], dim=1))
             out.append(x[:, : self.x_dim])
         return torch.stack(out)
+
+    @property
+    def noise_dims(self):
+        """z ~ N(0, I) and v ~ N(0, I), with y~ = y + eps v."""
+        return (self.z_dim, self.y_dim)
+
+    @torch.no_grad()
+    def generate(self, conditions, noise):
+        """x = f^{-1}([z, y + eps v])[:, :x_dim] for noise = [z, v]."""
+        dev = self._device()
+        y, noise = conditions.to(dev), noise.to(dev)
+        z, v = noise[:, : self.z_dim], noise[:, self.z_dim:]
+        x, _ = self.flow.inverse(torch.cat([z, y + self.eps * v], dim=1))
+        return x[:, : self.x_dim]
 
     @torch.no_grad()
     def predict(self, x):

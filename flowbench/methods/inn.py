@@ -1,5 +1,5 @@
 """The four-loss MMD-trained INN of Ardizzone et al. (2018), as the seed paper's Sec. 2.2 and the
-original toy_8-modes code describe it (REFERENCE.md section 1).
+original toy_8-modes code of the authors describe it.
 
 Output layout: [z (x_dim), pad_out (dim - x_dim - y_dim), y (y_dim)].
 
@@ -17,9 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from flowbench.flows import build_flow
-from flowbench.methods import ConditionalMethod
-
+from ..flows import build_flow
+from .base import ConditionalMethod, register_method
 from .schedules import ramp_weight
 
 
@@ -35,8 +34,21 @@ def mmd_multiscale(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) ->
     return total
 
 
+@register_method
 class FourLossINN(ConditionalMethod):
     name = "inn"
+
+    @classmethod
+    def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
+        return max(x_dim + y_dim, 2), (f"{x_name} {x_dim} + {y_name} {y_dim}: the output is "
+                                       f"[z ({x_dim}), padding, y ({y_dim})]")
+
+    @classmethod
+    def train_memory_terms(cls, params, batch):
+        w = params.get("weights") or {}
+        n_mmd = (w.get("z", 0) > 0) + (w.get("x", 0) > 0)
+        return [(n_mmd * 3 * 4 * batch * batch,
+                 f"inn: {3 * n_mmd} b x b float32 distance matrices of the MMD losses")] if n_mmd else []
 
     def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
                  conditions="label"):
@@ -105,6 +117,21 @@ class FourLossINN(ConditionalMethod):
             x, _ = self.flow.inverse(torch.cat([z, self._pad_noise(n, z), yn], 1))
             out.append(x[:, : self.x_dim])
         return torch.stack(out)
+
+    @property
+    def noise_dims(self):
+        """z ~ N(0, I), the output padding's noise (scaled by pad_noise) and y's noise (by y_noise)."""
+        return (self.z_dim, self.pad_out_dim, self.y_dim)
+
+    @torch.no_grad()
+    def generate(self, conditions, noise):
+        dev = next(self.parameters()).device
+        y, noise = conditions.to(dev), noise.to(dev)
+        z = noise[:, : self.z_dim]
+        pad = self.pad_noise * noise[:, self.z_dim: self.z_dim + self.pad_out_dim]
+        yn = y + self.y_noise * noise[:, self.z_dim + self.pad_out_dim:]
+        x, _ = self.flow.inverse(torch.cat([z, pad, yn], 1))
+        return x[:, : self.x_dim]
 
     @torch.no_grad()
     def predict(self, x):

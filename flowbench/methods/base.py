@@ -1,12 +1,20 @@
-"""One interface for every method (ours and the baselines).
+"""The interface every method answers (ours and the baselines), and the method registry.
 
-The training loop, the metrics and the plots never branch on which method they hold:
+A leaf module (it imports only torch): the training loop, the pipeline, the image stage and the
+plots call only these methods and never branch on which method they hold:
 
 - ``loss(x, y, step) -> (scalar tensor, dict of named float parts)``
 - ``sample_posterior(y, n) -> x``: ``y [K, y_dim]`` conditions, returns ``[K, n, x_dim]``
 - ``predict(x) -> y_hat [N, y_dim]``: the forward process as a predictor (label tasks: scores whose
   argmax is the label; continuous tasks: the predicted y); NotImplementedError where there is none
 - ``log_prob(x, y) -> [N]``: the conditional log-density, where the method has one
+- ``generate(conditions, noise) -> x``: ``conditions [M, y_dim]``, ``noise [M, noise_dim]`` (the
+  parts ``noise_dims``, drawn N(0, I) in that order); deterministic given the noise, so a figure
+  can hold the noise fixed while the condition changes (Xiao et al. 2019, Fig. 5.4)
+- ``min_dim(x_dim, y_dim)``: the least flow ``dim`` the method accepts (checked with the config)
+
+A new method is one module of this package: a ``ConditionalMethod`` subclass with
+``@register_method``.
 
 Shared pieces live here: Gaussian log-density, noisy padding, optimiser construction.
 """
@@ -88,20 +96,37 @@ class ConditionalMethod(nn.Module):
     def log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} has no tractable log-density")
 
+    @property
+    def noise_dims(self) -> tuple[int, ...]:
+        """The parts of the noise ``generate`` takes per sample, in the order they are drawn."""
+        raise NotImplementedError(f"{self.name} has no generator from given noise")
 
-def method_registry() -> dict:
-    from baselines.cinn import ConditionalINN
-    from baselines.inn import FourLossINN
-    from ours.likelihood_flow import LikelihoodFlow
-    return {"ours": LikelihoodFlow, "inn": FourLossINN, "cinn": ConditionalINN}
+    @property
+    def noise_dim(self) -> int:
+        return sum(self.noise_dims)
+
+    def generate(self, conditions: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{self.name} has no generator from given noise")
+
+    @classmethod
+    def min_dim(cls, x_dim: int, y_dim: int, x_name: str = "x_dim", y_name: str = "y_dim") -> tuple[int, str]:
+        """The least ``dim`` the method accepts for these dimensions, and why (every flow needs
+        dim >= 2 to split in halves)."""
+        return max(x_dim, 2), f"{x_name} {x_dim}"
+
+    @classmethod
+    def train_memory_terms(cls, params: dict, batch: int) -> list[tuple[int, str]]:
+        """Bytes of the method's own large training arrays at batch size ``batch`` beyond the
+        flow's activations (for the config's memory check), with a description each."""
+        return []
 
 
-def make_method(name: str, x_dim: int, y_dim: int, params: dict, total_steps: int = 1,
-                seed: int = 0, label_prior=None, conditions: str = "label") -> ConditionalMethod:
-    """``conditions``: the task's kind of condition, ``label`` (one-hot y, prior ``label_prior``)
-    or ``continuous``."""
-    reg = method_registry()
-    if name not in reg:
-        raise ValueError(f"unknown method {name!r}; allowed: {sorted(reg)}")
-    return reg[name](x_dim=x_dim, y_dim=y_dim, params=params, total_steps=total_steps,
-                     seed=seed, label_prior=label_prior, conditions=conditions)
+METHODS: dict[str, type] = {}
+
+
+def register_method(cls):
+    """Class decorator: make ``cls`` the method of config name ``cls.name``."""
+    if cls.name in METHODS and METHODS[cls.name] is not cls:
+        raise ValueError(f"method {cls.name!r} registered twice")
+    METHODS[cls.name] = cls
+    return cls

@@ -1,0 +1,37 @@
+"""Methods: the paper's flow and its baselines, one module each, behind one interface
+(``flowbench.methods.base.ConditionalMethod``).
+
+- ``ours``: the single-likelihood conditional flow of Xiao, Yan & Amit (2019), Eq. (5), (6)
+- ``inn``: the four-loss MMD-trained INN of Ardizzone et al. (2018)
+- ``cinn``: the conditional INN of Ardizzone et al. (2019)
+
+Every module of this package is imported here, so a method registers itself (``@register_method``)
+by being a file of the package; ``make_method`` builds one by its config name. Nothing outside
+this registry dispatches on a method's name.
+"""
+import importlib
+import pkgutil
+
+from .base import METHODS, ConditionalMethod, register_method, std_normal_log_prob
+
+for _mod in pkgutil.iter_modules(__path__):
+    if _mod.name not in ("base", "schedules"):
+        importlib.import_module(f"{__name__}.{_mod.name}")
+
+
+def method_class(name: str):
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; allowed: {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def make_method(name: str, x_dim: int, y_dim: int, params: dict, total_steps: int = 1,
+                seed: int = 0, label_prior=None, conditions: str = "label") -> ConditionalMethod:
+    """``conditions``: the task's kind of condition, ``label`` (one-hot y, prior ``label_prior``)
+    or ``continuous``."""
+    return method_class(name)(x_dim=x_dim, y_dim=y_dim, params=params, total_steps=total_steps,
+                              seed=seed, label_prior=label_prior, conditions=conditions)
+
+
+__all__ = ["METHODS", "ConditionalMethod", "make_method", "method_class", "register_method",
+           "std_normal_log_prob"]
