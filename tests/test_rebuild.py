@@ -93,9 +93,12 @@ def test_stale_run_is_refused_when_params_are_ignored(tiny):
     assert (run_dir(repo, "ours", "paper") / "metrics.json").exists()
 
 
-@pytest.mark.parametrize("lr", [1.0e-3, 100.0], ids=["one_run", "one_run_diverged"])
-def test_one_run_renders_a_report(tmp_path, lr):
+def test_one_run_renders_a_report(tmp_path):
+    """One (method, variant, seed): no dodge in the W2 figure, every figure and the report render.
+    (All runs diverged: tests/test_tasks.py::test_common_figures_render_with_one_run_or_all_diverged;
+    all but one diverged: test_diverged_runs_do_not_decide_c6 below.)"""
     from tests.conftest import ROOT
+    lr = 1.0e-3
     repo = copy_repo(ROOT, tmp_path / "repo")
     cfgfile, _ = tiny_config(repo, name="one", lr=lr,
                              runs=[{"method": "ours", "variants": ["paper"], "seeds": [0]}])

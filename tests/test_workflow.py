@@ -70,7 +70,7 @@ def test_smoke_outputs(smoke_run):
     assert {"w2", "sliced_w2", "mmd", "c2st", "accuracy", "seconds_per_iteration"} <= set(df.metric)
     assert set(df.method) == {"ours", "inn", "cinn"}
     npz = np.load(repo / f"{SMOKE}/gmm/ours/paper/seed0/posterior_samples.npz")
-    assert npz["labels"].shape == (8,) and npz["conditions"].shape == (8, 8)
+    assert list(npz["condition_ids"]) == [str(k) for k in range(8)] and npz["conditions"].shape == (8, 8)
     assert npz["samples"].shape == (8, 200, 2)
     log = pd.read_csv(repo / f"{SMOKE}/gmm/ours/paper/seed0/train_log.csv")
     assert {"step", "loss", "seconds"} <= set(log.columns) and len(log) == 20
