@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .methods import make_method
+from .tables import PRECISION_COLUMNS, precision_summary  # noqa: F401  (re-exported)
 
 
 def _rss_mb() -> float:
@@ -144,8 +145,7 @@ if __name__ == "__main__":  # one measurement, for step_costs: JSON args on stdi
 
 
 # ------------------------------------------------------------------------- metric precision
-
-PRECISION_COLUMNS = ["metric", "n", "label", "repeat", "value", "seconds"]
+# (PRECISION_COLUMNS and precision_summary live in flowbench.tables: the report reads them too)
 
 
 def metric_precision(task, metric_names, sample_sizes, repeats: int = 3, labels=(0,), seed: int = 0,
@@ -182,16 +182,6 @@ def metric_precision(task, metric_names, sample_sizes, repeats: int = 3, labels=
             log(f"n={n}: " + ", ".join(
                 f"{m} {np.mean([x['value'] for x in got if x['metric'] == m]):.4f}" for m in metric_names))
     return rows
-
-
-def precision_summary(rows) -> "pd.DataFrame":
-    """Per (metric, n): mean and standard deviation of the floor, mean seconds per call."""
-    import pandas as pd
-
-    df = pd.DataFrame(rows, columns=PRECISION_COLUMNS)
-    g = df.groupby(["metric", "n"], sort=True)
-    out = g["value"].agg(floor_mean="mean", floor_sd="std").join(g["seconds"].agg(seconds="mean"))
-    return out.reset_index()
 
 
 # ------------------------------------------------------------------------------- op profile

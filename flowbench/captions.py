@@ -1,8 +1,9 @@
-"""One source for the captions of the task figures: the report's Markdown and Snakemake's HTML
-report (workflow/report/figure.rst renders the rule's ``caption`` parameter) both read them here.
+"""One source for the figure captions: the report's Markdown and Snakemake's HTML report
+(workflow/report/figure.rst renders the rule's ``caption`` parameter) both read them here.
 
-The common figures' captions are below; a task kind's own figures carry theirs in the task class
-(``figure_captions``), so a new task is still one file. Needs no torch.
+The common task figures' captions and the image stage's (``IMAGE_CAPTIONS``, Fig. 5.3 / 5.4 of the
+paper, for ours and the conditional INN) are below; a task kind's own figures carry theirs in the
+task class (``figure_captions``), so a new task is still one file. Needs no torch.
 """
 from __future__ import annotations
 
@@ -22,11 +23,31 @@ COMMON_CAPTIONS = {
                   f"further left reach a given quality sooner.",
 }
 
+#: the image stage's figures (``results/images/<dataset>/figures/<name>.png``), in report order
+IMAGE_CAPTIONS = {
+    "fig5_3": "Fig. 5.3, ours (first seed): samples conditioned on the label, one row per class, "
+              "20 samples each, decoded from f^-1([z, y + eps v]) with fresh z per sample. Look that "
+              "every row shows its own class and that the samples within a row vary (stroke "
+              "thickness, slant, shape); a row of near-copies would mean z is ignored.",
+    "fig5_4": "Fig. 5.4, ours (first seed): each row one fixed z, decoded under the ten labels across. "
+              "Look that the style (thickness, slant, width) stays the same across a row while the "
+              "class changes with the column: the paper's evidence that z is independent of y "
+              "(claim C8).",
+    "fig5_3_cinn": "Fig. 5.3 for the conditional INN (the label enters every subnet), same layout: "
+                   "one row per class, 20 samples each; look for the class in every row and variety "
+                   "within it.",
+    "fig5_4_cinn": "Fig. 5.4 for the conditional INN, same layout: each row one fixed z, the ten labels "
+                   "across; look for a style that stays across the row while the class changes.",
+}
+
 
 def figure_caption(name: str) -> str:
-    """The caption of figure ``name``: a common figure's, else the task kind's that draws it."""
+    """The caption of figure ``name``: a common figure's, an image-stage figure's, else the task
+    kind's that draws it."""
     if name in COMMON_CAPTIONS:
         return COMMON_CAPTIONS[name]
+    if name in IMAGE_CAPTIONS:
+        return IMAGE_CAPTIONS[name]
     from .tasks import TASK_KINDS
     for cls in TASK_KINDS.values():
         if name in getattr(cls, "figure_captions", {}):

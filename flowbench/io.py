@@ -73,7 +73,7 @@ def write_csv(path, df) -> None:
         df.to_csv(tmp, index=False, lineterminator="\n")
 
 
-METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
+from .tables import METRIC_COLUMNS  # noqa: E402  (one definition of the tidy columns)
 
 
 def aggregate_metrics(metric_files, out_csv):

@@ -23,7 +23,10 @@ import pandas as pd
 from scipy import stats
 from tabulate import tabulate
 
-from .io import METRIC_COLUMNS  # noqa: F401  (the tidy columns, defined once)
+#: the tidy columns. Defined here, not imported from flowbench.io, which imports torch for its
+#: checkpoints: the tables and the report need no torch. flowbench.io keeps the same list (a test
+#: in tests/test_report.py checks that they agree).
+METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
 
 RUN_KEYS = ["task", "method", "variant", "seed"]
 METHOD_ORDER = ("ours", "inn", "cinn")
@@ -364,6 +367,18 @@ def step_cost_ratios(costs: pd.DataFrame | None, num: str = BENCH_OURS, den: str
     return pd.DataFrame(rows, columns=cols)
 
 
+#: the rows of results/benchmark/metric_precision.csv (one per metric call between two exact samples)
+PRECISION_COLUMNS = ["metric", "n", "label", "repeat", "value", "seconds"]
+
+
+def precision_summary(rows) -> pd.DataFrame:
+    """Per (metric, n): mean and standard deviation of the floor, mean seconds per call."""
+    df = pd.DataFrame(rows, columns=PRECISION_COLUMNS)
+    g = df.groupby(["metric", "n"], sort=True)
+    out = g["value"].agg(floor_mean="mean", floor_sd="std").join(g["seconds"].agg(seconds="mean"))
+    return out.reset_index()
+
+
 def wall_time_table(provenance: dict | None) -> pd.DataFrame:
     """Per rule: jobs, wall seconds (sum), CPU seconds (sum), peak RSS (MB); then a total row."""
     cols = ["rule", "jobs", "wall_s", "cpu_s", "max_rss_mb"]
@@ -432,10 +447,14 @@ def summary_markdown(table: pd.DataFrame) -> str:
                            "C2ST", *forward, "s / iteration"])
 
 
+def csv_text(df: pd.DataFrame) -> str:
+    """The deterministic CSV text of ``df`` (fixed float format, ``\\n`` line ends)."""
+    return df.to_csv(index=False, lineterminator="\n", float_format="%.6g", na_rep="")
+
+
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Deterministic CSV (fixed float format, ``\\n`` line ends)."""
+    """Deterministic CSV (``csv_text``) at ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = df.to_csv(index=False, lineterminator="\n", float_format="%.6g", na_rep="")
-    path.write_text(text)
+    path.write_text(csv_text(df))
     return path

@@ -790,3 +790,79 @@ def test_lock_file_in_provenance_and_report(tmp_path, monkeypatch):
     (res / "provenance.json").write_text(json.dumps(prov))
     md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
     assert "no lock file `requirements/lock.txt` was found" in md and "after `pip install -e .`" in md
+
+
+# ----------------------------------------------------------------------------------------------
+# the report package: claims as data, captions in one place, no torch, atomic files
+# ----------------------------------------------------------------------------------------------
+def test_claims_tables_read_the_claim_specs(tmp_path):
+    """One structure holds each claim's words, the runs it needs and its rule; the claims table
+    and the README's claims table both show them from there."""
+    assert [s.id for s in R.CLAIM_SPECS] == list(R.CLAIMS) == list(R.RULES) == [f"C{i}" for i in range(1, 9)]
+    for s in R.CLAIM_SPECS:
+        assert s.claim and s.rule and s.needs and all(isinstance(n, str) and n for n in s.needs)
+        assert R.CLAIMS[s.id] == s.claim and R.RULES[s.id] == s.rule
+    assert set(R.TASK_CLAIMS) <= set(R.CLAIMS)
+    res = fake_results(tmp_path / "results")
+    written = R.render_report(res, tmp_path / "report", tasks=["gmm", "gmm_some"])
+    claims = pd.read_csv(written["tables/claims.csv"])
+    specs = {s.id: s for s in R.CLAIM_SPECS}
+    assert claims["claim"].tolist() == [specs[c].claim for c in claims["id"]]
+    assert claims["rule"].tolist() == [specs[c].rule for c in claims["id"]]
+    by_task = pd.read_csv(written["tables/claims_by_task.csv"])
+    assert by_task["rule"].tolist() == [specs[c].rule for c in by_task["id"]]
+    md = written["README.md"].read_text()
+    for s in R.CLAIM_SPECS:
+        assert f"| {s.id} " in md and s.claim in md and s.rule in md
+
+
+def test_image_captions_live_in_captions():
+    from flowbench.captions import IMAGE_CAPTIONS, figure_caption
+    assert R.IMAGE_FIGURE_NAMES == tuple(IMAGE_CAPTIONS) == ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
+    for name, text in IMAGE_CAPTIONS.items():
+        assert text and figure_caption(name) == text
+
+
+def test_report_imports_no_torch(tmp_path):
+    """The report reads results/ only: importing it, and rendering, loads no training or benchmark
+    code and so no torch."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", "import flowbench.report, sys; assert 'torch' not in sys.modules"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    res = fake_results(tmp_path / "results", with_images=True, with_benchmark=True)
+    code = ("import sys; from flowbench import report; report.render_report(sys.argv[1], sys.argv[2]); "
+            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('flowbench'))")
+    done = subprocess.run([sys.executable, "-c", code, str(res), str(tmp_path / "report")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "report" / "README.md").exists()
+
+
+def test_metric_columns_agree_with_io():
+    """flowbench.tables defines the tidy columns itself (flowbench.io imports torch); both agree."""
+    from flowbench import io
+    assert T.METRIC_COLUMNS == io.METRIC_COLUMNS
+
+
+def test_report_files_are_written_atomically(tmp_path, monkeypatch):
+    from flowbench.report import files
+    res = fake_results(tmp_path / "results", with_images=True, with_benchmark=True)
+    out = tmp_path / "report"
+    R.render_report(res, out)
+    assert not [p for p in out.rglob(".*")]   # no temporary file left behind
+    f = out / "README.md"
+    before = f.read_bytes()
+
+    def fail(src, dst):
+        raise OSError("disk full")
+    monkeypatch.setattr(files.os, "replace", fail)
+    for write in (lambda: files.write_text(f, "partial"), lambda: files.copy(res / "provenance.json", f)):
+        with pytest.raises(OSError, match="disk full"):
+            write()
+        assert f.read_bytes() == before           # the old file stays whole
+        assert not [p for p in out.glob(".*")]

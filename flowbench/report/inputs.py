@@ -1,0 +1,87 @@
+"""Reading ``results/``: the only inputs of the report (no training or benchmark code, no torch).
+
+Each loader returns what is there, or an empty value where a stage did not run.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .. import tables as T
+from ..captions import IMAGE_CAPTIONS
+
+#: the image stage's figures, copied to ``figures/images/<dataset>/`` (Fig. 5.3 / 5.4, ours and cINN)
+IMAGE_FIGURE_NAMES = tuple(IMAGE_CAPTIONS)
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def discover_tasks(results_dir: str | Path) -> list[str]:
+    """Tasks with a ``results/<task>/metrics.csv`` (the image stage, ``images``, excluded)."""
+    return sorted(p.parent.name for p in Path(results_dir).glob("*/metrics.csv") if p.parent.name != "images")
+
+
+def discover_image_datasets(results_dir: str | Path) -> list[str]:
+    """Data sets with at least one image figure under ``results/images/<dataset>/figures/``."""
+    root = Path(results_dir) / "images"
+    return sorted(d.name for d in root.glob("*") if d.is_dir()
+                  and any((d / "figures" / f"{n}.png").exists() for n in IMAGE_FIGURE_NAMES))
+
+
+def load_task_metrics(results_dir: Path, tasks) -> pd.DataFrame:
+    """The tidy metrics of every task (``results/<task>/metrics.csv``), sorted by run and metric."""
+    frames = [T.load_metrics(results_dir / t / "metrics.csv") for t in tasks
+              if (results_dir / t / "metrics.csv").exists()]
+    metrics = T.tidy(pd.concat(frames, ignore_index=True)) if frames else T.empty_metrics()
+    return metrics.sort_values(T.METRIC_COLUMNS[:6], kind="stable").reset_index(drop=True)
+
+
+def load_image_metrics(results_dir: Path) -> pd.DataFrame | None:
+    """``results/images/metrics.csv`` (Table 1, generated images, claims C7, C8), or None."""
+    path = results_dir / "images" / "metrics.csv"
+    return T.load_metrics(path) if path.exists() else None
+
+
+def load_task_records(results_dir: Path, tasks) -> dict[str, dict]:
+    """``results/<name>/<task>/task.json`` of each task (kind, conditions, description, figures,
+    whether the paper's mixture claims apply), written by the aggregate step; {} where absent."""
+    return {t: read_json(results_dir / t / "task.json") or {} for t in tasks}
+
+
+def load_runs(results_dir: Path, tasks) -> pd.DataFrame:
+    """``results/<name>/<task>/runs.csv`` of each task (the settings each run actually used, written
+    by the aggregate step from its ``train_info.json``); an empty frame where absent."""
+    frames = [pd.read_csv(results_dir / t / "runs.csv") for t in tasks if (results_dir / t / "runs.csv").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["task", "method", "device"])
+
+
+def run_devices(runs: pd.DataFrame) -> dict[str, int]:
+    """{training device: number of runs} from ``runs.csv``."""
+    counts = runs["device"].fillna("unknown").astype(str).value_counts() if len(runs) else {}
+    return dict(sorted((k, int(v)) for k, v in dict(counts).items()))
+
+
+def load_benchmark(results_dir: Path) -> dict | None:
+    """``results/benchmark/`` (the off-default-path benchmark stage), or None when it was not run:
+    {costs (DataFrame), fraction (dict or None), figure (Path or None), precision and profile
+    (DataFrame or None)}."""
+    d = results_dir / "benchmark"
+    f = d / "step_costs.csv"
+    if not f.exists():
+        return None
+    fig = d / "scaling.png"
+    prec = d / "metric_precision.csv"
+    return {"costs": T.load_step_costs(f), "fraction": read_json(d / "matmul_fraction.json"),
+            "figure": fig if fig.exists() else None,
+            "precision": T.precision_summary(pd.read_csv(prec)) if prec.exists() else None,
+            "profile": pd.read_csv(d / "op_profile.csv") if (d / "op_profile.csv").exists() else None}
+
+
+def load_epoch_curves(results_dir: Path) -> dict[str, pd.DataFrame]:
+    """``results/images/epoch_curve/<dataset>.csv`` (accuracy against auto-encoder epochs) by data set."""
+    src_dir = results_dir / "images" / "epoch_curve"
+    return {p.stem: pd.read_csv(p) for p in sorted(src_dir.glob("*.csv"))} if src_dir.exists() else {}

@@ -1,0 +1,89 @@
+"""How it was produced: the reproduce command, config, code, packages, lock file, hardware, wall times."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ... import tables as T
+from ..context import ReportContext
+
+
+def how_produced(ctx: ReportContext) -> list[str]:
+    prov = ctx.provenance
+    html_cmd = "snakemake --report report/report.html" + "".join(f" --configfile {f}" for f in ctx.configfiles)
+    lines = ["## How it was produced", "",
+             install_text(prov), "",
+             "```", prov.get("command") or "snakemake --cores all", "```", "",
+             f"Snakemake's HTML report of the same run: `{html_cmd}`.", ""]
+    lines += provenance_lines(ctx)
+    lines.append("")
+    lines += wall_time(ctx.wall)
+    return lines + ["",
+                    "Every number, table and figure here is produced by the workflow from `results/`; nothing is "
+                    "edited by hand.",
+                    ""]
+
+
+def provenance_lines(ctx: ReportContext) -> list[str]:
+    """The bullet list: config, code, packages, lock file, hardware, training devices."""
+    prov = ctx.provenance
+    lines = [f"- Config: {ctx.config_name}, digest `{ctx.digest}` (flowbench.config.digest of the validated config)."]
+    git = prov.get("git") or {}
+    if git.get("commit"):
+        lines.append(f"- Code: commit `{git['commit']}`{' (with uncommitted changes)' if git.get('dirty') else ''}.")
+    pk = prov.get("packages") or {}
+    if pk:
+        lines.append("- Packages: " + ", ".join(f"{k} {v if v else 'not installed'}" for k, v in sorted(pk.items())) + ".")
+    if prov:
+        lines.append(lock_line(prov.get("lock_file")))
+    hw = prov.get("hardware") or {}
+    if hw:
+        cuda = (f"CUDA device {hw.get('cuda_device')}" if hw.get("cuda_available")
+                else "no CUDA device" if hw.get("cuda_available") is False else "CUDA unknown")
+        mem = f", {hw['memory_gb']} GB memory" if hw.get("memory_gb") else ""
+        lines.append(f"- Hardware: {hw.get('platform', T.NA)}, {hw.get('cpu_count', T.NA)} CPUs{mem}, {cuda}.")
+    devices = ctx.devices
+    if devices:
+        lines.append("- Training device of the runs: " + ", ".join(f"{k} ({v} runs)" for k, v in devices.items()) + ".")
+    if not prov:
+        lines.append("- No results/provenance.json: packages, hardware and timings unknown.")
+    return lines
+
+
+def install_text(provenance: dict) -> str:
+    """How to install before reproducing: the locked environment when the run recorded one."""
+    lock = provenance.get("lock_file") or {}
+    if not lock.get("sha256"):
+        return "Reproduce (from the repository root, after `pip install -e .`):"
+    torch = str((provenance.get("packages") or {}).get("torch") or "").split("+")[0]
+    first = f"`pip install torch=={torch}`, then " if torch else ""
+    return (f"Reproduce (from the repository root, in the environment of `{lock['path']}`: "
+            f"{first}`pip install --require-hashes -r {lock['path']}` and `pip install --no-deps -e .`):")
+
+
+def lock_line(lock: dict | None) -> str:
+    """The report's line on the lock file: its path, SHA-256, and whether the run's packages matched."""
+    if not lock:
+        return "- Environment: no lock file recorded."
+    if not lock.get("sha256"):
+        return f"- Environment: no lock file `{lock.get('path')}` was found; the packages above are all that is known."
+    line = f"- Environment: lock file `{lock['path']}`, SHA-256 `{lock['sha256']}`"
+    differs = lock.get("differs") or []
+    if not differs:
+        return line + "; every package it pins was installed at its locked version (torch is installed before it)."
+    shown = ", ".join(differs[:10]) + (f" and {len(differs) - 10} more" if len(differs) > 10 else "")
+    return line + f"; {len(differs)} installed package{'s' if len(differs) != 1 else ''} differed from it: {shown}."
+
+
+def wall_time(wall: pd.DataFrame) -> list[str]:
+    """Wall time per rule from the Snakemake ``benchmark:`` files."""
+    if not len(wall):
+        return ["No benchmark files were found, so no wall times."]
+    return ["Wall time per rule, summed over its jobs, from the Snakemake `benchmark:` files (rules "
+            "without a benchmark are not counted; the total sums the jobs' own wall times, which is "
+            "more than the elapsed time when jobs ran in parallel):",
+            "",
+            T.markdown([[w.rule, str(w.jobs), T.fmt(w.wall_s, ".1f"), T.fmt(w.cpu_s, ".1f"),
+                         T.fmt(w.max_rss_mb, ".0f")] for w in wall.itertuples(index=False)],
+                       ["rule", "jobs", "wall s", "CPU s", "peak RSS MB"]),
+            "",
+            "CSV: [tables/wall_time.csv](tables/wall_time.csv)."]

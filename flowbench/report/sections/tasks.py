@@ -1,0 +1,78 @@
+"""Results and figures per task."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ... import tables as T
+from ...captions import W2_THRESHOLD_TIME, figure_caption
+from ..context import ReportContext
+from .common import figure_block
+
+
+def results(ctx: ReportContext) -> list[str]:
+    lines = ["## Results per task", "",
+             "W2: per-seed mean over labels of the exact 2-Wasserstein distance to the exact posterior, then "
+             "mean ± 95% t-interval half-width over the non-diverged seeds. C2ST: classifier two-sample test "
+             "accuracy, mean over labels and seeds (0.5 = indistinguishable). Accuracy: the forward process "
+             "as a label predictor on the test set (cINN: Bayes' rule). s / iteration: training wall-clock per "
+             "iteration, mean over the non-diverged runs. The paper gives no numbers for the Gaussian mixture "
+             "(its results are pictures), so there is no paper column here.",
+             ""]
+    for t in ctx.tasks:
+        lines += task_results(t, ctx)
+    return lines
+
+
+def task_results(t: str, ctx: ReportContext) -> list[str]:
+    """``### <task>``: its description, summary table and time to quality."""
+    lines = [f"### {t}", ""]
+    desc = task_description(t, ctx.records.get(t), ctx.runs)
+    if desc:
+        lines += [desc, ""]
+    lines += [T.summary_markdown(ctx.summaries[t]) if len(ctx.summaries[t]) else "No runs.", ""]
+    ttt = ctx.ttt_summary
+    g = ttt[ttt["task"] == t] if len(ttt) else ttt
+    if len(g) and "best_probe_w2" in g and np.isfinite(g["best_probe_w2"].to_numpy(dtype=float)).any():
+        lines += [f"Time to a probe W2 <= {W2_THRESHOLD_TIME:.2f} (training seconds of the first probe at or "
+                  "below it; from the training logs):",
+                  "",
+                  T.markdown([[f"{x.method}/{x.variant}", f"{x.reached}/{x.runs}",
+                               T.fmt(x.mean_seconds, ".2f", "not reached"), T.fmt(x.best_probe_w2)]
+                              for x in g.itertuples(index=False)],
+                             ["run", "seeds reaching it", "mean seconds (reached)", "best probe W2"]),
+                  ""]
+    return lines + [f"CSV: [tables/summary_{t}.csv](tables/summary_{t}.csv), "
+                    "[tables/time_to_w2.csv](tables/time_to_w2.csv).", ""]
+
+
+def _used(runs: pd.DataFrame, task: str, key: str) -> str:
+    """The value of ``key`` the runs of ``task`` used: one value, or each method's when they differ."""
+    r = runs[runs["task"] == task] if len(runs) and key in runs else pd.DataFrame()
+    if r.empty:
+        return "?"
+    vals = sorted({int(v) for v in r[key].dropna()})
+    if len(vals) <= 1:
+        return str(vals[0]) if vals else "?"
+    per = r.groupby(["method", "variant"])[key].agg(lambda v: "/".join(str(int(x)) for x in sorted(set(v))))
+    return ", ".join(f"{v} ({m}/{var})" for (m, var), v in per.items())
+
+
+def task_description(task: str, record: dict | None, runs: pd.DataFrame | None = None) -> str:
+    """The task's own description (its task record) and the training sizes its runs used (from
+    ``runs.csv``: what each run recorded, not what the config says now)."""
+    if not record:
+        return ""
+    runs = runs if runs is not None else pd.DataFrame()
+    return (f"{record.get('description', '')} {_used(runs, task, 'iterations')} iterations of "
+            f"batch {_used(runs, task, 'batch_size')}; {_used(runs, task, 'n_eval')} posterior samples per "
+            f"evaluation condition against as many reference ones (as recorded by the runs).")
+
+
+def figures(ctx: ReportContext) -> list[str]:
+    lines = ["## Figures per task", ""]
+    for t in ctx.tasks:
+        names = ctx.records.get(t, {}).get("figures", [])
+        lines += figure_block(t, names, ctx.figures.get(t, []), {n: figure_caption(n) for n in names},
+                              f"figures/{t}")
+    return lines
