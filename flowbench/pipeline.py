@@ -194,7 +194,42 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
         ref = task.reference_posterior(k, n)
         for name, fn in fns.items():
             add(name, fn(post["samples"][k], ref), condition=cid)
+        for name, value in task.posterior_extra_metrics(k, post["samples"][k], ref).items():
+            add(name, value, condition=cid)
     return rows
+
+
+FLOOR_SEED = 4_000_037   # the independent exact draws of the noise floors
+
+
+def noise_floor(config: dict, task_name: str, repeats: int, log=None) -> pd.DataFrame:
+    """The finite-sample floor of every posterior metric: its value between two independent exact
+    samples of the same size, at each evaluation condition, for each sample size the task scores
+    at (``n_eval``, and the probe's ``probe_n`` when probing), over ``repeats`` pairs.
+
+    A perfect sampler scores about this; a threshold below it cannot be passed by anyone, and a
+    difference of two methods smaller than its spread is noise. Rows: task, condition, metric,
+    n, repeat, value.
+    """
+    log = log or (lambda m: None)
+    tcfg = config["tasks"][task_name]
+    task = make_task(tcfg)
+    ids, _ = task.evaluation_conditions()
+    names = tcfg.get("metrics", list(M.POSTERIOR_METRICS))
+    sizes = sorted({int(tcfg.get("n_eval", 2000))}
+                   | ({int(tcfg["train"].get("probe_n", 500))} if tcfg["train"].get("probe_every") else set()))
+    rows = []
+    for n in sizes:
+        for k, cid in enumerate(ids):
+            for r in range(repeats):
+                rng = np.random.default_rng([FLOOR_SEED, n, k, r])
+                a, b = task.reference_posterior(k, n, rng), task.reference_posterior(k, n, rng)
+                vals = {name: M.POSTERIOR_METRICS[name](a, b) for name in names}
+                vals.update(task.posterior_extra_metrics(k, a, b))
+                rows += [{"task": task_name, "condition": cid, "metric": m, "n": n, "repeat": r,
+                          "value": float(v)} for m, v in vals.items()]
+        log(f"[{task_name}] floor at n = {n}: {len(ids)} conditions x {repeats} repeats")
+    return pd.DataFrame(rows, columns=["task", "condition", "metric", "n", "repeat", "value"])
 
 
 def task_record(config: dict, task_name: str) -> dict:

@@ -116,3 +116,53 @@ def test_common_figures_render_with_one_run_or_all_diverged(tmp_path):
     assert plots.w2_comparison(one, "gmm", tmp_path / "one.png").stat().st_size > 1000
     none = one[one.metric == "diverged"].assign(value=1.0)
     assert plots.w2_comparison(none, "gmm", tmp_path / "none.png").stat().st_size > 1000
+
+
+# ---- multi-modal posteriors measured as such; noise floors -------------------------------------
+def _gmm_some():
+    from flowbench.tasks.gmm import GaussianMixtureTask, polygon_centres
+    return GaussianMixtureTask(centres=polygon_centres(8, 2.6131), std=0.2,
+                               mode_labels=np.array([0, 0, 0, 0, 1, 1, 2, 3]))
+
+
+def test_stratified_reference_has_exact_mode_proportions():
+    t = _gmm_some()
+    ref = t.reference_posterior(0, 2002)
+    counts = np.bincount(t.nearest_mode(ref.astype(float)), minlength=8)
+    assert sorted(counts[:4].tolist()) == [500, 500, 501, 501] and counts[4:].sum() == 0
+    # a label of one mode draws exactly as before (the paper's task's numbers do not move)
+    np.testing.assert_array_equal(
+        t.reference_posterior(2, 300),
+        t.sample_posterior(2, 300, np.random.default_rng(20191107 + 7919 * 2)))
+
+
+def test_mode_weight_error_and_within_mode_w2():
+    t = _gmm_some()
+    ref = t.reference_posterior(0, 2000)
+    exact = t.reference_posterior(0, 2000, np.random.default_rng(1))
+    good = t.posterior_extra_metrics(0, exact, ref)
+    assert good["mode_weight_tv"] < 0.01 and good["w2_within_modes"] < 0.1
+    # one of the four modes dropped (its mass on the other three): TV = 1/4
+    three = t.sample_posterior(0, 4000, np.random.default_rng(2))
+    three = three[t.nearest_mode(three.astype(float)) != t.modes_of(0)[0]][:2000]
+    assert t.posterior_extra_metrics(0, three, ref)["mode_weight_tv"] == pytest.approx(0.25, abs=0.03)
+    # all mass on another label's mode: TV = 1, and no mode of the label to compare shapes on
+    wrong = t.sample_posterior(1, 2000, np.random.default_rng(3))
+    bad = t.posterior_extra_metrics(0, wrong, ref)
+    assert bad["mode_weight_tv"] == pytest.approx(1.0) and np.isnan(bad["w2_within_modes"])
+
+
+def test_noise_floor_rows_and_shrinking_with_n(smoke_config):
+    from flowbench.pipeline import noise_floor
+    cfg = validate_config(smoke_config)
+    cfg["tasks"]["gmm"]["metrics"] = ["w2"]
+    df = noise_floor(cfg, "gmm", repeats=3)
+    assert set(df.columns) == {"task", "condition", "metric", "n", "repeat", "value"}
+    assert set(df.n) == {100, 200} and set(df.metric) == {"w2", "mode_weight_tv", "w2_within_modes"}
+    assert len(df[(df.metric == "w2")]) == 2 * 8 * 3
+    w = df[df.metric == "w2"].groupby("n")["value"].mean()
+    assert 0 < w[200] < w[100]   # two exact samples differ, less so when larger
+    # repeats are independent draws, and the floor is reproducible
+    assert df[(df.metric == "w2") & (df.n == 200) & (df.condition == "0")]["value"].nunique() == 3
+    pd_equal = noise_floor(cfg, "gmm", repeats=3).equals(df)
+    assert pd_equal

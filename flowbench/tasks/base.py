@@ -10,8 +10,9 @@ Nothing outside a task knows whether its conditions are class labels or continuo
 - ``sample_batch(n, rng) -> (x [n, x_dim], y [n, y_dim])``: training draws of the joint (tensors).
 - ``evaluation_conditions() -> (ids, y [K, y_dim])``: the K fixed conditions every method is scored
   at, with one string id each (the ``condition`` column of ``metrics.csv``).
-- ``reference_posterior(k, n) -> [n, x_dim]``: n exact draws of p(x | y_k), the same for every
-  method and seed.
+- ``reference_posterior(k, n, rng=None) -> [n, x_dim]``: n exact draws of p(x | y_k), the same for
+  every method and seed (with ``rng``: an independent draw, for the finite-sample noise floor);
+  ``posterior_extra_metrics(k, samples, reference)``: task-specific numbers per condition.
 - ``test_set() -> (x [N, x_dim], y [N, y_dim])``: a fixed draw for the forward predictor.
 - ``forward_metrics(y_hat, y) -> {name: value}``: how good the forward predictor ``y_hat`` of the
   test set is (accuracy for labels; the error of the predicted y for continuous tasks).
@@ -76,8 +77,15 @@ class Task:
     def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
         raise NotImplementedError
 
-    def reference_posterior(self, k: int, n: int) -> np.ndarray:
+    def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """n exact draws of p(x | y_k); without ``rng`` the fixed draw every method is scored
+        against, with ``rng`` an independent one (noise floors)."""
         raise NotImplementedError
+
+    def posterior_extra_metrics(self, k: int, samples: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+        """Task-specific per-condition numbers beside the distances (the mixture: mode weights
+        and W2 within modes); none by default."""
+        return {}
 
     def test_set(self):
         raise NotImplementedError

@@ -89,10 +89,10 @@ class GaussianLinearTask(Task):
         _, y = self.sample(self.n_obs, np.random.default_rng(OBSERVATION_SEED))
         return [str(k) for k in range(self.n_obs)], y
 
-    def reference_posterior(self, k: int, n: int) -> np.ndarray:
-        """n exact draws of p(x | y_k), seeded by k alone."""
+    def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """n exact draws of p(x | y_k), seeded by k alone unless ``rng`` is given."""
         _, ys = self.evaluation_conditions()
-        rng = np.random.default_rng(REFERENCE_SEED + 7919 * k)
+        rng = rng if rng is not None else np.random.default_rng(REFERENCE_SEED + 7919 * k)
         x = self.posterior_mean(ys[k]) + math.sqrt(self.posterior_var) * rng.standard_normal((n, self.dim))
         return x.astype(np.float32)
 

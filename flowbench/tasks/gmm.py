@@ -212,9 +212,55 @@ class GaussianMixtureTask(Task):
         """One condition per label: ids "0".."L-1", one-hot y [L, L]."""
         return [str(k) for k in range(self.n_labels)], np.eye(self.n_labels, dtype=np.float32)
 
-    def reference_posterior(self, k: int, n: int) -> np.ndarray:
-        """n exact draws of p(x | y = label k), seeded by the label alone."""
-        return self.sample_posterior(k, n, np.random.default_rng(REFERENCE_SEED + 7919 * k))
+    def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """n exact draws of p(x | y = label k), seeded by the label alone unless ``rng`` is given.
+        Stratified: each mode of the label gets its exact share of the n samples (the remainder
+        to modes drawn at random), so a reference never carries a random mode imbalance of its
+        own; a label of one mode draws exactly as ``sample_posterior``."""
+        rng = rng if rng is not None else np.random.default_rng(REFERENCE_SEED + 7919 * k)
+        modes = self.modes_of(k)
+        if len(modes) == 1:
+            return self.sample_posterior(k, n, rng)
+        counts = np.full(len(modes), n // len(modes))
+        counts[rng.choice(len(modes), size=n % len(modes), replace=False)] += 1
+        pick = rng.permutation(np.repeat(modes, counts))
+        return self._sample_modes(pick, rng).astype(np.float32)
+
+    def modes_of(self, label: int) -> np.ndarray:
+        if not 0 <= label < self.n_labels:
+            raise ValueError(f"label {label} out of range 0..{self.n_labels - 1}")
+        return np.flatnonzero(self.mode_labels == label)
+
+    def nearest_mode(self, x: np.ndarray) -> np.ndarray:
+        """Index of the nearest mode centre of each row of ``x [n, 2]``."""
+        return np.argmin(((x[:, None, :] - self.centres[None]) ** 2).sum(-1), axis=1)
+
+    def posterior_extra_metrics(self, k: int, samples: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+        """Multi-modal posteriors measured as such, each sample assigned to its nearest mode:
+
+        - ``mode_weight_tv``: total variation between the model's mode proportions and the exact
+          ones (equal over the label's modes, zero elsewhere); 0 = right weights, 1 = all mass
+          on wrong modes. A dropped mode or mass leaking to another label's mode raises it.
+        - ``w2_within_modes``: W2 between model and reference samples of each of the label's modes,
+          averaged with the exact weights over the modes where the model put at least 2 samples
+          (NaN when it put 2 on none): the shape of each mode, whatever the weights.
+        """
+        from ..metrics import w2
+        modes = self.modes_of(k)
+        assigned = self.nearest_mode(np.asarray(samples, dtype=float))
+        p_model = np.bincount(assigned, minlength=self.n_modes) / len(assigned)
+        p_true = np.zeros(self.n_modes)
+        p_true[modes] = 1.0 / len(modes)
+        tv = 0.5 * float(np.abs(p_model - p_true).sum())
+        ref_assigned = self.nearest_mode(np.asarray(reference, dtype=float))
+        vals, weights = [], []
+        for m in modes:
+            a, b = samples[assigned == m], reference[ref_assigned == m]
+            if len(a) >= 2 and len(b) >= 2:
+                vals.append(w2(a, b))
+                weights.append(1.0)
+        within = float(np.average(vals, weights=weights)) if vals else float("nan")
+        return {"mode_weight_tv": tv, "w2_within_modes": within}
 
     def forward_metrics(self, y_hat: np.ndarray, y: np.ndarray) -> dict[str, float]:
         """Accuracy of the forward predictor: argmax of its scores against the true label."""

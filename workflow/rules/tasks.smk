@@ -3,6 +3,7 @@
 # tidy metrics.csv per task (with runs.csv: what each run used; task.json: the task's own record),
 # draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
 from flowbench.captions import figure_caption
+from flowbench.config import digest
 from flowbench.tasks import task_class
 
 
@@ -17,7 +18,7 @@ def task_all_targets():
     return out
 
 
-TASK_FILES = ("metrics.csv", "runs.csv", "task.json")
+TASK_FILES = ("metrics.csv", "runs.csv", "task.json", "noise_floor.csv")
 RUN_FILES = ("model.pt", "train_log.csv", "train_info.json", "posterior_samples.npz",
              "predictions.npz", "metrics.json")
 
@@ -84,6 +85,21 @@ rule aggregate_task:
         identity=lambda wc: task_digest(config, wc.task),
     script:
         "../scripts/aggregate_task.py"
+
+
+rule noise_floor:
+    # each metric between two independent exact samples of the sizes the task scores at
+    output:
+        f"{RESULTS}/{{task}}/noise_floor.csv",
+    log:
+        f"{RESULTS}/logs/{{task}}/noise_floor.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{task}}/noise_floor.tsv"
+    threads: 1
+    params:
+        identity=lambda wc: evaluate_digest(config, wc.task) + digest(config["noise_floor"]),
+    script:
+        "../scripts/noise_floor.py"
 
 
 rule figure_task:
