@@ -10,7 +10,7 @@ import torch
 from flowbench import images as I
 from flowbench.io import METRIC_COLUMNS, aggregate_metrics
 from flowbench.config import ConfigError, validate_config
-from flowbench.image_models import AutoEncoder, SmallCNN, ae_loss
+from flowbench.images.models import AutoEncoder, SmallCNN, ae_loss
 from flowbench.io import load_checkpoint, save_checkpoint
 
 
@@ -245,3 +245,48 @@ def test_epoch_curve_config_checks(smoke_config):
     assert filled["datasets"] == ["mnist"] and filled["flow_at"] == [2]
     del smoke_config["images"]["epoch_curve"]
     assert validate_config(smoke_config)["images"]["epoch_curve"]["datasets"] == []
+
+
+# the package: one module per step, every public name re-exported, the figure list torch-free
+
+
+def test_package_re_exports_every_public_name():
+    import importlib
+    import inspect
+    for module in I._SUBMODULES:
+        mod = importlib.import_module(f"flowbench.images.{module}")
+        # functions, classes and constants of the module itself (not what it imports)
+        own = {n for n, v in vars(mod).items() if not n.startswith("_") and not inspect.ismodule(v)
+               and (callable(v) or n.isupper()) and getattr(v, "__module__", mod.__name__) == mod.__name__}
+        assert own <= set(I.__all__), (module, sorted(own - set(I.__all__)))
+        for name in I._EXPORTS[module]:
+            assert getattr(I, name) is getattr(mod, name)
+    assert I.__all__ == sorted(I.__all__) and set(I.__all__) <= set(dir(I))
+    with pytest.raises(AttributeError):
+        I.no_such_name  # noqa: B018
+
+
+def test_figure_list_is_torch_free_and_shared(root):
+    import subprocess
+    import sys
+    code = ("import flowbench.images, flowbench.images.names, flowbench.images.figures, sys; "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "print(','.join(flowbench.images.names.IMAGE_FIGURES))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "fig5_3,fig5_4,fig5_3_cinn,fig5_4_cinn"
+    assert tuple(I.FIGURES) == I.IMAGE_FIGURES == tuple(I.FIGURE_SOURCES)
+    # the rules take the list from the package and spell no figure name of their own
+    rules = (root / "workflow" / "rules" / "images.smk").read_text()
+    assert "from flowbench.images.names import IMAGE_FIGURES" in rules
+    assert not any(f'"{name}"' in rules for name in I.IMAGE_FIGURES)
+
+
+def test_image_figures_writes_the_listed_figures(tmp_path):
+    grids = {f"{m}_{p}": np.zeros((10 if p == "fig5_3" else 2, 10 if p == "fig5_4" else 3, 28, 28),
+                                  np.uint8)
+             for m in I.FLOWS for p in ("fig5_3", "fig5_4")}
+    np.savez(tmp_path / "samples.npz", **grids)
+    made = I.image_figures(tmp_path / "samples.npz", "mnist", tmp_path / "figs")
+    assert [p.name for p in made] == [f"{n}.png" for n in I.IMAGE_FIGURES]
+    assert all(p.stat().st_size > 0 for p in made)

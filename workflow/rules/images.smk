@@ -5,12 +5,14 @@
 
 import os
 
+# the figure list the plots and the report use too (torch-free: keeps the parse light)
+from flowbench.images.names import IMAGE_FIGURES
+
 IMAGES = config.get("images") or {}
 IMG = f"{RESULTS}/images"
 IMG_RUN = f"{IMG}/{{dataset}}/seed{{seed}}"
 IMG_LOG = f"{RESULTS}/logs/images/{{dataset}}/seed{{seed}}"
 IMG_BENCH = f"{RESULTS}/benchmarks/images/{{dataset}}/seed{{seed}}"
-IMAGE_FIGURES = ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
 IMAGE_RUN_FILES = ("autoencoder.pt", "latents.npz", "autoencoder.json", "ours.pt", "ours.json",
                    "ours_train_log.csv", "cinn.pt", "cinn.json", "cinn_train_log.csv",
                    "classifier_cnn.pt", "classifier_cnn.json", "metrics.json", "samples.npz")

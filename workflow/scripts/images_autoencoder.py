@@ -1,6 +1,6 @@
 from _common import ROOT, setup  # noqa: I001  (sets the import path)
 
-from flowbench.images import run_autoencoder
+from flowbench.images.stages import run_autoencoder
 
 log = setup(snakemake)  # noqa: F821
 w, out = snakemake.wildcards, snakemake.output  # noqa: F821

@@ -1,6 +1,6 @@
 from _common import ROOT, setup  # noqa: I001  (sets the import path)
 
-from flowbench.images import run_epoch_curve
+from flowbench.images.epoch_curve import run_epoch_curve
 from flowbench.tables import PAPER_TABLE1
 from flowbench.plots import epoch_curve_figure
 

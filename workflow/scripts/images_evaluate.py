@@ -1,6 +1,6 @@
 from _common import setup  # noqa: I001  (sets the import path)
 
-from flowbench.images import run_evaluate
+from flowbench.images.stages import run_evaluate
 
 log = setup(snakemake)  # noqa: F821
 w, inp, out = snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821

@@ -1,6 +1,6 @@
 from _common import setup  # noqa: I001  (sets the import path)
 
-from flowbench.images import run_flow
+from flowbench.images.stages import run_flow
 
 log = setup(snakemake)  # noqa: F821
 w, out = snakemake.wildcards, snakemake.output  # noqa: F821

@@ -1,0 +1,157 @@
+"""The image stage's steps as the workflow runs them (paper Sec. 5.2: Fig. 5.3, Fig. 5.4, Table 1),
+one function per rule, each reading and writing the files of one data set and seed under
+``results/<name>/images/<dataset>/seed<k>/``:
+
+- :func:`run_autoencoder`: ``autoencoder.pt`` (+ ``autoencoder.json``), ``latents.npz``;
+- :func:`run_flow`: ``ours.pt`` / ``cinn.pt`` (+ ``.json`` info and ``_train_log.csv``);
+- :func:`run_cnn`: ``classifier_cnn.pt`` (+ ``.json``);
+- :func:`run_evaluate`: ``metrics.json`` (tidy rows) and ``samples.npz`` (the figures' grids).
+
+The figures (:func:`flowbench.images.figures.image_figures`) and the accuracy against auto-encoder
+epochs (:func:`flowbench.images.epoch_curve.run_epoch_curve`) have their own modules. Library
+only: no Snakemake here.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..io import load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
+from .autoencoder import autoencoder_identity, encode, reconstruction_mse, train_autoencoder
+from .classifiers import cnn_identity, predict_labels, train_cnn, train_latent_classifier
+from .data import default_log, images_config, latent_scale, load_latents, train_test
+from .flows import build_flow_method, flow_accuracy, flow_identity, flow_params, train_flow
+from .generation import evaluate_generation
+from .models import AutoEncoder, SmallCNN
+from .names import CNN_SEED, EVAL_SEED, FLOWS, LATCLS_SEED, N_CLASSES, VARIANT
+
+
+def metric_row(dataset: str, method: str, seed: int, metric: str, value, condition: str = "") -> dict:
+    """One tidy metric row (the columns of ``flowbench.io.METRIC_COLUMNS``)."""
+    return {"task": dataset, "method": method, "variant": VARIANT[method], "seed": int(seed),
+            "condition": condition, "metric": metric, "value": float(value)}
+
+
+def run_autoencoder(config: dict, dataset: str, seed: int, out_model, out_latents, out_info,
+                    repo_root, device: str = "auto", log=None) -> dict:
+    """Train the auto-encoder, encode train and test sets, save model, latents and info."""
+    log = log or default_log
+    cfg = images_config(config)
+    dev = resolve_device(device)
+    root, (xtr, ytr), (xte, yte) = train_test(cfg, dataset, repo_root)
+    log(f"[{dataset}/seed{seed}] data {root / dataset}: {len(xtr)} train, {len(xte)} test; device {dev}")
+    ae, info = train_autoencoder(xtr, cfg["autoencoder"], seed, dev, log)
+    t0 = time.perf_counter()
+    utr, ute = encode(ae, xtr), encode(ae, xte)
+    mean, std = latent_scale(utr, cfg["standardise"])
+    info.update({"encode_seconds": time.perf_counter() - t0, "n_train": len(xtr), "n_test": len(xte),
+                 "test_reconstruction_mse": reconstruction_mse(ae, xte), "device": str(dev),
+                 "threads": torch.get_num_threads()})
+    write_npz(out_latents, train_u=utr.astype(np.float32), train_labels=ytr,
+              test_u=ute.astype(np.float32), test_labels=yte, mean=mean.astype(np.float32),
+              std=std.astype(np.float32))
+    save_checkpoint(out_model, ae, autoencoder_identity(cfg, dataset, seed))
+    write_json(out_info, info)
+    log(f"autoencoder done: {info['seconds']:.1f}s training, test reconstruction error "
+        f"{info['test_reconstruction_mse']:.2f} (summed squared pixels per image)")
+    return info
+
+
+def run_flow(config: dict, dataset: str, seed: int, method: str, latents, out_model, out_info,
+             out_log_csv, device: str = "auto", log=None) -> dict:
+    """Train one flow (``method``: ours or cinn) on the standardised latents; save model, info and
+    training log."""
+    log = log or default_log
+    cfg = images_config(config)
+    dev = resolve_device(device)
+    xtr, ytr, *_ = load_latents(latents)
+    model, res, iterations = train_flow(method, cfg[method], xtr, ytr, seed, dev, log)
+    identity = flow_identity(method, dataset, flow_params(cfg[method]), xtr.shape[1])
+    save_checkpoint(out_model, model, identity)
+    parts = sorted({k for r in res.rows for k in r} - {"step", "loss", "seconds"})
+    cols = ["step", "loss", *parts, "seconds"]
+    write_csv(out_log_csv, pd.DataFrame(res.rows, columns=cols))
+    info = {**res.info(), "iterations": iterations, "epochs": cfg[method]["epochs"],
+            "device": str(dev), "threads": torch.get_num_threads(),
+            "n_parameters": sum(p.numel() for p in model.parameters()),
+            "identity_digest": identity["params_digest"]}
+    write_json(out_info, info)
+    log(f"{method} done: {res.steps_done} steps in {res.seconds:.1f}s"
+        + (f", DIVERGED at step {res.diverged_step}" if res.diverged else ""))
+    return info
+
+
+def run_cnn(config: dict, dataset: str, seed: int, out_model, out_info, repo_root,
+            device: str = "auto", log=None) -> dict:
+    """Train the independent CNN on the real training images; its real test accuracy."""
+    log = log or default_log
+    cfg = images_config(config)
+    dev = resolve_device(device)
+    _, (xtr, ytr), (xte, yte) = train_test(cfg, dataset, repo_root)
+    cnn, secs = train_cnn(xtr, ytr, cfg["classifier_cnn"], seed + CNN_SEED, dev, log)
+    acc = float((predict_labels(cnn, xte) == yte).mean())
+    save_checkpoint(out_model, cnn, cnn_identity(cfg, dataset, seed))
+    info = {"seconds": secs, "test_accuracy": acc, "n_train": len(xtr), "n_test": len(xte),
+            "epochs": cfg["classifier_cnn"]["epochs"], "threads": torch.get_num_threads()}
+    write_json(out_info, info)
+    log(f"cnn done: {secs:.1f}s, real test accuracy {acc:.4f}")
+    return info
+
+
+def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics, out_samples,
+                 device: str = "auto", log=None) -> list[dict]:
+    """Tidy metric rows of one (data set, seed) and the generated grids of the figures.
+
+    ``paths``: ``autoencoder, latents, cnn, cnn_info, ours, ours_info, cinn, cinn_info``.
+    """
+    log = log or default_log
+    cfg = images_config(config)
+    dev = resolve_device(device)
+    xtr, ytr, xte, yte, mean, std = load_latents(paths["latents"])
+    ae = AutoEncoder(cfg["autoencoder"]["latent_dim"])
+    load_checkpoint(paths["autoencoder"], ae, autoencoder_identity(cfg, dataset, seed))
+    ae.to(dev).eval()
+    cnn = SmallCNN(N_CLASSES)
+    load_checkpoint(paths["cnn"], cnn, cnn_identity(cfg, dataset, seed))
+    cnn.to(dev).eval()
+    rows = []
+
+    def add(method, metric, value):
+        rows.append(metric_row(dataset, method, seed, metric, value))
+
+    cnn_info = json.loads(Path(paths["cnn_info"]).read_text())
+    add("cnn", "accuracy", cnn_info["test_accuracy"])
+    add("cnn", "train_seconds", cnn_info["seconds"])
+
+    lc, secs = train_latent_classifier(xtr, ytr, cfg["latent_classifier"], seed + LATCLS_SEED,
+                                       dev, log)
+    add("latent_classifier", "accuracy", float((predict_labels(lc, xte) == yte).mean()))
+    add("latent_classifier", "train_seconds", secs)
+
+    grids = {}
+    for k, method in enumerate(FLOWS):
+        info = json.loads(Path(paths[f"{method}_info"]).read_text())
+        model = build_flow_method(method, cfg[method], xtr.shape[1], seed)
+        load_checkpoint(paths[method], model, flow_identity(method, dataset,
+                                                            flow_params(cfg[method]), xtr.shape[1]))
+        model.to(dev).eval()
+        add(method, "train_seconds", info["seconds"])
+        add(method, "diverged", float(info["diverged"]))
+        acc = flow_accuracy(model, xte, yte, dev, seed + EVAL_SEED + k)
+        add(method, "accuracy", acc)
+        g = evaluate_generation(model, ae, cnn, mean, std, cfg["evaluation"], seed + EVAL_SEED + k)
+        for metric in ("generated_accuracy", "style_follows_label", "style_consistency"):
+            add(method, metric, g[metric])
+        grids[f"{method}_fig5_3"] = g["fig5_3"]
+        grids[f"{method}_fig5_4"] = g["fig5_4"]
+        log(f"{method}: accuracy {acc:.4f}, generated_accuracy "
+            f"{g['generated_accuracy']:.4f}, style_follows_label {g['style_follows_label']:.4f}, "
+            f"style_consistency {g['style_consistency']:.4f}")
+    write_npz(out_samples, **grids)
+    write_json(out_metrics, rows)
+    return rows
