@@ -133,8 +133,10 @@ def _finite_runs_of(all_metrics: pd.DataFrame, m: pd.DataFrame) -> pd.DataFrame:
     """Rows of ``m`` whose run did not diverge (divergence read from ``all_metrics``)."""
     if m.empty:
         return m
-    r = runs(all_metrics[all_metrics["task"].isin(m["task"].unique())])
-    bad = set(map(tuple, r.loc[r["diverged"], RUN_KEYS].itertuples(index=False)))
+    a = all_metrics
+    d = a[(a["metric"] == "diverged") & (a["condition"] == "") & a["task"].isin(m["task"].unique())
+          & a["method"].isin(m["method"].unique()) & a["variant"].isin(m["variant"].unique())]
+    bad = set(map(tuple, d.loc[d["value"].astype(float) >= 0.5, RUN_KEYS].itertuples(index=False)))
     if not bad:
         return m
     keep = [tuple(k) not in bad for k in m[RUN_KEYS].itertuples(index=False)]
@@ -160,13 +162,16 @@ def variants_of(metrics: pd.DataFrame, task: str) -> list[tuple[str, str]]:
     return sorted(map(tuple, m.itertuples(index=False)), key=lambda mv: (method_key(mv[0]), variant_key(mv[1])))
 
 
-def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",)) -> pd.DataFrame:
+def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",),
+                  w2_floor: float = float("nan")) -> pd.DataFrame:
     """One row per (method, variant) of ``task``.
 
     Columns: task, method, variant, seeds (runs), diverged (count), w2_mean, w2_ci95, w2_n
     (non-diverged seeds), c2st_mean, one column per forward metric of the task (``forward``:
     accuracy for label tasks), seconds_per_iteration. Every column but the counts excludes
-    diverged runs.
+    diverged runs. ``w2_floor``: the task's W2 between two independent exact samples of the same
+    size (the noise floor), given beside every W2 with ``w2_gm`` (geometric mean over seeds) and
+    their ratio ``w2_over_floor``.
     """
     forward = list(forward)
     rows = []
@@ -177,12 +182,15 @@ def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",)) -> pd
         c2st = mean_ci(per_seed(metrics, task, method, variant, "c2st").tolist())[0]
         fwd = {f: mean_ci(per_seed(metrics, task, method, variant, f).tolist())[0] for f in forward}
         spi = mean_ci(per_seed(metrics, task, method, variant, "seconds_per_iteration").tolist())[0]
+        w = per_seed(metrics, task, method, variant, "w2").to_numpy(dtype=float)
+        gm = float(np.exp(np.log(w).mean())) if len(w) and np.all(w > 0) else float("nan")
         rows.append({"task": task, "method": method, "variant": variant, "seeds": int(len(rr)),
                      "diverged": int(rr["diverged"].sum()), "w2_mean": w2, "w2_ci95": w2_ci,
-                     "w2_n": int(w2_n), "c2st_mean": c2st, **fwd,
-                     "seconds_per_iteration": spi})
-    cols = ["task", "method", "variant", "seeds", "diverged", "w2_mean", "w2_ci95", "w2_n",
-            "c2st_mean", *forward, "seconds_per_iteration"]
+                     "w2_n": int(w2_n), "w2_gm": gm, "w2_floor": w2_floor,
+                     "w2_over_floor": gm / w2_floor if w2_floor and w2_floor > 0 else float("nan"),
+                     "c2st_mean": c2st, **fwd, "seconds_per_iteration": spi})
+    cols = ["task", "method", "variant", "seeds", "diverged", "w2_mean", "w2_ci95", "w2_n", "w2_gm",
+            "w2_floor", "w2_over_floor", "c2st_mean", *forward, "seconds_per_iteration"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -440,11 +448,12 @@ def summary_markdown(table: pd.DataFrame) -> str:
     cols = list(table.columns)
     forward = cols[cols.index("c2st_mean") + 1:cols.index("seconds_per_iteration")]
     rows = [[f"{r['method']}/{r['variant']}", str(r["seeds"]), str(r["diverged"]),
-             fmt_pm(r["w2_mean"], r["w2_ci95"]), fmt(r["c2st_mean"]),
-             *[fmt(r[f], ".4f") for f in forward], fmt(r["seconds_per_iteration"], ".4f")]
+             fmt_pm(r["w2_mean"], r["w2_ci95"]), fmt(r.get("w2_gm")), fmt(r.get("w2_over_floor"), ".2f"),
+             fmt(r["c2st_mean"]), *[fmt(r[f], ".4f") for f in forward],
+             fmt(r["seconds_per_iteration"], ".4f")]
             for _, r in table.iterrows()]
     return markdown(rows, ["run (method/variant)", "seeds", "diverged", "W2 mean ± 95% CI",
-                           "C2ST", *forward, "s / iteration"])
+                           "W2 geometric mean", "W2 / floor", "C2ST", *forward, "s / iteration"])
 
 
 def csv_text(df: pd.DataFrame) -> str:

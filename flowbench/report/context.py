@@ -39,6 +39,8 @@ class ReportContext:
     image_figures: dict[str, list[str]] = field(default_factory=dict)
     bench: dict | None = None
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)
+    floors: pd.DataFrame = field(default_factory=pd.DataFrame)    # stats.floor_table of the floors
+    thresholds: dict = field(default_factory=dict)   # task -> (time-to-quality W2 threshold, its text)
 
     @cached_property
     def run_table(self) -> pd.DataFrame:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from .. import tables as T
-from ..captions import IMAGE_CAPTIONS
+from ..images.names import IMAGE_FIGURES
 
 #: the image stage's figures, copied to ``figures/images/<dataset>/`` (Fig. 5.3 / 5.4, ours and cINN)
-IMAGE_FIGURE_NAMES = tuple(IMAGE_CAPTIONS)
+IMAGE_FIGURE_NAMES = IMAGE_FIGURES
 
 
 def read_json(path: Path) -> dict | None:
@@ -85,3 +85,11 @@ def load_epoch_curves(results_dir: Path) -> dict[str, pd.DataFrame]:
     """``results/images/epoch_curve/<dataset>.csv`` (accuracy against auto-encoder epochs) by data set."""
     src_dir = results_dir / "images" / "epoch_curve"
     return {p.stem: pd.read_csv(p) for p in sorted(src_dir.glob("*.csv"))} if src_dir.exists() else {}
+
+
+def load_floors(results_dir: Path, tasks) -> pd.DataFrame | None:
+    """``results/<name>/<task>/noise_floor.csv`` of each task (each metric between two independent
+    exact samples: task, condition, metric, n, repeat, value), or None where none was computed."""
+    frames = [pd.read_csv(results_dir / t / "noise_floor.csv", dtype={"condition": str}, keep_default_na=False)
+              for t in tasks if (results_dir / t / "noise_floor.csv").exists()]
+    return pd.concat(frames, ignore_index=True) if frames else None

@@ -13,14 +13,15 @@ import pandas as pd
 from .. import tables as T
 from ..captions import W2_THRESHOLD_TIME
 from . import files, inputs
-from .claims import CLAIM_TASK, claims_by_task, claims_frame, evaluate_claims
+from .claims import CLAIM_TASK, claims_by_task, claims_frame, evaluate_claims, time_threshold
 from .context import ReportContext
 from .inputs import IMAGE_FIGURE_NAMES
 from .sections import readme
 from .sections.cost import BENCH_FIGURE
+from .stats import floor_mean, floor_table
 
 TABLE_FILES = ("claims", "claims_by_task", "diverged", "time_to_w2", "table1", "image_generation",
-               "wall_time")
+               "wall_time", "noise_floor")
 
 
 def report_outputs(report_dir: str | Path, task_figures: dict, image_datasets=()) -> list[str]:
@@ -62,15 +63,19 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     images = inputs.load_image_metrics(results_dir)
     provenance = inputs.read_json(results_dir / "provenance.json") or {}
     records = inputs.load_task_records(results_dir, tasks)
-    ttt = T.time_to_threshold_table(metrics, results_dir, W2_THRESHOLD_TIME)
+    floors = inputs.load_floors(results_dir, tasks)
+    thresholds = {t: time_threshold(floors, t) for t in tasks}
+    ttt = _time_to_quality(metrics, results_dir, tasks, thresholds)
     bench = inputs.load_benchmark(results_dir)
-    claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None)
+    claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None, floors)
     ctx = ReportContext(
         tasks=tasks, claim_task=claim_task, metrics=metrics, claims=claims,
-        by_task=claims_by_task(metrics, [t for t in tasks if records[t].get("paper_claims")]),
+        by_task=claims_by_task(metrics, [t for t in tasks if records[t].get("paper_claims")], floors),
         diverged=T.diverged_runs(metrics),
-        summaries={t: T.summary_table(metrics, t, records[t].get("forward_metrics", ("accuracy",)))
+        summaries={t: T.summary_table(metrics, t, records[t].get("forward_metrics", ("accuracy",)),
+                                      w2_floor=floor_mean(floors, t, "w2"))
                    for t in tasks},
+        floors=floor_table(floors), thresholds=thresholds,
         ttt_summary=T.time_to_threshold_summary(ttt), table1=T.table1(images),
         generation=T.generation_table(images), wall=T.wall_time_table(provenance),
         provenance=provenance, runs=inputs.load_runs(results_dir, tasks), records=records,
@@ -86,12 +91,22 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     return dict(sorted(written.items()))
 
 
+def _time_to_quality(metrics: pd.DataFrame, results_dir: Path, tasks, thresholds: dict) -> pd.DataFrame:
+    """Time to a probe W2 at or below each task's threshold (a multiple of its floor), per run."""
+    frames = [T.time_to_threshold_table(metrics[metrics["task"] == t], results_dir, thresholds[t][0])
+              for t in tasks]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else \
+        T.time_to_threshold_table(metrics, results_dir, W2_THRESHOLD_TIME)
+
+
 def _write_tables(ctx: ReportContext, ttt: pd.DataFrame, tdir: Path, written: dict) -> None:
     """The declared tables: claims, claims by task, diverged runs, time to W2, Table 1, generated
     images, wall time, and one summary per task."""
     for name, df in (("claims", claims_frame(ctx.claims)), ("claims_by_task", ctx.by_task),
                      ("diverged", ctx.diverged), ("time_to_w2", ttt), ("table1", ctx.table1),
-                     ("image_generation", ctx.generation), ("wall_time", ctx.wall)):
+                     ("image_generation", ctx.generation), ("wall_time", ctx.wall),
+                     ("noise_floor", ctx.floors)):
         written[f"tables/{name}.csv"] = files.write_csv(df, tdir / f"{name}.csv")
     for t in ctx.tasks:
         written[f"tables/summary_{t}.csv"] = files.write_csv(ctx.summaries[t], tdir / f"summary_{t}.csv")

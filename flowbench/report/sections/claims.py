@@ -37,18 +37,22 @@ def summary(ctx: ReportContext) -> list[str]:
 
 def claims(ctx: ReportContext) -> list[str]:
     lines = ["## Claims", "",
-             T.markdown([[c.id, c.claim, c.evidence, f"**{c.verdict}**", c.rule] for c in ctx.claims],
-                        ["#", "claim (paper)", "measured evidence", "verdict", "rule for the verdict"]),
+             T.markdown([[c.id, c.claim, c.evidence, f"**{c.verdict}**", c.stability or "-", c.rule]
+                         for c in ctx.claims],
+                        ["#", "claim (paper)", "measured evidence", "verdict", "stable (leave one seed out)",
+                         "rule for the verdict"]),
              "",
-             f"{COMMON_RULE} p is the one-sided Welch t-test p-value (H1: the ablation's mean W2 is larger). "
-             "\"W2 a ± b\": mean over seeds ± half-width of the 95% t-interval. Table: "
+             f"{COMMON_RULE} r: ratio of geometric means of W2 over seeds, with the 95% Welch interval "
+             "of the difference of mean log W2; p: one-sided Welch t-test on log W2 (H1: the first run's "
+             "W2 is larger); Holm p: corrected by Holm's method over the variants a claim takes. The "
+             "floor: W2 between two independent exact samples of the same size. Table: "
              "[tables/claims.csv](tables/claims.csv).",
              ""]
     return lines + claims_by_task(ctx.by_task, ctx.tasks, ctx.claim_task)
 
 
 def claims_by_task(by_task: pd.DataFrame, tasks, claim_task: str) -> list[str]:
-    """C1-C4 on every task the mixture claims apply to; nothing when that is only ``claim_task``."""
+    """The mixture claims on every task they apply to; nothing when that is only ``claim_task``."""
     tasks = [t for t in tasks if t in set(by_task["task"])]   # the tasks the mixture claims apply to
     others = [t for t in tasks if t != claim_task]
     if not others:

@@ -31,11 +31,13 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
     if desc:
         lines += [desc, ""]
     lines += [T.summary_markdown(ctx.summaries[t]) if len(ctx.summaries[t]) else "No runs.", ""]
+    lines += floor_lines(t, ctx.floors)
     ttt = ctx.ttt_summary
     g = ttt[ttt["task"] == t] if len(ttt) else ttt
+    thr, thr_text = ctx.thresholds.get(t, (W2_THRESHOLD_TIME, f"{W2_THRESHOLD_TIME:.2f}"))
     if len(g) and "best_probe_w2" in g and np.isfinite(g["best_probe_w2"].to_numpy(dtype=float)).any():
-        lines += [f"Time to a probe W2 <= {W2_THRESHOLD_TIME:.2f} (training seconds of the first probe at or "
-                  "below it; from the training logs):",
+        lines += [f"Time to a probe W2 <= {T.fmt(thr)} ({thr_text}; training seconds of the first probe at "
+                  "or below it; from the training logs):",
                   "",
                   T.markdown([[f"{x.method}/{x.variant}", f"{x.reached}/{x.runs}",
                                T.fmt(x.mean_seconds, ".2f", "not reached"), T.fmt(x.best_probe_w2)]
@@ -44,6 +46,20 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
                   ""]
     return lines + [f"CSV: [tables/summary_{t}.csv](tables/summary_{t}.csv), "
                     "[tables/time_to_w2.csv](tables/time_to_w2.csv).", ""]
+
+
+def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
+    """The task's noise floors: what a perfect sampler scores at each size the task scores at."""
+    f = floors[floors["task"] == t] if len(floors) else floors
+    if f.empty:
+        return ["No noise floor computed for this task (rule `noise_floor`).", ""]
+    parts = []
+    for metric, g in f.groupby("metric", sort=True):
+        parts.append(f"{metric} " + ", ".join(f"{T.fmt(x.floor_mean)} ± {T.fmt(x.floor_sd)} at n = {int(x.n)}"
+                                              for x in g.sort_values("n", ascending=False).itertuples(index=False)))
+    return ["Noise floor (the same metric between two independent exact samples of the same size, mean ± "
+            "sd over conditions and repeats; a perfect sampler scores about this): " + "; ".join(parts)
+            + ". Table: [tables/noise_floor.csv](tables/noise_floor.csv).", ""]
 
 
 def _used(runs: pd.DataFrame, task: str, key: str) -> str:
