@@ -260,7 +260,7 @@ IMAGE_METHOD_LABELS = {"ours": "ours (forward process)", "cinn": "cINN (Bayes' r
                        "latent_classifier": "latent classifier (same latents)",
                        "cnn": "CNN (real images)"}
 IMAGE_FLOWS = ("ours", "cinn")
-GENERATION_METRICS = ("generated_accuracy", "style_follows_label", "style_consistency")
+GENERATION_METRICS = ("generated_accuracy", "style_follows_label", "style_consistency", "z_label_accuracy")
 
 
 def image_datasets_of(images: pd.DataFrame | None) -> list[str]:

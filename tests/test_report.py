@@ -321,6 +321,7 @@ def image_stage(datasets=("mnist", "fashion-mnist"), seeds_=(0, 1)):
                          {**b, "metric": "train_seconds", "value": 10.0}]
                 if m in gen:
                     rows.append({**b, "metric": "diverged", "value": 0.0})
+                    rows.append({**b, "metric": "z_label_accuracy", "value": 0.105 + 0.001 * s})
                     for metric, v in zip(T.GENERATION_METRICS, gen[m]):
                         rows.append({**b, "metric": metric, "value": v + 0.01 * s})
     return T.tidy(pd.DataFrame(rows))
@@ -368,28 +369,37 @@ def test_generation_table():
     assert T.generation_table(None).empty and list(T.generation_table(None).columns)[:2] == ["dataset", "method"]
 
 
-def test_c8_style():
+def z_test(z, control=(0.98,), ds="mnist", style=None, diverged=None):
+    """Image metrics for C8: ours' z_label_accuracy per seed and the latent classifier (control)."""
+    rows = [{"task": ds, "method": "ours", "variant": "paper", "seed": s, "condition": "",
+             "metric": "z_label_accuracy", "value": v} for s, v in enumerate(z)]
+    rows += [{"task": ds, "method": "latent_classifier", "variant": "default", "seed": s,
+              "condition": "", "metric": "accuracy", "value": v} for s, v in enumerate(control)]
+    frames = [pd.DataFrame(rows)]
+    if style or diverged:
+        frames.append(images(style=style, diverged=diverged))
+    return T.tidy(pd.concat(frames, ignore_index=True))
+
+
+def test_c8_z_carries_no_label():
     assert R.claim_c8(None).verdict == R.NOT_TESTED
     assert R.claim_c8(images([0.98])).verdict == R.NOT_TESTED
-    assert R.claim_c8(images(style={"mnist": [0.95, 0.92]})).verdict == R.REPRODUCED
-    assert R.claim_c8(images(style={"mnist": [0.90]})).verdict == R.REPRODUCED        # threshold
-    assert R.claim_c8(images(style={"mnist": [0.95], "fashion-mnist": [0.8]})).verdict == R.PARTLY
-    assert R.claim_c8(images(style={"mnist": [0.70]})).verdict == R.PARTLY
-    assert R.claim_c8(images(style={"mnist": [0.5]})).verdict == R.NOT_REPRODUCED
-    # only ours decides: a cINN's style metric is not the paper's
-    assert R.claim_c8(images(style={"mnist": [0.95]}, method="cinn")).verdict == R.NOT_TESTED
-    mixed = T.tidy(pd.concat([images(style={"mnist": [0.5]}),
-                              images(style={"mnist": [0.99]}, method="cinn")]))
-    assert R.claim_c8(mixed).verdict == R.NOT_REPRODUCED
-    # style_consistency is shown as supporting evidence; the rule says what the metric is
-    c = R.claim_c8(images(style={"mnist": [0.95, 0.93]}, consistency={"mnist": [0.2, 0.3]}))
-    assert "style_follows_label 0.940" in c.evidence and "style_consistency 0.250" in c.evidence
-    assert "fashion-mnist not run" in c.evidence
-    assert "with z held fixed and y varied over the ten labels" in c.rule
-    assert "assigns to the y they were generated with" in c.rule
-    # a diverged seed is excluded
-    c = R.claim_c8(images(style={"mnist": [0.2, 0.95]}, diverged={"mnist": [0]}))
-    assert c.verdict == R.REPRODUCED and "1 of 2 diverged" in c.evidence
+    # z at chance while the same classifier on u finds the label: reproduced
+    c = R.claim_c8(z_test([0.10, 0.11]))
+    assert c.verdict == R.REPRODUCED and "chance 0.1" in c.evidence and "fashion-mnist not run" in c.evidence
+    assert R.claim_c8(z_test([0.12])).verdict == R.REPRODUCED            # threshold 0.1 + 0.02
+    assert R.claim_c8(z_test([0.15])).verdict == R.PARTLY
+    # a model whose z carries the label (one that ignores z would): fails, although its style
+    # metric (the old rule) would have passed it
+    c = R.claim_c8(z_test([0.85, 0.9], style={"mnist": [1.0, 1.0]}))
+    assert c.verdict == R.NOT_REPRODUCED and "style_follows_label 1.000" in c.evidence
+    # a control at chance: the classifier could not have found the label anywhere, no power
+    c = R.claim_c8(z_test([0.10], control=(0.11,)))
+    assert c.verdict == R.NOT_TESTED and "no power" in c.evidence
+    # the worse data set decides
+    both = T.tidy(pd.concat([z_test([0.10]), z_test([0.5], ds="fashion-mnist")]))
+    assert R.claim_c8(both).verdict == R.NOT_REPRODUCED
+    assert "control" in R.RULES["C8"] and "ignored z would pass them" in R.RULES["C8"]
 
 
 # ----------------------------------------------------------------------------------------------

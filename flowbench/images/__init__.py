@@ -27,7 +27,7 @@ _SUBMODULES = ("names", "data", "models", "autoencoder", "flows", "classifiers",
 
 _EXPORTS = {
     "names": ("N_CLASSES", "FLOWS", "VARIANT", "CLASS_NAMES", "FIGURE_SOURCES", "IMAGE_FIGURES",
-              "CNN_SEED", "LATCLS_SEED", "EVAL_SEED"),
+              "CNN_SEED", "LATCLS_SEED", "EVAL_SEED", "ZCLS_SEED"),
     "data": ("default_log", "images_config", "resolve_data_root", "load_images", "train_test",
              "one_hot", "batches", "latent_scale", "standardise", "unstandardise", "load_latents"),
     "models": ("IMAGE_SHAPE", "init_normal_002", "Encoder", "Decoder", "AutoEncoder", "ae_loss",
@@ -38,7 +38,7 @@ _EXPORTS = {
               "train_flow", "flow_accuracy"),
     "classifiers": ("cnn_identity", "predict_labels", "train_latent_classifier", "train_cnn"),
     "generation": ("draw_noise", "generate_latents", "class_grid", "style_grid",
-                   "style_consistency", "to_uint8", "evaluate_generation"),
+                   "style_consistency", "to_uint8", "evaluate_generation", "noise_features"),
     "figures": ("FIGURES", "fig5_3", "fig5_4", "image_figures"),
     "epoch_curve": ("EPOCH_CURVE_COLUMNS", "run_epoch_curve"),
     "stages": ("metric_row", "run_autoencoder", "run_flow", "run_cnn", "run_evaluate"),

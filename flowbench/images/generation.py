@@ -99,3 +99,15 @@ def evaluate_generation(method, ae: AutoEncoder, cnn, mean, std, ev: dict, seed:
         "fig5_3": to_uint8(np.nan_to_num(per_class[:, :20])),
         "fig5_4": to_uint8(np.nan_to_num(grid_s[: int(ev["fig_rows"])])),
     }
+
+
+@torch.no_grad()
+def noise_features(method, x: np.ndarray, labels: np.ndarray, chunk: int = 4096, seed: int = 0) -> np.ndarray:
+    """``method.noise_of`` of latents ``x [N, d]`` under their labels, in chunks: ``[N, noise_dim]``."""
+    method.eval()
+    torch.manual_seed(seed)   # the padding noise of the forward pass
+    out = []
+    for i in range(0, len(x), chunk):
+        xb = torch.as_tensor(x[i:i + chunk], dtype=torch.float32)
+        out.append(method.noise_of(xb, one_hot(labels[i:i + chunk], method.y_dim)).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, method.noise_dim), dtype=np.float32)

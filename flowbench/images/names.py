@@ -29,4 +29,4 @@ FIGURE_SOURCES = {
 IMAGE_FIGURES = tuple(FIGURE_SOURCES)
 
 # seed offsets: every model and evaluation draw has its own stream, all from the run's seed
-CNN_SEED, LATCLS_SEED, EVAL_SEED = 1_000, 2_000, 3_000
+CNN_SEED, LATCLS_SEED, EVAL_SEED, ZCLS_SEED = 1_000, 2_000, 3_000, 4_000

@@ -26,9 +26,9 @@ from .autoencoder import autoencoder_identity, encode, reconstruction_mse, train
 from .classifiers import cnn_identity, predict_labels, train_cnn, train_latent_classifier
 from .data import default_log, images_config, latent_scale, load_latents, train_test
 from .flows import build_flow_method, flow_accuracy, flow_identity, flow_params, train_flow
-from .generation import evaluate_generation
+from .generation import evaluate_generation, noise_features
 from .models import AutoEncoder, SmallCNN
-from .names import CNN_SEED, EVAL_SEED, FLOWS, LATCLS_SEED, N_CLASSES, VARIANT
+from .names import CNN_SEED, EVAL_SEED, FLOWS, LATCLS_SEED, N_CLASSES, VARIANT, ZCLS_SEED
 
 
 def metric_row(dataset: str, method: str, seed: int, metric: str, value, condition: str = "") -> dict:
@@ -149,6 +149,13 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
             add(method, metric, g[metric])
         grids[f"{method}_fig5_3"] = g["fig5_3"]
         grids[f"{method}_fig5_4"] = g["fig5_4"]
+        # z independent of y (claim C8): a classifier of y trained on the flow's noise of the
+        # training latents, scored on the test latents, should score at chance (0.1); the latent
+        # classifier above, the same network on u itself, is the control that must score high
+        ztr = noise_features(model, xtr, ytr, seed=seed + ZCLS_SEED)
+        zte = noise_features(model, xte, yte, seed=seed + ZCLS_SEED + 1)
+        zc, _ = train_latent_classifier(ztr, ytr, cfg["latent_classifier"], seed + ZCLS_SEED, dev, log)
+        add(method, "z_label_accuracy", float((predict_labels(zc, zte) == yte).mean()))
         log(f"{method}: accuracy {acc:.4f}, generated_accuracy "
             f"{g['generated_accuracy']:.4f}, style_follows_label {g['style_follows_label']:.4f}, "
             f"style_consistency {g['style_consistency']:.4f}")

@@ -11,6 +11,8 @@ plots call only these methods and never branch on which method they hold:
 - ``generate(conditions, noise) -> x``: ``conditions [M, y_dim]``, ``noise [M, noise_dim]`` (the
   parts ``noise_dims``, drawn N(0, I) in that order); deterministic given the noise, so a figure
   can hold the noise fixed while the condition changes (Xiao et al. 2019, Fig. 5.4)
+- ``noise_of(x, conditions) -> noise``: the inverse of ``generate`` (what the forward process
+  assigns to x), for the test that the noise carries no information on y
 - ``min_dim(x_dim, y_dim)``: the least flow ``dim`` the method accepts (checked with the config)
 
 A new method is one module of this package: a ``ConditionalMethod`` subclass with
@@ -107,6 +109,12 @@ class ConditionalMethod(nn.Module):
 
     def generate(self, conditions: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{self.name} has no generator from given noise")
+
+    def noise_of(self, x: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``generate``: the noise ``[N, noise_dim]`` that the forward process assigns
+        to ``x`` under its condition. If the method models p(x | y) with noise independent of y, a
+        classifier cannot predict y from it (Xiao et al. 2019, Sec. 4: z independent of y)."""
+        raise NotImplementedError(f"{self.name} has no forward map to its noise")
 
     @classmethod
     def min_dim(cls, x_dim: int, y_dim: int, x_name: str = "x_dim", y_name: str = "y_dim") -> tuple[int, str]:

@@ -65,6 +65,13 @@ class ConditionalINN(ConditionalMethod):
         return x[:, : self.x_dim]
 
     @torch.no_grad()
+    def noise_of(self, x, conditions):
+        """z = f(x; y)."""
+        dev = next(self.parameters()).device
+        z, _ = self.flow(self.pad(x.to(dev)), context=conditions.to(dev))
+        return z
+
+    @torch.no_grad()
     def predict(self, x):
         """Log-posterior scores log p(x | k) + log p(k) for every label k: [N, y_dim]."""
         if self.conditions != "label":

@@ -134,6 +134,16 @@ class FourLossINN(ConditionalMethod):
         return x[:, : self.x_dim]
 
     @torch.no_grad()
+    def noise_of(self, x, conditions):
+        """The parts of ``noise_dims`` from f([x, x0]) = [z, pad_out, y_out]."""
+        dev = next(self.parameters()).device
+        out, _ = self.flow(self.pad(x.to(dev)))
+        z, pad = out[:, : self.z_dim], out[:, self.z_dim: self.z_dim + self.pad_out_dim]
+        y_out = out[:, self.z_dim + self.pad_out_dim:]
+        return torch.cat([z, pad / max(self.pad_noise, 1e-12),
+                          (y_out - conditions.to(dev)) / max(self.y_noise, 1e-12)], 1)
+
+    @torch.no_grad()
     def predict(self, x):
         out, _ = self.flow(self.pad(x))
         return out[:, -self.y_dim:]

@@ -80,6 +80,13 @@ class LikelihoodFlow(ConditionalMethod):
         return x[:, : self.x_dim]
 
     @torch.no_grad()
+    def noise_of(self, x, conditions):
+        """[z, v] with f([x, x0]) = [z, y + eps v] (x0 the noisy padding)."""
+        dev = self._device()
+        out, _ = self.flow(self.pad(x.to(dev)))
+        return torch.cat([out[:, : self.z_dim], (out[:, self.z_dim:] - conditions.to(dev)) / self.eps], 1)
+
+    @torch.no_grad()
     def predict(self, x):
         out, _ = self.flow(self.pad(x))
         return out[:, self.z_dim:]
