@@ -359,3 +359,30 @@ def test_configfile_cli(tmp_path, root, capsys):
     over.write_text("tasks:\n  gmm:\n    modes: {centres: [[0, 0], [1, 1]]}\n")
     assert configfile_main([str(root / "config" / "smoke.yaml"), str(over)]) == 1
     assert "'tasks.gmm.modes.radius': has no effect" in capsys.readouterr().err
+
+
+def test_paper_figures_config_runs_one_seed_of_the_papers_pictures(root):
+    """config/paper_figures.yaml: Fig. 5.1-5.4 and Table 1, one seed each, its own results folder."""
+    import yaml
+
+    from flowbench.config import iter_runs
+    cfg = validate_config(yaml.safe_load((root / "config" / "paper_figures.yaml").read_text()))
+    assert cfg["name"] == "paper_figures" and cfg["report_dir"] is None
+    runs = list(iter_runs(cfg))
+    assert {(m, v) for _, m, v, _ in runs} == {("ours", "paper"), ("inn", "full"), ("inn", "forward_only"),
+                                               ("inn", "ramp_fast")}
+    assert {s for *_, s in runs} == {0} and cfg["images"]["seeds"] == [0]
+    assert set(cfg["images"]["datasets"]) == {"mnist", "fashion-mnist"}
+
+
+def test_full_config_has_five_seeds_where_a_verdict_tests_a_difference(full_config):
+    from flowbench.config import iter_runs
+    cfg = validate_config(full_config)
+    seeds = {}
+    for t, m, v, s in iter_runs(cfg):
+        seeds.setdefault((t, m, v), set()).add(s)
+    tested = [("ours", "paper"), ("inn", "full"), ("inn", "forward_only"), ("inn", "orig16_full"),
+              ("inn", "ramp_fast"), ("inn", "ramp_slow"), ("inn", "ramp_linear"), ("inn", "wx_0.1"),
+              ("inn", "wx_10"), ("ours", "eps_0.05"), ("ours", "eps_0.2"), ("ours", "pad_0.2")]
+    for mv in tested:
+        assert len(seeds[("gmm", *mv)]) >= 5, mv
