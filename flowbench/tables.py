@@ -1,4 +1,4 @@
-"""Tables from the tidy metrics (pandas in, pandas out) and their Markdown rendering (tabulate).
+"""Tables from the tidy metrics (pandas in, pandas out); the report package renders them as Markdown.
 
 The tidy metrics have one row per value: ``task, method, variant, seed, condition, metric, value``;
 ``condition`` is the empty string for whole-run metrics (accuracy, seconds_per_iteration,
@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tabulate import tabulate
 
 #: the tidy columns. Defined here, not imported from flowbench.io, which imports torch for its
 #: checkpoints: the tables and the report need no torch. flowbench.io keeps the same list (a test
@@ -433,27 +432,6 @@ def fmt_p(p) -> str:
     if p is None or not math.isfinite(float(p)):
         return NA
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def markdown(rows, headers, align=None) -> str:
-    """A GitHub-Markdown table of pre-formatted strings (no number re-parsing)."""
-    rows = [[("" if c is None else str(c)).replace("|", "\\|").replace("\n", " ") for c in r] for r in rows]
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True,
-                    colalign=align)
-
-
-def summary_markdown(table: pd.DataFrame) -> str:
-    """The summary table in Markdown; its forward-metric columns are those between ``c2st_mean``
-    and ``seconds_per_iteration``."""
-    cols = list(table.columns)
-    forward = cols[cols.index("c2st_mean") + 1:cols.index("seconds_per_iteration")]
-    rows = [[f"{r['method']}/{r['variant']}", str(r["seeds"]), str(r["diverged"]),
-             fmt_pm(r["w2_mean"], r["w2_ci95"]), fmt(r.get("w2_gm")), fmt(r.get("w2_over_floor"), ".2f"),
-             fmt(r["c2st_mean"]), *[fmt(r[f], ".4f") for f in forward],
-             fmt(r["seconds_per_iteration"], ".4f")]
-            for _, r in table.iterrows()]
-    return markdown(rows, ["run (method/variant)", "seeds", "diverged", "W2 mean ± 95% CI",
-                           "W2 geometric mean", "W2 / floor", "C2ST", *forward, "s / iteration"])
 
 
 def csv_text(df: pd.DataFrame) -> str:

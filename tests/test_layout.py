@@ -80,3 +80,9 @@ def test_no_method_name_dispatch_outside_the_registry():
             for p in PKG.rglob("*.py") if "methods" not in p.relative_to(PKG).parts
             for i, line in enumerate(p.read_text().splitlines()) if pattern.search(line)]
     assert not hits, hits
+
+
+def test_only_the_report_package_renders_markdown():
+    hits = [str(p.relative_to(ROOT)) for p in PKG.rglob("*.py")
+            if "report" not in p.relative_to(PKG).parts and re.search(r"^\s*(from|import) tabulate", p.read_text(), re.M)]
+    assert not hits, hits

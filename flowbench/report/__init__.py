@@ -58,7 +58,7 @@ from .claims import (
     time_threshold,
     welch_greater,
 )
-from .stats import floor_mean, floor_table, holm, leave_one_out, log_ratio_test
+from .stats import floor_mean, floor_table, holm, log_ratio_test
 from .context import ReportContext
 from .inputs import (
     IMAGE_FIGURE_NAMES,
@@ -90,7 +90,9 @@ __all__ = [
     "IMAGE_FIGURE_CAPTIONS", "IMAGE_FIGURE_NAMES", "LOCK_FILE", "NOT_REPRODUCED", "NOT_TESTED",
     "PACKAGES", "PARTLY", "REPRODUCED", "RULES", "TABLE_FILES", "TASK_CLAIMS", "VERDICTS", "Claim",
     "ClaimSpec", "ReportContext", "bench_ratio", "canonical_name", "changed_ramp_variants",
-    "claim_c1", "claim_c2", "claim_c3", "claim_c4", "claim_c5", "claim_c6", "claim_c7", "claim_c8",
+    "claim_c1", "claim_c2", "claim_c2b", "claim_c3", "claim_c4", "claim_c4b", "claim_c5", "claim_c6",
+    "claim_c6b", "claim_c7", "claim_c8", "compare", "family_test", "floor_mean", "floor_table",
+    "gm_stats", "holm", "log_ratio_test", "sensitivity", "time_threshold",
     "claims_by_task", "claims_frame", "collect_provenance", "discover_image_datasets",
     "discover_tasks", "evaluate_claims", "git_state", "hardware", "load_runs", "load_task_records",
     "lock_provenance", "package_versions", "pattern_regex", "read_benchmarks", "read_lock",

@@ -66,7 +66,7 @@ CLAIM_SPECS = (
     ClaimSpec(
         "C2b", "As C2, with the original code's INN network (16 dims, one hidden layer).",
         ("inn/orig16_full", "ours/paper"),
-        f"C2's rule with inn/orig16_full in place of inn/full"),
+        "C2's rule with inn/orig16_full in place of inn/full"),
     ClaimSpec(
         "C3", "The INN is significantly worse with forward losses only (Fig. 5.2 middle).",
         ("inn/forward_only", "inn/full"),

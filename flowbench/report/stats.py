@@ -9,7 +9,6 @@
 - Every distance threshold is a multiple of the finite-sample floor at the same sample size: the
   distance between two independent exact samples (``floor_mean``), so no threshold lies below what
   a perfect sampler scores.
-- ``leave_one_out``: how many of the verdicts with one seed left out agree with the verdict.
 """
 from __future__ import annotations
 
@@ -89,18 +88,3 @@ def floor_table(floors: pd.DataFrame | None) -> pd.DataFrame:
     g = floors.groupby(["task", "metric", "n"], sort=True)["value"]
     out = g.agg(floor_mean="mean", floor_sd="std", floor_p95=lambda v: float(np.quantile(v, 0.95)))
     return out.reset_index()[cols]
-
-
-def leave_one_out(decide, arms: dict[str, np.ndarray]) -> tuple[int, int]:
-    """(agreeing, total): the verdict ``decide(arms)`` recomputed with each seed of each arm left
-    out in turn (arms with one seed are kept whole), and how many agree with the full verdict."""
-    full = decide(arms)
-    agree = total = 0
-    for name, values in arms.items():
-        values = np.asarray(values)
-        if len(values) < 2:
-            continue
-        for i in range(len(values)):
-            total += 1
-            agree += decide({**arms, name: np.delete(values, i)}) == full
-    return agree, total

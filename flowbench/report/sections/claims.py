@@ -7,6 +7,7 @@ import pandas as pd
 from ... import tables as T
 from ..claims import COMMON_RULE, TASK_CLAIMS, verdict_counts
 from ..context import ReportContext
+from ..markdown import markdown
 
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
@@ -37,7 +38,7 @@ def summary(ctx: ReportContext) -> list[str]:
 
 def claims(ctx: ReportContext) -> list[str]:
     lines = ["## Claims", "",
-             T.markdown([[c.id, c.claim, c.evidence, f"**{c.verdict}**", c.stability or "-", c.rule]
+             markdown([[c.id, c.claim, c.evidence, f"**{c.verdict}**", c.stability or "-", c.rule]
                          for c in ctx.claims],
                         ["#", "claim (paper)", "measured evidence", "verdict", "stable (leave one seed out)",
                          "rule for the verdict"]),
@@ -65,7 +66,7 @@ def claims_by_task(by_task: pd.DataFrame, tasks, claim_task: str) -> list[str]:
              "posterior, a mixture where several modes share a label); 'not tested' where a run a claim "
              "needs was not run on that task. Table: [tables/claims_by_task.csv](tables/claims_by_task.csv).",
              "",
-             T.markdown(rows, ["#"] + [f"verdict on `{t}`" for t in tasks]),
+             markdown(rows, ["#"] + [f"verdict on `{t}`" for t in tasks]),
              ""]
     for t in others:
         lines += [f"Evidence on `{t}`:", ""]
@@ -84,7 +85,7 @@ def diverged(ctx: ReportContext) -> list[str]:
         lines += [f"{len(d)} of {n_runs} runs stopped on a non-finite loss. They are excluded from every "
                   "W2 mean and counted in the 'diverged' column below. Table: [tables/diverged.csv](tables/diverged.csv).",
                   "",
-                  T.markdown([[x.task, f"{x.method}/{x.variant}", str(x.seed), T.fmt(x.diverged_step, ".0f"),
+                  markdown([[x.task, f"{x.method}/{x.variant}", str(x.seed), T.fmt(x.diverged_step, ".0f"),
                                T.fmt(x.last_finite_loss, ".4g")] for x in d.itertuples(index=False)],
                              ["task", "run", "seed", "diverged at step", "last finite loss"])]
     return lines + [""]

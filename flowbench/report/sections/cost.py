@@ -7,6 +7,7 @@ import pandas as pd
 
 from ... import tables as T
 from ..context import ReportContext
+from ..markdown import markdown
 
 BENCH_FIGURE = "figures/benchmark/scaling.png"
 
@@ -31,7 +32,7 @@ def cost_of_training(ctx: ReportContext) -> list[str]:
         "over the model's own footprint (on CUDA: peak allocated memory). A controlled comparison, "
         "unlike the workflow's training runs, which ran side by side.",
         "",
-        T.markdown([[r.method, str(int(r.batch_size)), T.fmt(r.seconds_per_iteration, ".4f"),
+        markdown([[r.method, str(int(r.batch_size)), T.fmt(r.seconds_per_iteration, ".4f"),
                      T.fmt(r.peak_mem_mb, ".0f")] for r in costs.itertuples(index=False)],
                    ["method", "batch", "s / iteration", "peak memory MB"]),
         ""]
@@ -50,7 +51,7 @@ def ratios(costs: pd.DataFrame) -> list[str]:
     return [f"Time ratio {T.BENCH_OURS} / {T.BENCH_INN} per batch size (below 1: ours is faster; "
             "claim C6 uses batch 1600, the paper's):",
             "",
-            T.markdown([[str(int(x.batch_size)), T.fmt(x.numerator_seconds, ".4f"),
+            markdown([[str(int(x.batch_size)), T.fmt(x.numerator_seconds, ".4f"),
                          T.fmt(x.denominator_seconds, ".4f"), T.fmt(x.ratio, ".2f")]
                         for x in r.itertuples(index=False)],
                        ["batch", f"{T.BENCH_OURS} s", f"{T.BENCH_INN} s", "ratio"])]
@@ -104,7 +105,7 @@ def profile(prof: pd.DataFrame | None) -> list[str]:
             "optimizer bookkeeping). Shares of the profiled self time; the last column is the step's wall "
             "time under the profiler.",
             "",
-            T.markdown(cells, ["method", "batch"] + groups + ["step wall s"]),
+            markdown(cells, ["method", "batch"] + groups + ["step wall s"]),
             ""]
 
 
@@ -120,7 +121,7 @@ def precision(prec: pd.DataFrame | None, n_eval, probe_n) -> list[str]:
             f"This configuration evaluates on n_eval = {n_eval if n_eval is not None else T.NA} samples per "
             f"label and probes W2 during training on probe_n = {probe_n if probe_n is not None else T.NA}.",
             "",
-            T.markdown([[r.metric, str(int(r.n)), f"{r.floor_mean:.4f} ± {r.floor_sd:.4f}", f"{r.seconds:.3f}"]
+            markdown([[r.metric, str(int(r.n)), f"{r.floor_mean:.4f} ± {r.floor_sd:.4f}", f"{r.seconds:.3f}"]
                         for r in prec.itertuples(index=False)],
                        ["metric", "n per set", "floor (mean ± sd)", "seconds per call"]),
             "",

@@ -7,6 +7,7 @@ from ...captions import IMAGE_CAPTIONS
 from ..claims import finite
 from ..context import ReportContext
 from ..inputs import IMAGE_FIGURE_NAMES
+from ..markdown import markdown
 from .common import ci_cell, figure_block
 
 _METHOD_NAMES = {"ours": "ours", "cinn": "cINN", "latent_classifier": "latent", "cnn": "CNN"}
@@ -30,7 +31,7 @@ def table1(ctx: ReportContext) -> list[str]:
             "auto-encoder latents, the reference for what the latents allow. CNN: an independent "
             "small CNN on the real images (the same CNN scores the generated images below).",
             "",
-            T.markdown([[r.dataset, f"{r.paper_accuracy:.3f}"]
+            markdown([[r.dataset, f"{r.paper_accuracy:.3f}"]
                         + [ci_cell(getattr(r, f"{m}_accuracy_mean"), getattr(r, f"{m}_accuracy_ci95"))
                            for m in T.IMAGE_METHODS] + [_seeds_cell(r)]
                         for r in t1.itertuples(index=False)],
@@ -57,7 +58,7 @@ def generated(ctx: ReportContext) -> list[str]:
             "when the noise is independent of y; claim C8). Mean ± 95% CI over seeds, diverged runs "
             "excluded.",
             "",
-            T.markdown([[r.dataset, {"ours": "ours", "cinn": "cINN"}.get(r.method, r.method),
+            markdown([[r.dataset, {"ours": "ours", "cinn": "cINN"}.get(r.method, r.method),
                          ci_cell(r.generated_accuracy_mean, r.generated_accuracy_ci95, ".3f"),
                          ci_cell(r.style_follows_label_mean, r.style_follows_label_ci95, ".3f"),
                          ci_cell(r.style_consistency_mean, r.style_consistency_ci95, ".3f"),
@@ -87,7 +88,7 @@ def epoch_curves(ctx: ReportContext) -> list[str]:
              "limits Table 1.",
              ""]
     for ds, c in ctx.curves.items():
-        lines += [T.markdown([[str(int(r.epoch)), f"{r.train_loss:.2f}", f"{r.test_reconstruction_mse:.2f}",
+        lines += [markdown([[str(int(r.epoch)), f"{r.train_loss:.2f}", f"{r.test_reconstruction_mse:.2f}",
                                f"{r.latent_classifier_accuracy:.4f}",
                                f"{r.ours_accuracy:.4f}" if finite(r.ours_accuracy) else "",
                                f"{r.ae_train_seconds:.0f}"]

@@ -5,6 +5,7 @@ import pandas as pd
 
 from ... import tables as T
 from ..context import ReportContext
+from ..markdown import markdown
 
 
 def how_produced(ctx: ReportContext) -> list[str]:
@@ -82,7 +83,7 @@ def wall_time(wall: pd.DataFrame) -> list[str]:
             "without a benchmark are not counted; the total sums the jobs' own wall times, which is "
             "more than the elapsed time when jobs ran in parallel):",
             "",
-            T.markdown([[w.rule, str(w.jobs), T.fmt(w.wall_s, ".1f"), T.fmt(w.cpu_s, ".1f"),
+            markdown([[w.rule, str(w.jobs), T.fmt(w.wall_s, ".1f"), T.fmt(w.cpu_s, ".1f"),
                          T.fmt(w.max_rss_mb, ".0f")] for w in wall.itertuples(index=False)],
                        ["rule", "jobs", "wall s", "CPU s", "peak RSS MB"]),
             "",

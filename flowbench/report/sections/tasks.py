@@ -7,6 +7,7 @@ import pandas as pd
 from ... import tables as T
 from ...captions import W2_THRESHOLD_TIME, figure_caption
 from ..context import ReportContext
+from ..markdown import markdown, summary_markdown
 from .common import figure_block
 
 
@@ -30,7 +31,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
     desc = task_description(t, ctx.records.get(t), ctx.runs)
     if desc:
         lines += [desc, ""]
-    lines += [T.summary_markdown(ctx.summaries[t]) if len(ctx.summaries[t]) else "No runs.", ""]
+    lines += [summary_markdown(ctx.summaries[t]) if len(ctx.summaries[t]) else "No runs.", ""]
     lines += floor_lines(t, ctx.floors)
     ttt = ctx.ttt_summary
     g = ttt[ttt["task"] == t] if len(ttt) else ttt
@@ -39,7 +40,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
         lines += [f"Time to a probe W2 <= {T.fmt(thr)} ({thr_text}; training seconds of the first probe at "
                   "or below it; from the training logs):",
                   "",
-                  T.markdown([[f"{x.method}/{x.variant}", f"{x.reached}/{x.runs}",
+                  markdown([[f"{x.method}/{x.variant}", f"{x.reached}/{x.runs}",
                                T.fmt(x.mean_seconds, ".2f", "not reached"), T.fmt(x.best_probe_w2)]
                               for x in g.itertuples(index=False)],
                              ["run", "seeds reaching it", "mean seconds (reached)", "best probe W2"]),
