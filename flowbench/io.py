@@ -4,29 +4,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 
-
-def _create_temp(path: Path) -> Path:
-    """Create an empty, new file beside ``path`` under a random hidden name, and return its path.
-
-    It is created exclusively (``O_EXCL``, as ``tempfile.mkstemp`` does), but with mode 0666, which
-    the kernel reduces by the umask (and a default ACL) as for any file the user makes. mkstemp's
-    0600 would leave every result unreadable to others on a shared file system.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            os.close(os.open(tmp, flags, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
-    raise FileExistsError(f"no free temporary name beside {path}")
+from .atomic import create_temp
 
 
 @contextlib.contextmanager
@@ -38,7 +21,7 @@ def atomic_path(path: str | Path):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temp(path)
+    tmp = create_temp(path)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

@@ -2,39 +2,26 @@
 
 Each file is written under a hidden temporary name beside its final one and moved into place
 (``os.replace``) only when complete, so a killed render never leaves a partial file. The same
-scheme as ``flowbench.io.atomic_path``, repeated here because flowbench.io imports torch. The
-temporary file is created exclusively with mode 0666, which the umask reduces as for any file the
-user makes.
+scheme as ``flowbench.io.atomic_path`` (both create the temporary file with
+``flowbench.atomic.create_temp``: exclusively, mode 0666 less the umask).
 """
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from .. import tables as T
-
-
-def _create_temp(path: Path) -> Path:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            os.close(os.open(tmp, flags, 0o666))
-        except FileExistsError:
-            continue
-        return tmp
-    raise FileExistsError(f"no free temporary name beside {path}")
+from ..atomic import create_temp
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (parents created); return ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temp(path)
+    tmp = create_temp(path)
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -58,7 +45,7 @@ def copy(src: str | Path, dst: str | Path) -> Path:
     """Copy the bytes of ``src`` to ``dst`` atomically; return ``dst``."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temp(dst)
+    tmp = create_temp(dst)
     try:
         shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
