@@ -38,11 +38,16 @@ def build(config: dict, task_name: str, method: str, variant: str, seed: int):
     task = make_task(tcfg)
     params = method_params(config, method, variant)
     model = make_method(method, task.x_dim, task.y_dim, params,
-                        total_steps=tcfg["train"]["iterations"], seed=seed,
+                        total_steps=run_iterations(tcfg, params), seed=seed,
                         label_prior=task.label_prior, conditions=task.conditions)
     identity = {"method": method, "variant": variant, "params": params, "x_dim": task.x_dim,
                 "y_dim": task.y_dim, "params_digest": digest(params)}
     return task, model, identity
+
+
+def run_iterations(tcfg: dict, params: dict) -> int:
+    """The task's ``train.iterations``, times the variant's ``iterations_factor`` (default 1)."""
+    return int(tcfg["train"]["iterations"]) * int(params.get("iterations_factor", 1))
 
 
 def make_probe(task, n: int):
@@ -69,11 +74,12 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
     dev = resolve_device(device)
     task, model, identity = build(config, task_name, method, variant, seed)
     tr = config["tasks"][task_name]["train"]
+    iterations = run_iterations(config["tasks"][task_name], identity["params"])
     log(f"[{task_name}/{method}/{variant}/seed{seed}] device {dev}, "
         f"{sum(p.numel() for p in model.parameters())} parameters, "
-        f"{tr['iterations']} iterations of batch {tr['batch_size']}")
+        f"{iterations} iterations of batch {tr['batch_size']}")
     probe = make_probe(task, tr.get("probe_n", 500)) if tr.get("probe_every", 0) else None
-    res = train(model, task, tr["iterations"], tr["batch_size"], seed, dev,
+    res = train(model, task, iterations, tr["batch_size"], seed, dev,
                 log_every=tr.get("log_every", 20), probe=probe,
                 probe_every=tr.get("probe_every", 0), log=log)
     write_csv(outdir / "train_log.csv", pd.DataFrame(res.rows, columns=_log_columns(res.rows)))
@@ -101,7 +107,7 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
     info = {**res.info(), "sample_seconds": sample_seconds, "device": str(dev),
             "threads": torch.get_num_threads(), "identity_digest": identity["params_digest"],
             "config_digest": train_digest(config, task_name, method, variant, seed),
-            "iterations": int(tr["iterations"]), "batch_size": int(tr["batch_size"]),
+            "iterations": int(iterations), "batch_size": int(tr["batch_size"]),
             "n_eval": int(n_eval), "n_parameters": sum(p.numel() for p in model.parameters())}
     write_json(outdir / "train_info.json", info)
     log(f"done: {res.steps_done} steps, {res.seconds_per_iteration:.3f} s/iteration"

@@ -369,6 +369,18 @@ def test_generation_table():
     assert T.generation_table(None).empty and list(T.generation_table(None).columns)[:2] == ["dataset", "method"]
 
 
+def test_c7_names_what_limits_table1():
+    im = images(mnist=[0.985], fashion=[0.85, 0.86])
+    curve = pd.DataFrame({"epoch": [2, 6, 18], "latent_classifier_accuracy": [0.83, 0.86, 0.87],
+                          "ours_accuracy": [float("nan"), float("nan"), 0.86]})
+    c = R.claim_c7(im, {"fashion-mnist": curve})
+    assert c.verdict == R.NOT_REPRODUCED
+    assert "reaches 0.8700 at auto-encoder epoch 18 (of 18)" in c.evidence
+    assert "the auto-encoder's latent, not the flow, limits Table 1" in c.evidence
+    good = curve.assign(latent_classifier_accuracy=[0.85, 0.90, 0.905])
+    assert "the flow's forward process, not the latent" in R.claim_c7(im, {"fashion-mnist": good}).evidence
+
+
 def z_test(z, control=(0.98,), ds="mnist", style=None, diverged=None):
     """Image metrics for C8: ours' z_label_accuracy per seed and the latent classifier (control)."""
     rows = [{"task": ds, "method": "ours", "variant": "paper", "seed": s, "condition": "",

@@ -187,3 +187,14 @@ def test_noise_of_inverts_generate():
                       ramp={"kind": "exp"}, mmd_widths=[0.2])
     inn = make_method("inn", 2, 3, inn_params, seed=0)
     assert inn.noise_of(torch.randn(5, 2), torch.eye(3)[[0, 1, 2, 0, 1]]).shape == (5, inn.noise_dim)
+
+
+def test_iterations_factor_trains_longer_and_is_recorded(smoke_config, tmp_path):
+    """A ceiling variant trains iterations_factor x the task's iterations; the run records it."""
+    from flowbench.pipeline import run_train
+    cfg = validate_config(smoke_config)
+    cfg["methods"]["ours"]["variants"]["paper_2x"] = {"iterations_factor": 2, "lr_schedule": "cosine",
+                                                      "lr_final_factor": 0.01}
+    cfg["tasks"]["gmm"]["train"].update(iterations=4, probe_every=0)
+    info = run_train(cfg, "gmm", "ours", "paper_2x", 0, tmp_path, "cpu", log=lambda m: None)
+    assert info["steps_done"] == 8 and info["iterations"] == 8

@@ -67,7 +67,8 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     thresholds = {t: time_threshold(floors, t) for t in tasks}
     ttt = _time_to_quality(metrics, results_dir, tasks, thresholds)
     bench = inputs.load_benchmark(results_dir)
-    claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None, floors)
+    claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None, floors,
+                             inputs.load_epoch_curves(results_dir))
     ctx = ReportContext(
         tasks=tasks, claim_task=claim_task, metrics=metrics, claims=claims,
         by_task=claims_by_task(metrics, [t for t in tasks if records[t].get("paper_claims")], floors),
