@@ -93,26 +93,10 @@ def test_stale_run_is_refused_when_params_are_ignored(tiny):
     assert (run_dir(repo, "ours", "paper") / "metrics.json").exists()
 
 
-def test_one_run_renders_a_report(tmp_path):
-    """One (method, variant, seed): no dodge in the W2 figure, every figure and the report render.
-    (All runs diverged: tests/test_tasks.py::test_common_figures_render_with_one_run_or_all_diverged;
-    all but one diverged: test_diverged_runs_do_not_decide_c6 below.)"""
-    from tests.conftest import ROOT
-    lr = 1.0e-3
-    repo = copy_repo(ROOT, tmp_path / "repo")
-    cfgfile, _ = tiny_config(repo, name="one", lr=lr,
-                             runs=[{"method": "ours", "variants": ["paper"], "seeds": [0]}])
-    run(repo, cfgfile)
-    rep = repo / "results/one/report"
-    assert (rep / "README.md").exists()
-    for fig in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time"):
-        assert (rep / "figures/gmm" / f"{fig}.png").stat().st_size > 1000
-    diverged = pd.read_csv(rep / "tables/diverged.csv")
-    assert len(diverged) == (1 if lr > 1 else 0)
-
-
 def test_diverged_runs_do_not_decide_c6(tmp_path):
-    """lr 100 for ours: its runs diverge at once; C6 must not compare their one-step timings."""
+    """lr 100 for ours: its runs diverge at once; C6 must not compare their one-step timings. The
+    INN's is then the only run with a W2: every figure (no dodge for one run) and the report
+    render. (All runs diverged: tests/test_tasks.py::test_common_figures_render_with_one_run_or_all_diverged.)"""
     from tests.conftest import ROOT
     repo = copy_repo(ROOT, tmp_path / "repo")
     cfgfile, _ = tiny_config(repo, name="div", lr=100.0,
@@ -124,3 +108,5 @@ def test_diverged_runs_do_not_decide_c6(tmp_path):
     assert claims.loc["C6", "verdict"] == "not tested"
     assert "all 2 runs diverged" in claims.loc["C6", "evidence"]
     assert len(pd.read_csv(rep / "tables/diverged.csv")) == 2
+    for fig in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time"):
+        assert (rep / "figures/gmm" / f"{fig}.png").stat().st_size > 1000
