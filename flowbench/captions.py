@@ -7,7 +7,8 @@ task class (``figure_captions``), so a new task is still one file. Needs no torc
 """
 from __future__ import annotations
 
-W2_THRESHOLD_TIME = 0.15    # time-to-quality threshold on the probe W2 (claim C6)
+W2_THRESHOLD_TIME = 0.15    # time-to-quality threshold on the probe W2 when no floor is known
+TIME_FLOOR_MULTIPLE = 3.0   # time to quality: the first probe W2 within this multiple of its floor
 
 COMMON_CAPTIONS = {
     "w2_comparison": "W2 distance to the exact posterior at each evaluation condition, mean and 95% CI "

@@ -160,8 +160,40 @@ def runs_table(info_files) -> pd.DataFrame:
     return df.sort_values(["task", "method", "variant", "seed"], kind="stable").reset_index(drop=True)
 
 
-def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: int, rundir) -> list[dict]:
-    """Tidy metric rows for one run (from its npz files and train_info.json alone)."""
+def probe_threshold(config: dict, task_name: str, floor_csv=None) -> float:
+    """The probe-W2 threshold of time to quality: TIME_FLOOR_MULTIPLE x the task's W2 floor at the
+    probe's sample size (``noise_floor.csv``), or the fixed W2_THRESHOLD_TIME without a floor."""
+    from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
+    if floor_csv is None or not Path(floor_csv).exists():
+        return W2_THRESHOLD_TIME
+    f = pd.read_csv(floor_csv, dtype={"condition": str}, keep_default_na=False)
+    n = int(config["tasks"][task_name]["train"].get("probe_n", 500))
+    f = f[(f["metric"] == "w2") & (f["n"] == n)]
+    return TIME_FLOOR_MULTIPLE * float(f["value"].astype(float).mean()) if len(f) else W2_THRESHOLD_TIME
+
+
+def probe_rows(log: pd.DataFrame | None, threshold: float) -> dict[str, float]:
+    """From a training log with periodic probes: ``probe_count``, ``probe_best_w2``,
+    ``probe_threshold`` and, when a probe reached it, ``seconds_to_probe_threshold`` (training
+    seconds of the first probe at or below the threshold, probes excluded)."""
+    from .tables import time_to_threshold
+    if log is None or "probe_w2" not in log:
+        return {}
+    w = pd.to_numeric(log["probe_w2"], errors="coerce")
+    w = w[np.isfinite(w)]
+    out = {"probe_count": float(len(w)), "probe_threshold": float(threshold)}
+    if len(w):
+        out["probe_best_w2"] = float(w.min())
+    t = time_to_threshold(log, threshold)
+    if t is not None:
+        out["seconds_to_probe_threshold"] = float(t)
+    return out
+
+
+def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: int, rundir,
+                 floor_csv=None) -> list[dict]:
+    """Tidy metric rows for one run (from its files, train_info.json and train_log.csv, and the
+    task's noise floor): everything the report says of the run is one of these rows."""
     import json
     rundir = Path(rundir)
     tcfg = config["tasks"][task_name]
@@ -184,6 +216,10 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
             add("last_finite_loss", info["last_finite_loss"])
         return rows
     add("final_loss", info["last_finite_loss"])
+    log_csv = rundir / "train_log.csv"
+    log_df = pd.read_csv(log_csv) if log_csv.exists() else None
+    for name, value in probe_rows(log_df, probe_threshold(config, task_name, floor_csv)).items():
+        add(name, value)
     pred = np.load(rundir / "predictions.npz")
     if np.all(np.isfinite(pred["y_hat"])):
         for name, value in task.forward_metrics(pred["y_hat"], pred["y"]).items():

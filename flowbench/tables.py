@@ -234,6 +234,30 @@ def time_to_threshold_table(metrics: pd.DataFrame, results_dir: str | Path,
     return sort_runs(pd.DataFrame(rows, columns=cols), extra=("task", "seed")) if rows else pd.DataFrame(columns=cols)
 
 
+TTT_COLUMNS = ["task", "method", "variant", "seed", "has_log", "probes", "best_probe_w2", "reached",
+               "seconds_to_threshold", "train_seconds", "threshold"]
+
+
+def time_to_threshold_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Time to quality per run from the rows evaluation wrote (``probe_count``,
+    ``probe_best_w2``, ``probe_threshold``, ``seconds_to_probe_threshold``, ``train_seconds``):
+    the columns of ``TTT_COLUMNS``; runs without probe rows (diverged, or no probing) are left out."""
+    whole = metrics[metrics["condition"] == ""]
+    wide = whole.pivot_table(index=RUN_KEYS, columns="metric", values="value", aggfunc="first")
+    if "probe_count" not in wide:
+        return pd.DataFrame(columns=TTT_COLUMNS)
+    wide = wide[wide["probe_count"].notna()]
+    get = lambda col: wide[col] if col in wide else pd.Series(float("nan"), index=wide.index)  # noqa: E731
+    out = pd.DataFrame({"has_log": True, "probes": get("probe_count").astype(int),
+                        "best_probe_w2": get("probe_best_w2").astype(float),
+                        "reached": get("seconds_to_probe_threshold").notna(),
+                        "seconds_to_threshold": get("seconds_to_probe_threshold").astype(float),
+                        "train_seconds": get("train_seconds").astype(float),
+                        "threshold": get("probe_threshold").astype(float)}, index=wide.index).reset_index()
+    out["seed"] = out["seed"].astype(int)
+    return sort_runs(out[TTT_COLUMNS], extra=("task", "seed")) if len(out) else pd.DataFrame(columns=TTT_COLUMNS)
+
+
 def time_to_threshold_summary(ttt: pd.DataFrame) -> pd.DataFrame:
     """Per (task, method, variant): runs, reached (count), mean seconds over the runs that reached."""
     rows = []

@@ -540,6 +540,12 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
         for method, variant, w2s, spi in RUNS:
             for seed, w2 in enumerate(w2s):
                 rows += run_rows(method, variant, seed, w2=w2, spi=spi, task=task)
+                base = {"task": task, "method": method, "variant": variant, "seed": seed, "condition": ""}
+                rows += [{**base, "metric": "probe_count", "value": 4.0},
+                         {**base, "metric": "probe_best_w2", "value": w2},
+                         {**base, "metric": "probe_threshold", "value": 0.144}]
+                if w2 <= 0.144:
+                    rows.append({**base, "metric": "seconds_to_probe_threshold", "value": 20 * spi})
                 d = root / task / method / variant / f"seed{seed}"
                 d.mkdir(parents=True)
                 steps = np.arange(20)
@@ -640,6 +646,11 @@ def test_render_from_fake_results(tmp_path):
     assert ("40 (inn/forward_only), 40 (inn/full), 40 (inn/ramp_fast), 20 (ours/paper) iterations of "
             "batch 64; 200 posterior samples") in md.replace("20 (cinn/default), ", "")
     assert "Training device of the runs: cpu (16 runs)" in md
+    # time to quality comes from the rows evaluation wrote, against the threshold it used
+    ttt = pd.read_csv(out / "tables" / "time_to_w2.csv")
+    assert len(ttt) == 16 and set(ttt["threshold"]) == {0.144}
+    assert ttt[ttt["method"] == "ours"]["reached"].all() and not ttt[ttt["variant"] == "forward_only"]["reached"].any()
+    assert "Time to a probe W2 <= 0.144 (3 x its floor 0.048 at n = 100" in md
 
 
 def test_mixture_claims_only_on_tasks_they_apply_to(tmp_path):

@@ -198,3 +198,23 @@ def test_iterations_factor_trains_longer_and_is_recorded(smoke_config, tmp_path)
     cfg["tasks"]["gmm"]["train"].update(iterations=4, probe_every=0)
     info = run_train(cfg, "gmm", "ours", "paper_2x", 0, tmp_path, "cpu", log=lambda m: None)
     assert info["steps_done"] == 8 and info["iterations"] == 8
+
+
+def test_time_to_quality_rows_from_the_log_and_the_floor(smoke_config, tmp_path):
+    """Evaluation writes time to quality as rows, against 3 x the W2 floor at the probe size."""
+    import pandas as pd
+
+    from flowbench.pipeline import probe_rows, probe_threshold
+    cfg = validate_config(smoke_config)            # probe_n 100
+    floor = pd.DataFrame({"task": "gmm", "condition": "0", "metric": "w2", "n": [100, 200],
+                          "repeat": 0, "value": [0.05, 0.03]})
+    floor.to_csv(tmp_path / "floor.csv", index=False)
+    assert probe_threshold(cfg, "gmm", tmp_path / "floor.csv") == pytest.approx(0.15)
+    assert probe_threshold(cfg, "gmm", None) == pytest.approx(0.15)   # the fixed fallback
+    log = pd.DataFrame({"step": range(6), "loss": 1.0, "seconds": [1, 2, 3, 4, 5, 6],
+                        "probe_w2": [None, 0.4, None, 0.2, None, 0.1]})
+    rows = probe_rows(log, 0.15)
+    assert rows == {"probe_count": 3.0, "probe_threshold": 0.15, "probe_best_w2": 0.1,
+                    "seconds_to_probe_threshold": 6.0}
+    assert "seconds_to_probe_threshold" not in probe_rows(log, 0.05)
+    assert probe_rows(log.drop(columns="probe_w2"), 0.15) == {}

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import tables as T
-from ..captions import W2_THRESHOLD_TIME
+from ..captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
 from .stats import floor_mean, holm, log_ratio_test
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_TESTED = "reproduced", "partly", "not reproduced", "not tested"
@@ -45,7 +45,6 @@ CHANCE = 0.1                             # ten classes
 C8_MARGIN, C8_PARTLY, C8_CONTROL_MIN = 0.02, 0.10, 0.5
 RATIO_MIN = 1.5                          # "worse" means at least this ratio of geometric means
 ALPHA = 0.05
-TIME_FLOOR_MULTIPLE = FLOOR_PASS         # C6: time to a probe W2 within this multiple of its floor
 
 _GM = ("W2 = geometric mean over seeds of the per-seed mean W2 over labels (diverged seeds "
        "excluded); r = ratio of two such means with a 95% Welch interval on the difference of mean "

@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import tables as T
-from ..captions import W2_THRESHOLD_TIME
 from . import files, inputs
 from .claims import CLAIM_TASK, claims_by_task, claims_frame, evaluate_claims, time_threshold
 from .context import ReportContext
@@ -64,8 +63,8 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     provenance = inputs.read_json(results_dir / "provenance.json") or {}
     records = inputs.load_task_records(results_dir, tasks)
     floors = inputs.load_floors(results_dir, tasks)
-    thresholds = {t: time_threshold(floors, t) for t in tasks}
-    ttt = _time_to_quality(metrics, results_dir, tasks, thresholds)
+    ttt = T.time_to_threshold_rows(metrics)   # written by evaluation, against its threshold
+    thresholds = {t: _threshold(ttt, floors, t) for t in tasks}
     bench = inputs.load_benchmark(results_dir)
     claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None, floors,
                              inputs.load_epoch_curves(results_dir))
@@ -92,13 +91,16 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     return dict(sorted(written.items()))
 
 
-def _time_to_quality(metrics: pd.DataFrame, results_dir: Path, tasks, thresholds: dict) -> pd.DataFrame:
-    """Time to a probe W2 at or below each task's threshold (a multiple of its floor), per run."""
-    frames = [T.time_to_threshold_table(metrics[metrics["task"] == t], results_dir, thresholds[t][0])
-              for t in tasks]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else \
-        T.time_to_threshold_table(metrics, results_dir, W2_THRESHOLD_TIME)
+def _threshold(ttt: pd.DataFrame, floors, task: str) -> tuple[float, str]:
+    """The probe-W2 threshold evaluation used on ``task`` (its ``probe_threshold`` rows), and what
+    it is: a multiple of the floor at the probe size, or the fixed value without a floor."""
+    g = ttt[ttt["task"] == task]["threshold"].dropna() if len(ttt) else pd.Series([], dtype=float)
+    value, text = time_threshold(floors, task)
+    if len(g):
+        value = float(g.iloc[0])
+        if floors is None:
+            text = "a fixed threshold (no noise floor computed)"
+    return value, text
 
 
 def _write_tables(ctx: ReportContext, ttt: pd.DataFrame, tdir: Path, written: dict) -> None:

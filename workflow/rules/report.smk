@@ -89,7 +89,6 @@ rule render_report:
     input:
         upstream=lambda wc: report_upstream(),
         provenance=f"{RESULTS}/provenance.json",
-        train_logs=lambda wc: [f"{d}/train_log.csv" for t in REPORT_TASKS for d in run_dirs(t)],
     output:
         [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASK_FIGURES, REPORT_IMAGE_DATASETS)],
     log:

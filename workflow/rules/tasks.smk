@@ -57,6 +57,8 @@ rule evaluate_run:
         info=rules.train_run.output.info,
         samples=rules.train_run.output.samples,
         predictions=rules.train_run.output.predictions,
+        log_csv=rules.train_run.output.log_csv,
+        floor=f"{RESULTS}/{{task}}/noise_floor.csv",
     output:
         f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/metrics.json",
     log:
