@@ -45,6 +45,16 @@ def evaluate_digest(config: dict, task: str) -> str:
     return digest(_task_section(config, task))
 
 
+def floor_digest(config: dict, task: str) -> str:
+    """What the noise floor reads: the exact posterior (the task without its training schedule),
+    the sample sizes it scores at (n_eval, the probe's size when probing), its metrics and the
+    number of repeats. Training longer or another batch size does not recompute it."""
+    tcfg = _task_section(config, task, drop=("train",))
+    tr = config["tasks"][task].get("train") or {}
+    tcfg["probe_n"] = tr.get("probe_n") if tr.get("probe_every") else None
+    return digest({"task": tcfg, "floor": config.get("noise_floor")})
+
+
 def task_digest(config: dict, task: str) -> str:
     """What the figures of a task read besides their inputs (task geometry, runs to show)."""
     return digest(copy.deepcopy(config["tasks"][task]))

@@ -139,6 +139,7 @@ def test_killed_workflow_completes_on_rerun(tmp_path, sig):
     cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
     cfg.get("images", {})["datasets"] = []  # the GMM stage is enough to kill mid-training
     cfg["tasks"] = {"gmm": cfg["tasks"]["gmm"]}   # one task is enough to kill mid-training
+    cfg["tasks"]["gmm"]["metrics"] = ["w2"]
     cfg["tasks"]["gmm"]["train"]["iterations"] = 1000  # long enough to be caught mid-run
     cfg["tasks"]["gmm"]["runs"] = [{"method": "ours", "variants": ["paper"], "seeds": [0, 1]},
                                    {"method": "cinn", "variants": ["default"], "seeds": [0]}]

@@ -19,6 +19,7 @@ def tiny_config(repo, name="tiny", runs=None, **ours_overrides):
     cfg["images"]["datasets"] = []
     cfg["images"]["epoch_curve"]["datasets"] = []
     cfg["tasks"] = {"gmm": cfg["tasks"]["gmm"]}
+    cfg["tasks"]["gmm"]["metrics"] = ["w2", "mmd"]   # the quick metrics: the plumbing is the point
     cfg["tasks"]["gmm"]["runs"] = runs or [{"method": "ours", "variants": ["paper"], "seeds": [0]},
                                            {"method": "cinn", "variants": ["default"], "seeds": [0]}]
     cfg["methods"]["ours"]["base"].update(ours_overrides)

@@ -218,3 +218,25 @@ def test_time_to_quality_rows_from_the_log_and_the_floor(smoke_config, tmp_path)
                     "seconds_to_probe_threshold": 6.0}
     assert "seconds_to_probe_threshold" not in probe_rows(log, 0.05)
     assert probe_rows(log.drop(columns="probe_w2"), 0.15) == {}
+
+
+def test_config_digests_change_only_with_what_a_job_reads(smoke_config):
+    import copy
+
+    from flowbench.identity import evaluate_digest, floor_digest, train_digest
+    cfg = validate_config(smoke_config)
+    base = (train_digest(cfg, "gmm", "ours", "paper", 0), evaluate_digest(cfg, "gmm"), floor_digest(cfg, "gmm"))
+    longer = copy.deepcopy(cfg)
+    longer["tasks"]["gmm"]["train"]["iterations"] = 30
+    assert train_digest(longer, "gmm", "ours", "paper", 0) != base[0]
+    assert floor_digest(longer, "gmm") == base[2]              # training longer: same floor
+    other = copy.deepcopy(cfg)
+    other["methods"]["cinn"]["base"]["width"] = 48              # another method's setting
+    assert (train_digest(other, "gmm", "ours", "paper", 0), floor_digest(other, "gmm")) == (base[0], base[2])
+    wider = copy.deepcopy(cfg)
+    wider["tasks"]["gmm"]["modes"]["std"] = 0.3                 # another exact posterior
+    assert train_digest(wider, "gmm", "ours", "paper", 0) != base[0]
+    assert evaluate_digest(wider, "gmm") != base[1] and floor_digest(wider, "gmm") != base[2]
+    fewer = copy.deepcopy(cfg)
+    fewer["tasks"]["gmm"]["metrics"] = ["w2"]                   # scoring only: no retraining
+    assert train_digest(fewer, "gmm", "ours", "paper", 0) == base[0] and evaluate_digest(fewer, "gmm") != base[1]

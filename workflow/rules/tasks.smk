@@ -3,7 +3,7 @@
 # tidy metrics.csv per task (with runs.csv: what each run used; task.json: the task's own record),
 # draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
 from flowbench.captions import figure_caption
-from flowbench.config import digest
+from flowbench.identity import floor_digest
 from flowbench.tasks import task_class
 
 
@@ -99,7 +99,7 @@ rule noise_floor:
         f"{RESULTS}/benchmarks/{{task}}/noise_floor.tsv"
     threads: 1
     params:
-        identity=lambda wc: evaluate_digest(config, wc.task) + digest(config["noise_floor"]),
+        identity=lambda wc: floor_digest(config, wc.task),
     script:
         "../scripts/noise_floor.py"
 
