@@ -258,6 +258,8 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None) -> pd.Data
     task = make_task(tcfg)
     ids, _ = task.evaluation_conditions()
     names = tcfg.get("metrics", list(M.POSTERIOR_METRICS))
+    only = (config.get("noise_floor") or {}).get("metrics")
+    names = [m for m in names if only is None or m in only]
     sizes = sorted({int(tcfg.get("n_eval", 2000))}
                    | ({int(tcfg["train"].get("probe_n", 500))} if tcfg["train"].get("probe_every") else set()))
     rows = []
