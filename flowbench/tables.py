@@ -209,31 +209,6 @@ def time_to_threshold(log: pd.DataFrame, threshold: float = 0.15) -> float | Non
     return float(hit["seconds"].iloc[0])
 
 
-def time_to_threshold_table(metrics: pd.DataFrame, results_dir: str | Path,
-                            threshold: float = 0.15) -> pd.DataFrame:
-    """Per run of the metrics (train logs read from ``results_dir``): task, method, variant, seed,
-    has_log, probes, best_probe_w2, reached, seconds_to_threshold, train_seconds."""
-    results_dir = Path(results_dir)
-    rows = []
-    for task, method, variant, seed in sorted(set(map(tuple, metrics[RUN_KEYS].itertuples(index=False)))):
-        f = results_dir / task / method / variant / f"seed{seed}" / "train_log.csv"
-        log = pd.read_csv(f) if f.exists() else None
-        t = time_to_threshold(log, threshold) if log is not None else None
-        probes = pd.to_numeric(log["probe_w2"], errors="coerce").dropna() if (
-            log is not None and "probe_w2" in log) else pd.Series([], dtype=float)
-        finite = probes[np.isfinite(probes)]
-        rows.append({"task": task, "method": method, "variant": variant, "seed": int(seed),
-                     "has_log": log is not None, "probes": int(len(probes)),
-                     "best_probe_w2": float(finite.min()) if len(finite) else float("nan"),
-                     "reached": t is not None,
-                     "seconds_to_threshold": float("nan") if t is None else t,
-                     "train_seconds": float(log["seconds"].iloc[-1]) if (
-                         log is not None and len(log) and "seconds" in log) else float("nan")})
-    cols = ["task", "method", "variant", "seed", "has_log", "probes", "best_probe_w2", "reached",
-            "seconds_to_threshold", "train_seconds"]
-    return sort_runs(pd.DataFrame(rows, columns=cols), extra=("task", "seed")) if rows else pd.DataFrame(columns=cols)
-
-
 TTT_COLUMNS = ["task", "method", "variant", "seed", "has_log", "probes", "best_probe_w2", "reached",
                "seconds_to_threshold", "train_seconds", "threshold"]
 

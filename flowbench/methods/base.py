@@ -72,6 +72,10 @@ class ConditionalMethod(nn.Module):
         noise = self.pad_noise * torch.randn(rows, n_pad, device=x.device, dtype=x.dtype)
         return torch.cat([x, noise.expand(x.shape[0], n_pad)], dim=1)
 
+    def _device(self) -> torch.device:
+        """The device the method's parameters live on."""
+        return next(self.parameters()).device
+
     # -- optimiser -----------------------------------------------------------------
     def make_optimizer(self) -> torch.optim.Optimizer:
         p = self.params

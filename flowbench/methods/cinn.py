@@ -44,7 +44,7 @@ class ConditionalINN(ConditionalMethod):
 
     @torch.no_grad()
     def sample_posterior(self, y, n):
-        dev = next(self.parameters()).device
+        dev = self._device()
         y = torch.as_tensor(y, dtype=torch.float32, device=dev)
         out = []
         for yk in y:
@@ -60,14 +60,14 @@ class ConditionalINN(ConditionalMethod):
     @torch.no_grad()
     def generate(self, conditions, noise):
         """x = f^{-1}(z; y)[:, :x_dim] for noise = z."""
-        dev = next(self.parameters()).device
+        dev = self._device()
         x, _ = self.flow.inverse(noise.to(dev), context=conditions.to(dev))
         return x[:, : self.x_dim]
 
     @torch.no_grad()
     def noise_of(self, x, conditions):
         """z = f(x; y)."""
-        dev = next(self.parameters()).device
+        dev = self._device()
         z, _ = self.flow(self.pad(x.to(dev)), context=conditions.to(dev))
         return z
 

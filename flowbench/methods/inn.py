@@ -108,7 +108,7 @@ class FourLossINN(ConditionalMethod):
 
     @torch.no_grad()
     def sample_posterior(self, y, n):
-        dev = next(self.parameters()).device
+        dev = self._device()
         y = torch.as_tensor(y, dtype=torch.float32, device=dev)
         out = []
         for yk in y:
@@ -125,7 +125,7 @@ class FourLossINN(ConditionalMethod):
 
     @torch.no_grad()
     def generate(self, conditions, noise):
-        dev = next(self.parameters()).device
+        dev = self._device()
         y, noise = conditions.to(dev), noise.to(dev)
         z = noise[:, : self.z_dim]
         pad = self.pad_noise * noise[:, self.z_dim: self.z_dim + self.pad_out_dim]
@@ -136,7 +136,7 @@ class FourLossINN(ConditionalMethod):
     @torch.no_grad()
     def noise_of(self, x, conditions):
         """The parts of ``noise_dims`` from f([x, x0]) = [z, pad_out, y_out]."""
-        dev = next(self.parameters()).device
+        dev = self._device()
         out, _ = self.flow(self.pad(x.to(dev)))
         z, pad = out[:, : self.z_dim], out[:, self.z_dim: self.z_dim + self.pad_out_dim]
         y_out = out[:, self.z_dim + self.pad_out_dim:]

@@ -90,6 +90,3 @@ class LikelihoodFlow(ConditionalMethod):
     def predict(self, x):
         out, _ = self.flow(self.pad(x))
         return out[:, self.z_dim:]
-
-    def _device(self):
-        return next(self.parameters()).device

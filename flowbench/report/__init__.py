@@ -97,5 +97,5 @@ __all__ = [
     "discover_tasks", "evaluate_claims", "git_state", "hardware", "load_runs", "load_task_records",
     "lock_provenance", "package_versions", "pattern_regex", "read_benchmarks", "read_lock",
     "render_report", "report_outputs", "reproduce_command", "run_stats", "seed_w2",
-    "significantly_worse", "summarise_benchmarks", "welch_greater",
+    "summarise_benchmarks", "welch_greater",
 ]

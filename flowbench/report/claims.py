@@ -192,13 +192,6 @@ def finite(x) -> bool:
     return x is not None and math.isfinite(float(x))
 
 
-def _describe(name: str, s: dict, spec: str = ".3f") -> str:
-    txt = f"W2({name}) = {T.fmt_pm(s['w2'], s['w2_ci'], spec)} ({n_of(s['n'], 'seed')}"
-    if s["diverged"]:
-        txt += f"; {s['diverged']} of {s['runs']} diverged, excluded"
-    return txt + ")"
-
-
 def _all_diverged(runs: int) -> str:
     return "its only run diverged" if runs == 1 else f"all {runs} runs diverged"
 

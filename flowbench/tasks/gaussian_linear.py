@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -85,13 +86,17 @@ class GaussianLinearTask(Task):
         x, y = self.sample(n, rng)
         return torch.from_numpy(x), torch.from_numpy(y)
 
+    @cached_property
+    def _observations(self) -> np.ndarray:
+        """The K observations, drawn once (every reference draw and evaluation reads them)."""
+        return self.sample(self.n_obs, np.random.default_rng(OBSERVATION_SEED))[1]
+
     def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
-        _, y = self.sample(self.n_obs, np.random.default_rng(OBSERVATION_SEED))
-        return [str(k) for k in range(self.n_obs)], y
+        return [str(k) for k in range(self.n_obs)], self._observations.copy()
 
     def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """n exact draws of p(x | y_k), seeded by k alone unless ``rng`` is given."""
-        _, ys = self.evaluation_conditions()
+        ys = self._observations
         rng = rng if rng is not None else np.random.default_rng(REFERENCE_SEED + 7919 * k)
         x = self.posterior_mean(ys[k]) + math.sqrt(self.posterior_var) * rng.standard_normal((n, self.dim))
         return x.astype(np.float32)
