@@ -278,5 +278,10 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None) -> pd.Data
 
 def task_record(config: dict, task_name: str) -> dict:
     """The task's own record for the report (``task.json``): kind, conditions, description,
-    figures, whether the paper's mixture claims apply."""
-    return make_task(config["tasks"][task_name]).record()
+    figures, whether the paper's mixture claims apply; and ``recipes``, each method's recipe on
+    this task (the first variant its runs list), which the report's ranking of methods uses."""
+    from .config import iter_runs
+    recipes: dict[str, str] = {}
+    for _, method, variant, _ in iter_runs(config, task_name):
+        recipes.setdefault(method, variant)
+    return {**make_task(config["tasks"][task_name]).record(), "recipes": recipes}

@@ -28,7 +28,7 @@ from scipy import stats
 METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
 
 RUN_KEYS = ["task", "method", "variant", "seed"]
-METHOD_ORDER = ("ours", "inn", "cinn")
+METHOD_ORDER = ("ours", "inn", "cinn", "cvae", "cgan", "cfm")
 DEFAULT_VARIANTS = ("paper", "full", "default")
 NA = "n/a"
 
@@ -162,7 +162,7 @@ def variants_of(metrics: pd.DataFrame, task: str) -> list[tuple[str, str]]:
 
 
 def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",),
-                  w2_floor: float = float("nan")) -> pd.DataFrame:
+                  w2_floor: float = float("nan"), extra=()) -> pd.DataFrame:
     """One row per (method, variant) of ``task``.
 
     Columns: task, method, variant, seeds (runs), diverged (count), w2_mean, w2_ci95, w2_n
@@ -170,9 +170,12 @@ def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",),
     accuracy for label tasks), seconds_per_iteration. Every column but the counts excludes
     diverged runs. ``w2_floor``: the task's W2 between two independent exact samples of the same
     size (the noise floor), given beside every W2 with ``w2_gm`` (geometric mean over seeds) and
-    their ratio ``w2_over_floor``.
+    their ratio ``w2_over_floor``. ``extra``: the task's own per-condition numbers shown beside
+    W2 (the mixture's mode-weight error and W2 within modes; the inverse problems' re-simulation
+    and calibration errors), one column each: the mean over seeds of the per-seed mean over
+    conditions.
     """
-    forward = list(forward)
+    forward, extra = list(forward), [e for e in extra if e not in ("w2", "c2st")]
     rows = []
     r = runs(metrics, task)
     for method, variant in variants_of(metrics, task):
@@ -180,6 +183,7 @@ def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",),
         w2, w2_ci, w2_n = mean_ci(per_seed(metrics, task, method, variant, "w2").tolist())
         c2st = mean_ci(per_seed(metrics, task, method, variant, "c2st").tolist())[0]
         fwd = {f: mean_ci(per_seed(metrics, task, method, variant, f).tolist())[0] for f in forward}
+        ext = {e: mean_ci(per_seed(metrics, task, method, variant, e).tolist())[0] for e in extra}
         spi = mean_ci(per_seed(metrics, task, method, variant, "seconds_per_iteration").tolist())[0]
         w = per_seed(metrics, task, method, variant, "w2").to_numpy(dtype=float)
         gm = float(np.exp(np.log(w).mean())) if len(w) and np.all(w > 0) else float("nan")
@@ -187,10 +191,31 @@ def summary_table(metrics: pd.DataFrame, task: str, forward=("accuracy",),
                      "diverged": int(rr["diverged"].sum()), "w2_mean": w2, "w2_ci95": w2_ci,
                      "w2_n": int(w2_n), "w2_gm": gm, "w2_floor": w2_floor,
                      "w2_over_floor": gm / w2_floor if w2_floor and w2_floor > 0 else float("nan"),
-                     "c2st_mean": c2st, **fwd, "seconds_per_iteration": spi})
+                     "c2st_mean": c2st, **ext, **fwd, "seconds_per_iteration": spi})
     cols = ["task", "method", "variant", "seeds", "diverged", "w2_mean", "w2_ci95", "w2_n", "w2_gm",
-            "w2_floor", "w2_over_floor", "c2st_mean", *forward, "seconds_per_iteration"]
+            "w2_floor", "w2_over_floor", "c2st_mean", *extra, *forward, "seconds_per_iteration"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def ranking_table(summary: pd.DataFrame, recipes: dict | None = None) -> pd.DataFrame:
+    """Every method of a task once, at its recipe (``recipes``: method -> variant, the first
+    variant the task's runs list for the method; without it the method's first variant in report
+    order), ranked by the geometric mean of W2 over seeds (lower is better; a method whose runs
+    all diverged ranks last). Columns: rank and the summary's columns."""
+    if summary.empty:
+        return summary.assign(rank=pd.Series([], dtype=int))
+    recipes = recipes or {}
+    picked = []
+    for method, g in summary.groupby("method", sort=False):
+        want = recipes.get(method)
+        row = g[g["variant"] == want] if want is not None else g.iloc[:0]
+        picked.append(row.iloc[0] if len(row) else g.iloc[0])
+    out = pd.DataFrame(picked).reset_index(drop=True)
+    gm = out["w2_gm"].astype(float).fillna(np.inf)
+    out = out.assign(_gm=gm, _mk=[method_key(m) for m in out["method"]])
+    out = out.sort_values(["_gm", "_mk"], kind="stable").drop(columns=["_gm", "_mk"]).reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

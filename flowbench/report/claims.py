@@ -125,6 +125,18 @@ CLAIM_SPECS = (
         f"reproduced; not tested if the control fails; overall the worse dataset. "
         f"style_follows_label (the CNN recovers the y of images decoded with z fixed, y varied) and "
         f"style_consistency are shown as supporting evidence: a model that ignored z would pass them"),
+    ClaimSpec(
+        "C9", "The suite's own claim, beyond the paper (its Sec. 6 leaves practical inverse problems to "
+              "future work): on a practical inverse problem (Kruse et al. 2021: inverse kinematics `arm`, "
+              "inverse ballistics `ballistics`), ours is at least as good as the four-loss INN.",
+        ("ours/<recipe>, inn/<each variant> on every task marked practical",),
+        f"{_GM.replace('over labels', 'over observations')}, against the task's rejection-ABC reference. "
+        f"Per task and INN variant (both networks), r = W2(ours recipe) / W2(inn variant), p one-sided for "
+        f"'ours is worse', Holm-corrected over the task's INN variants: not reproduced if some r >= "
+        f"{RATIO_MIN:g} with Holm p < {ALPHA:g} (the INN significantly better); reproduced if every r <= 1, "
+        f"or r < {RATIO_MIN:g} with Holm p >= {ALPHA:g} (not materially and not significantly worse); else "
+        f"partly. Verdict per task; overall the worse task; not tested where ours or every INN variant is "
+        f"absent or diverged"),
 )
 SPECS = {s.id: s for s in CLAIM_SPECS}
 CLAIMS = {s.id: s.claim for s in CLAIM_SPECS}     # views of CLAIM_SPECS, by id
@@ -683,14 +695,91 @@ def claim_c8(images: pd.DataFrame | None) -> Claim:
 def evaluate_claims(metrics: pd.DataFrame, images: pd.DataFrame | None = None,
                     ttt: pd.DataFrame | None = None, task: str = CLAIM_TASK,
                     costs: pd.DataFrame | None = None, floors: pd.DataFrame | None = None,
-                    curves: dict | None = None) -> list[Claim]:
+                    curves: dict | None = None, records: dict | None = None) -> list[Claim]:
     """Every claim, in order (``costs``: the benchmark's step_costs.csv, if it was run; ``floors``:
-    the task's noise floor rows)."""
+    the task's noise floor rows; ``records``: every task's record, for C9's practical tasks)."""
     thr = time_threshold(floors, task)[1] if floors is not None else None
     return [claim_c1(metrics, task, floors), claim_c2(metrics, task), claim_c2b(metrics, task),
             claim_c3(metrics, task), claim_c4(metrics, task), claim_c4b(metrics, task),
             claim_c5(metrics, task), claim_c6(metrics, task, ttt, costs, threshold_text=thr),
-            claim_c6b(metrics, task, ttt, threshold_text=thr), claim_c7(images, curves), claim_c8(images)]
+            claim_c6b(metrics, task, ttt, threshold_text=thr), claim_c7(images, curves), claim_c8(images),
+            claim_c9(metrics, records)]
+
+
+# ----------------------------------------------------------------------------------------------
+# C9: the suite's own claim on the practical inverse problems (Kruse et al. 2021)
+# ----------------------------------------------------------------------------------------------
+def at_least_as_good_verdict(ratio: float, p_holm) -> str:
+    """C9's rule for one comparison, r = W2(ours) / W2(other) and the Holm-corrected one-sided p of
+    "ours is worse": not reproduced if r >= RATIO_MIN and p < ALPHA; reproduced if r <= 1, or r <
+    RATIO_MIN and p >= ALPHA (or undefined); else partly."""
+    if not finite(ratio):
+        return NOT_TESTED
+    significant = p_holm is not None and p_holm < ALPHA
+    if ratio >= RATIO_MIN and significant:
+        return NOT_REPRODUCED
+    if ratio <= 1.0 or (ratio < RATIO_MIN and not significant):
+        return REPRODUCED
+    return PARTLY
+
+
+def _c9_task(metrics: pd.DataFrame, task: str, ours_variant: str | None, inn_variants) -> tuple[str, str]:
+    if ours_variant is None:
+        return f"{task}: ours not run", NOT_TESTED
+    if not inn_variants:
+        return f"{task}: the INN not run", NOT_TESTED
+    res = {v: compare(metrics, ("ours", ours_variant), ("inn", v), task) for v in inn_variants}
+    adj = holm({v: r["p"] for v, r in res.items() if r["tested"]})
+    parts, verdicts = [], []
+    for v, r in res.items():
+        if not r["tested"]:
+            missing = r["a"] if r["a"]["n"] == 0 else r["b"]
+            name = f"ours/{ours_variant}" if r["a"]["n"] == 0 else f"inn/{v}"
+            parts.append(f"vs inn/{v}: not tested ({_absent(name, missing)})")
+            continue
+        r["p_holm"] = adj.get(v)
+        vv = at_least_as_good_verdict(r["ratio"], r["p_holm"])
+        verdicts.append(vv)
+        parts.append(f"vs {_gm_describe(f'inn/{v}', r['b'])}: {_ratio_text(r, 'p_holm').replace(', p =', ', Holm p =')} "
+                     f"({vv})")
+    if not verdicts:
+        return f"{task}: " + "; ".join(parts), NOT_TESTED
+    head = f"{task}: {_gm_describe(f'ours/{ours_variant}', next(iter(res.values()))['a'])}"
+    return head + "; " + "; ".join(parts), _worst(verdicts)
+
+
+def practical_tasks(records: dict | None) -> list[str]:
+    """The tasks C9 reads: those whose record marks them a practical inverse problem."""
+    return sorted(t for t, r in (records or {}).items() if (r or {}).get("practical"))
+
+
+def _c9_runs(metrics: pd.DataFrame, task: str, record: dict) -> tuple[str | None, list[str]]:
+    """Ours's recipe on ``task`` (its record's ``recipes``) and every INN variant run on it."""
+    m = metrics[metrics["task"] == task]
+    ours = set(m[m["method"] == "ours"]["variant"])
+    want = (record.get("recipes") or {}).get("ours")
+    ours_variant = want if want in ours else (sorted(ours, key=T.variant_key)[0] if ours else None)
+    return ours_variant, sorted(set(m[m["method"] == "inn"]["variant"]), key=T.variant_key)
+
+
+def claim_c9_task(metrics: pd.DataFrame, task: str, record: dict) -> Claim:
+    metrics = metrics[metrics["task"] == task]
+    ours_variant, inns = _c9_runs(metrics, task, record)
+    ev, v = _c9_task(metrics, task, ours_variant, inns)
+    runs = ([("ours", ours_variant)] if ours_variant else []) + [("inn", x) for x in inns]
+    st = stability(lambda mm: _c9_task(mm, task, ours_variant, inns)[1], metrics, task, runs)
+    return verdict("C9", ev, v, st)
+
+
+def claim_c9(metrics: pd.DataFrame, records: dict | None) -> Claim:
+    """C9 over every practical task: the per-task evidence, overall the worse task."""
+    tasks = practical_tasks(records)
+    if not tasks:
+        return verdict("C9", "no practical inverse problem (arm, ballistics) run", NOT_TESTED)
+    per = [claim_c9_task(metrics, t, records[t]) for t in tasks]
+    tested = [c.verdict for c in per if c.verdict != NOT_TESTED]
+    ev = " | ".join(f"{c.evidence} [{c.verdict}; stability {c.stability or 'n/a'}]" for c in per)
+    return verdict("C9", ev, _worst(tested) if tested else NOT_TESTED)
 
 
 CLAIM_COLUMNS = ["id", "claim", "evidence", "verdict", "stability", "rule"]
@@ -705,13 +794,16 @@ def claims_frame(claims: list[Claim]) -> pd.DataFrame:
 TASK_CLAIMS = ("C1", "C2", "C2b", "C3", "C4", "C4b")
 
 
-def claims_by_task(metrics: pd.DataFrame, tasks, floors: pd.DataFrame | None = None) -> pd.DataFrame:
+def claims_by_task(metrics: pd.DataFrame, tasks, floors: pd.DataFrame | None = None,
+                   records: dict | None = None) -> pd.DataFrame:
     """The mixture claims under their declared rules on each task (one row per task and claim);
-    ``tasks``: the tasks the paper's mixture claims apply to (``paper_claims`` in their record)."""
+    ``tasks``: the tasks the paper's mixture claims apply to (``paper_claims`` in their record);
+    then C9 on each practical task of ``records``."""
     fns = {"C1": lambda t: claim_c1(metrics, t, floors), "C2": lambda t: claim_c2(metrics, t),
            "C2b": lambda t: claim_c2b(metrics, t), "C3": lambda t: claim_c3(metrics, t),
            "C4": lambda t: claim_c4(metrics, t), "C4b": lambda t: claim_c4b(metrics, t)}
     rows = [{"task": t, **asdict(fns[cid](t))} for t in tasks for cid in TASK_CLAIMS]
+    rows += [{"task": t, **asdict(claim_c9_task(metrics, t, records[t]))} for t in practical_tasks(records)]
     return pd.DataFrame(rows, columns=["task"] + CLAIM_COLUMNS)
 
 

@@ -67,13 +67,14 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     thresholds = {t: _threshold(ttt, floors, t) for t in tasks}
     bench = inputs.load_benchmark(results_dir)
     claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None, floors,
-                             inputs.load_epoch_curves(results_dir))
+                             inputs.load_epoch_curves(results_dir), records)
     ctx = ReportContext(
         tasks=tasks, claim_task=claim_task, metrics=metrics, claims=claims,
-        by_task=claims_by_task(metrics, [t for t in tasks if records[t].get("paper_claims")], floors),
+        by_task=claims_by_task(metrics, [t for t in tasks if records[t].get("paper_claims")], floors, records),
         diverged=T.diverged_runs(metrics),
         summaries={t: T.summary_table(metrics, t, records[t].get("forward_metrics", ("accuracy",)),
-                                      w2_floor=floor_mean(floors, t, "w2"))
+                                      w2_floor=floor_mean(floors, t, "w2"),
+                                      extra=records[t].get("summary_metrics", ()))
                    for t in tasks},
         floors=floor_table(floors), thresholds=thresholds,
         ttt_summary=T.time_to_threshold_summary(ttt), table1=T.table1(images),

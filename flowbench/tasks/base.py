@@ -52,9 +52,14 @@ class Task:
     own_figures: tuple[str, ...] = ()
     #: whether the paper's claims C1-C4 (stated on the Gaussian mixture) are evaluated on it
     paper_claims = False
+    #: whether it is a practical inverse problem (Kruse et al. 2021), on which the suite's claim C9
+    #: compares ours with the four-loss INN
+    practical = False
     label_prior = None
     #: the names ``forward_metrics`` returns (summary-table columns)
     forward_metric_names: tuple[str, ...] = ()
+    #: the task's own per-condition numbers (``posterior_extra_metrics``) shown beside W2
+    summary_metrics: tuple[str, ...] = ()
 
     # --- construction and config checks (before any job) ----------------------------------
     @classmethod
@@ -112,4 +117,6 @@ class Task:
         """What the report needs to know of the task, written beside its metrics (task.json)."""
         return {"kind": self.kind, "conditions": self.conditions, "x_dim": self.x_dim,
                 "y_dim": self.y_dim, "description": self.describe(), "paper_claims": self.paper_claims,
-                "figures": list(self.figure_names()), "forward_metrics": list(self.forward_metric_names)}
+                "practical": self.practical,
+                "figures": list(self.figure_names()), "forward_metrics": list(self.forward_metric_names),
+                "summary_metrics": list(self.summary_metrics)}

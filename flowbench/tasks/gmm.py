@@ -130,6 +130,7 @@ class GaussianMixtureTask(Task):
     }
     paper_claims = True   # the paper states its mixture claims (C1-C4) on this task
     forward_metric_names = ("accuracy",)
+    summary_metrics = ("mode_weight_tv", "w2_within_modes")
 
     centres: np.ndarray          # [n_modes, 2]
     std: float

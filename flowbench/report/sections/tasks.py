@@ -33,6 +33,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
         lines += [desc, ""]
     lines += [summary_markdown(ctx.summaries[t]) if len(ctx.summaries[t]) else "No runs.", ""]
     lines += floor_lines(t, ctx.floors)
+    lines += ranking_lines(t, ctx)
     ttt = ctx.ttt_summary
     g = ttt[ttt["task"] == t] if len(ttt) else ttt
     thr, thr_text = ctx.thresholds.get(t, (W2_THRESHOLD_TIME, f"{W2_THRESHOLD_TIME:.2f}"))
@@ -47,6 +48,26 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
                   ""]
     return lines + [f"CSV: [tables/summary_{t}.csv](tables/summary_{t}.csv), "
                     "[tables/time_to_w2.csv](tables/time_to_w2.csv).", ""]
+
+
+def ranking_lines(t: str, ctx: ReportContext) -> list[str]:
+    """Every method once, at its recipe on this task, ranked by the geometric mean of W2 over
+    seeds; where at least two methods ran."""
+    summary = ctx.summaries.get(t)
+    if summary is None or summary["method"].nunique() < 2:
+        return []
+    rank = T.ranking_table(summary, (ctx.records.get(t) or {}).get("recipes"))
+    cols = list(summary.columns)
+    shown = cols[cols.index("c2st_mean") + 1:cols.index("seconds_per_iteration")]
+    rows = [[str(r["rank"]), f"{r['method']}/{r['variant']}", f"{r['w2_n']}/{r['seeds']}", T.fmt(r["w2_gm"]),
+             T.fmt_pm(r["w2_mean"], r["w2_ci95"]), T.fmt(r["w2_over_floor"], ".2f"), T.fmt(r["c2st_mean"]),
+             *[T.fmt(r[c], ".4f") for c in shown], T.fmt(r["seconds_per_iteration"], ".4f")]
+            for _, r in rank.iterrows()]
+    return ["Ranking of the methods, each at its recipe on this task (the first variant the task's runs "
+            "list for it), by the geometric mean of W2 over seeds (lower is better; a method whose runs "
+            "all diverged ranks last). Rank differences within the CIs are not significant.", "",
+            markdown(rows, ["rank", "method (recipe)", "finite seeds / seeds", "W2 geometric mean",
+                            "W2 mean ± 95% CI", "W2 / floor", "C2ST", *shown, "s / iteration"]), ""]
 
 
 def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
