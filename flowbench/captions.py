@@ -2,8 +2,9 @@
 (workflow/report/figure.rst renders the rule's ``caption`` parameter) both read them here.
 
 The common task figures' captions and the image stage's (``IMAGE_CAPTIONS``, Fig. 5.3 / 5.4 of the
-paper, for ours and the conditional INN) are below; a task kind's own figures carry theirs in the
-task class (``figure_captions``), so a new task is still one file. Needs no torch.
+paper, for ours, the conditional INN and the generative baselines) are below; a task kind's own
+figures carry theirs in the task class (``figure_captions``), so a new task is still one file.
+Needs no torch.
 """
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ IMAGE_CAPTIONS = {
                    "within it.",
     "fig5_4_cinn": "Fig. 5.4 for the conditional INN, same layout: each row one fixed z, the ten labels "
                    "across; look for a style that stays across the row while the class changes.",
+    # the generative baselines (issue #16), where the config trains them on the latents
+    "fig5_3_cvae": "Fig. 5.3 for the conditional VAE (Sohn et al. 2015), same layout: one row per class, "
+                   "20 samples each, z and the decoder noise drawn fresh per sample.",
+    "fig5_4_cvae": "Fig. 5.4 for the conditional VAE: each row one fixed noise (z and the decoder noise), "
+                   "the ten labels across; look for a style that stays across the row while the class "
+                   "changes.",
+    "fig5_3_cgan": "Fig. 5.3 for the conditional WGAN-GP (Gulrajani et al. 2017), same layout: one row per "
+                   "class, 20 samples each, fresh z per sample.",
+    "fig5_4_cgan": "Fig. 5.4 for the conditional WGAN-GP: each row one fixed z, the ten labels across; "
+                   "look for a style that stays across the row while the class changes.",
+    "fig5_3_cfm": "Fig. 5.3 for conditional flow matching (Lipman et al. 2023), same layout: one row per "
+                  "class, 20 samples each, fresh ODE start x0 per sample.",
+    "fig5_4_cfm": "Fig. 5.4 for conditional flow matching: each row one fixed ODE start x0, the ten labels "
+                  "across; look for a style that stays across the row while the class changes.",
 }
 
 

@@ -229,7 +229,9 @@ def dim_requirement(method: str, x_dim: int, y_dim: int, x_name: str = "x_dim",
 
 
 def _check_dim(config, method, variant, tname, x_dim, y_dim, where) -> None:
-    dim = method_params(config, method, variant)["dim"]
+    dim = method_params(config, method, variant).get("dim")
+    if dim is None:
+        return  # no flow width to check (the generative baselines: their nets are width x layers)
     need, why = dim_requirement(method, x_dim, y_dim, y_name="y_dim")
     if dim < need:
         raise ConfigError(f"config key '{_dim_key(config, method, variant)}': {method} needs dim >= "
@@ -297,14 +299,16 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} PiB"
 
 
-def _flow_train_bytes(p: dict) -> int:
-    """Per sample, training: the hidden activations autograd keeps, two couplings per block."""
-    return _F32 * 2 * p["blocks"] * (max(p["subnet_layers"] - 1, 1) * p["width"] + p["dim"])
+def _train_bytes(method: str, p: dict) -> tuple[int, str]:
+    """Per sample, training: the activations autograd keeps (the method class's estimate)."""
+    from .methods import method_class
+    return method_class(method).train_bytes_per_sample(p)
 
 
-def _flow_eval_bytes(p: dict) -> int:
-    """Per sample, no grad: the input and output of one hidden layer."""
-    return _F32 * 2 * max(p["width"], p["dim"])
+def _sample_bytes(method: str, p: dict) -> tuple[int, str]:
+    """Per sample, no grad: the method class's estimate, and what the samples pass through."""
+    from .methods import method_class
+    return method_class(method).sample_bytes_per_sample(p)
 
 
 def _task_methods(config: dict, task: dict) -> list[tuple[str, dict]]:
@@ -325,7 +329,8 @@ def _train_estimate(methods):
     def est(b):
         best = (0, "")
         for m, p in methods:
-            parts = [(b * _flow_train_bytes(p), f"{m}: the flow's activations kept for backward")]
+            per, what = _train_bytes(m, p)
+            parts = [(b * per, f"{m}: {what}")]
             parts += _method_memory_terms(m, p, b)
             total = sum(x for x, _ in parts)
             if total > best[0]:
@@ -341,17 +346,18 @@ def _metric_estimate(metrics, methods=()):
         cands = [(0, "")]
         if "w2" in metrics:
             cands.append((2 * _F64 * n * n, "w2: the n x n cost and transport matrices (float64)"))
-        if "mmd" in metrics:
+        if "mmd" in metrics or "mmd_kruse" in metrics:
             cands.append((3 * _F64 * n * n, "mmd: three n x n kernel matrices (float64)"))
         for m, p in methods:
-            cands.append((n * _flow_eval_bytes(p), f"{m}: sampling n points through the flow"))
+            per, through = _sample_bytes(m, p)
+            cands.append((n * per, f"{m}: sampling n points through {through}"))
         return max(cands)
     return est
 
 
 def _forward_estimate(methods):
     def est(n):
-        return max([(n * _flow_eval_bytes(p), f"{m}: one forward pass over all n points")
+        return max([(n * _sample_bytes(m, p)[0], f"{m}: one forward pass over all n points")
                     for m, p in methods] + [(0, "")])
     return est
 
@@ -392,12 +398,13 @@ def _size_checks(config: dict):
         yield ("images.latent_classifier.batch_size", im["latent_classifier"]["batch_size"],
                per_item(2 * im["latent_classifier"]["hidden"] + latent, n_train,
                         "latent classifier activations of a batch (at most n_train)"))
-        for m in ("ours", "cinn"):
+        from .images.names import configured_flows
+        for m in configured_flows(im):
             p = im[m]
+            per, what = _train_bytes(m, p)
             yield (f"images.{m}.batch_size", p["batch_size"],
-                   per_item(_flow_train_bytes(p) // _F32, None,
-                            f"{m}: the flow's activations kept for backward (a batch above n_train "
-                            f"is drawn with replacement)"))
+                   per_item(per // _F32, None,
+                            f"{m}: {what} (a batch above n_train is drawn with replacement)"))
         ev = im["evaluation"]
         yield ("images.evaluation.n_generated", ev["n_generated"],
                per_item(N_CLASSES * 28 * 28, None, "10 x n decoded images (float32)"))

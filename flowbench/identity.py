@@ -31,8 +31,12 @@ def _task_section(config: dict, task: str, drop=()) -> dict:
 
 def train_identity(config: dict, task: str, method: str, variant: str, seed: int) -> dict:
     """Everything ``train_run`` reads: the task (geometry, sizes, training schedule), the merged
-    hyper-parameters of (method, variant), and the seed. Device and threads are not part of it."""
-    return {"task": _task_section(config, task, drop=_EVAL_ONLY_KEYS), "method": method,
+    hyper-parameters of (method, variant), and the seed. Device and threads are not part of it.
+    A simulation task's ``reference`` section counts only when the run probes (the probe scores
+    against the reference; the model does not depend on it)."""
+    tr = config["tasks"][task].get("train") or {}
+    drop = _EVAL_ONLY_KEYS + (() if tr.get("probe_every") else ("reference",))
+    return {"task": _task_section(config, task, drop=drop), "method": method,
             "variant": variant, "params": method_params(config, method, variant), "seed": int(seed)}
 
 
@@ -55,6 +59,20 @@ def floor_digest(config: dict, task: str) -> str:
     return digest({"task": tcfg, "floor": config.get("noise_floor")})
 
 
+# task keys the reference file of a simulation task does not read (``reference_digest``)
+_NOT_REFERENCE_KEYS = ("train", "metrics", "n_test", "n_eval", "calibration")
+
+
+def reference_digest(config: dict, task: str) -> str:
+    """What ``reference_task`` reads: the task's observations (kind, n_obs and the like) and its
+    ``reference`` section less ``chunk`` (the kept draws do not depend on the chunk size). Training,
+    metrics, sample sizes and calibration do not rebuild the reference."""
+    tcfg = _task_section(config, task, drop=_NOT_REFERENCE_KEYS)
+    if isinstance(tcfg.get("reference"), dict):
+        tcfg["reference"].pop("chunk", None)
+    return digest(tcfg)
+
+
 def task_digest(config: dict, task: str) -> str:
     """What the figures of a task read besides their inputs (task geometry, runs to show)."""
     return digest(copy.deepcopy(config["tasks"][task]))
@@ -65,6 +83,9 @@ IMAGE_STAGE_KEYS = {
     "autoencoder": ("n_train", "n_test", "autoencoder", "standardise"),
     "ours": ("ours",),
     "cinn": ("cinn",),
+    "cvae": ("cvae",),
+    "cgan": ("cgan",),
+    "cfm": ("cfm",),
     "classifier_cnn": ("n_train", "n_test", "classifier_cnn"),
     "evaluate": ("n_train", "n_test", "latent_classifier", "evaluation", "ours", "cinn",
                  "autoencoder", "standardise"),
@@ -74,9 +95,17 @@ IMAGE_STAGE_KEYS = {
 }
 
 
+# keys a stage reads only where the config has them: the generative baselines' sections (the image
+# flows are those with a section), so a config without them keeps its digests
+IMAGE_STAGE_OPTIONAL_KEYS = {"evaluate": ("cvae", "cgan", "cfm")}
+
+
 def images_digest(config: dict, stage: str) -> str:
-    """Digest of the ``images`` keys that ``stage`` reads (``IMAGE_STAGE_KEYS``)."""
+    """Digest of the ``images`` keys that ``stage`` reads (``IMAGE_STAGE_KEYS``, and those of
+    ``IMAGE_STAGE_OPTIONAL_KEYS`` that the config has)."""
     if stage not in IMAGE_STAGE_KEYS:
         raise KeyError(f"unknown image stage {stage!r}; known: {sorted(IMAGE_STAGE_KEYS)}")
     icfg = config.get("images") or {}
-    return digest({k: icfg.get(k) for k in IMAGE_STAGE_KEYS[stage]})
+    keys = {k: icfg.get(k) for k in IMAGE_STAGE_KEYS[stage]}
+    keys.update({k: icfg[k] for k in IMAGE_STAGE_OPTIONAL_KEYS.get(stage, ()) if k in icfg})
+    return digest(keys)

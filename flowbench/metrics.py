@@ -11,6 +11,15 @@ non-finite input with a clear error, and returns a float.
   the reference set unless given.
 - ``c2st``: classifier two-sample test accuracy as in sbibm (Lueckmann et al. 2021): z-score with
   the reference's mean and std, MLP with two hidden layers of 10*dim units, k-fold CV, mean accuracy.
+- ``mmd_kruse``: the MMD of Kruse et al. (2021, "Benchmarking Invertible Architectures on Inverse
+  Problems", Sec. 4): biased estimate (V-statistic) of MMD^2 with the kernel
+  k(d) = sum over (C, a) in {(0.2, 0.1), (0.2, 0.5), (0.2, 2)} of C^a ((C + d) / a)^(-a), d the
+  squared distance.
+
+Calibration (no reference needed): ``coverage`` and ``calibration_rows``, the expected coverage of
+a sampler's central credible intervals over observations with known true x (simulation-based
+calibration, Talts et al. 2018, "Validating Bayesian inference algorithms with simulation-based
+calibration").
 """
 from __future__ import annotations
 
@@ -134,4 +143,72 @@ def gaussian_w2(m1, S1, m2, S2) -> float:
     return float(np.sqrt(max(val, 0.0)))
 
 
-POSTERIOR_METRICS = {"w2": w2, "sliced_w2": sliced_w2, "mmd": mmd, "c2st": c2st}
+KRUSE_KERNELS = ((0.2, 0.1), (0.2, 0.5), (0.2, 2.0))   # (C, a) of Kruse et al. (2021), Sec. 4
+
+
+def mmd_kruse(X, Y, kernels=KRUSE_KERNELS) -> float:
+    """Biased MMD^2 (V-statistic: the diagonals included) with Kruse et al.'s multi-scale kernel
+    k(d) = sum_(C, a) C^a ((C + d) / a)^(-a), d = ||u - v||^2; exactly 0 for identical sets."""
+    X, Y = _check(X, Y, "mmd_kruse")
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def k(a, b):
+        d = torch.cdist(a, b).pow(2)
+        out = torch.zeros_like(d)
+        for c, e in kernels:
+            out += c ** e * ((c + d) / e).pow(-e)
+        return out
+
+    return float(k(Xt, Xt).mean() + k(Yt, Yt).mean() - 2 * k(Xt, Yt).mean())
+
+
+POSTERIOR_METRICS = {"w2": w2, "sliced_w2": sliced_w2, "mmd": mmd, "c2st": c2st, "mmd_kruse": mmd_kruse}
+
+# the credible levels of the calibration rows: 0.05, 0.10, ..., 0.95
+COVERAGE_LEVELS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def coverage(samples, truth, levels=COVERAGE_LEVELS) -> np.ndarray:
+    """Expected coverage of central credible intervals, per level and coordinate: [L, d].
+
+    ``samples [M, S, d]``: S posterior draws for each of M observations; ``truth [M, d]``: the x
+    each observation was simulated from. For observation i and coordinate j the normalised rank
+    of the truth among the draws is u = (k + 1/2) / (S + 1), k = #{draws < truth} (the rank
+    statistic of simulation-based calibration, Talts et al. 2018, Sec. 4); the truth lies in the
+    central credible interval of level a iff |u - 1/2| <= a / 2. Coverage is the fraction of the M
+    observations for which it does. For an exact sampler k is uniform on 0..S, so the coverage
+    is a (up to 1 / (S + 1)) with binomial spread sqrt(a (1 - a) / M); above a the sampler is
+    under-confident (too wide), below a over-confident (too narrow).
+    """
+    s = np.asarray(samples, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    if s.ndim != 3 or t.shape != (s.shape[0], s.shape[2]):
+        raise MetricInputError(f"coverage: samples must be [M, S, d] and truth [M, d], got {s.shape} "
+                               f"and {t.shape}")
+    u = ((s < t[:, None, :]).sum(axis=1) + 0.5) / (s.shape[1] + 1)      # [M, d]
+    half = np.asarray(levels, dtype=np.float64)[:, None, None] / 2
+    return (np.abs(u[None] - 0.5) <= half + 1e-12).mean(axis=1)        # [L, d]
+
+
+def calibration_rows(samples, truth, levels=COVERAGE_LEVELS) -> dict[str, float]:
+    """Whole-run calibration numbers: ``coverage_<level>`` (mean over coordinates) for each
+    level, ``calibration_error`` (mean over levels and coordinates of |coverage - level|) and
+    ``calibration_error_x<j>`` per coordinate. Observations with a non-finite draw are left out
+    (``calibration_nonfinite_fraction`` says how many, when any)."""
+    s = np.asarray(samples, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    ok = np.all(np.isfinite(s), axis=(1, 2)) & np.all(np.isfinite(t), axis=1)
+    out: dict[str, float] = {}
+    if not ok.all():
+        out["calibration_nonfinite_fraction"] = float(1 - ok.mean())
+    if not ok.any():
+        return out
+    lev = np.asarray(levels, dtype=np.float64)
+    cov = coverage(s[ok], t[ok], lev)
+    err = np.abs(cov - lev[:, None])
+    for a, c in zip(lev, cov.mean(axis=1)):
+        out[f"coverage_{a:.2f}"] = float(c)
+    out["calibration_error"] = float(err.mean())
+    for j in range(cov.shape[1]):
+        out[f"calibration_error_x{j + 1}"] = float(err[:, j].mean())
+    return out

@@ -9,10 +9,15 @@ Outputs per run, in ``results/<name>/<task>/<method>/<variant>/seed<k>/``:
 - ``train_info.json``: diverged flag and step, last finite loss, seconds, seconds per iteration,
   the settings the run used (iterations, batch size, n_eval) and its config digest
 - ``posterior_samples.npz``: ``condition_ids [K]`` (str), ``conditions [K, y_dim]``,
-  ``samples [K, n, x_dim]`` at the task's K evaluation conditions
+  ``samples [K, n, x_dim]`` at the task's K evaluation conditions; for a task with a calibration
+  set (``Task.calibration_set``) also ``calibration_x [M, x_dim]``, ``calibration_conditions
+  [M, y_dim]`` and ``calibration_samples [M, n_cal, x_dim]``
 - ``predictions.npz``: test ``x [N, x_dim]``, ``y [N, y_dim]``, ``y_hat [N, y_dim]`` (the forward
   predictor's output; NaN when the method has none or the run diverged)
 - ``metrics.json`` (evaluate): tidy rows ``task, method, variant, seed, condition, metric, value``
+
+A task whose reference posterior is a workflow output (``Task.reference_file``: the simulation
+tasks' rejection ABC) reads ``results/<name>/<task>/reference.npz`` (``load_task``).
 """
 from __future__ import annotations
 
@@ -29,13 +34,13 @@ from .config import digest, method_params
 from .identity import train_digest
 from .io import resolve_device, save_checkpoint, write_csv, write_json, write_npz
 from .methods import make_method
-from .tasks import make_task
+from .tasks import load_task, make_task
 from .training import train
 
 
 def build(config: dict, task_name: str, method: str, variant: str, seed: int):
     tcfg = config["tasks"][task_name]
-    task = make_task(tcfg)
+    task = load_task(config, task_name)   # a simulation reference is read only by the probe
     params = method_params(config, method, variant)
     model = make_method(method, task.x_dim, task.y_dim, params,
                         total_steps=run_iterations(tcfg, params), seed=seed,
@@ -101,18 +106,40 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
             except NotImplementedError:
                 pass  # no forward predictor for these conditions: no forward metric
     sample_seconds = time.perf_counter() - t0
+    calibration, cal_seconds = calibration_samples(task, model, dev, res.diverged)
     write_npz(outdir / "posterior_samples.npz", condition_ids=np.asarray(ids), conditions=conds,
-              samples=samples.astype(np.float32))
+              samples=samples.astype(np.float32), **calibration)
     write_npz(outdir / "predictions.npz", x=x_test, y=y_test, y_hat=y_hat.astype(np.float32))
     info = {**res.info(), "sample_seconds": sample_seconds, "device": str(dev),
             "threads": torch.get_num_threads(), "identity_digest": identity["params_digest"],
             "config_digest": train_digest(config, task_name, method, variant, seed),
             "iterations": int(iterations), "batch_size": int(tr["batch_size"]),
             "n_eval": int(n_eval), "n_parameters": sum(p.numel() for p in model.parameters())}
+    if calibration:
+        info["calibration_seconds"] = cal_seconds
     write_json(outdir / "train_info.json", info)
     log(f"done: {res.steps_done} steps, {res.seconds_per_iteration:.3f} s/iteration"
         + (f", DIVERGED at step {res.diverged_step}" if res.diverged else ""))
     return info
+
+
+def calibration_samples(task, model, dev, diverged: bool) -> tuple[dict, float]:
+    """For a task with a calibration set (``Task.calibration_set``): the extra arrays of
+    posterior_samples.npz, ``calibration_x [M, x_dim]`` (the true x), ``calibration_conditions
+    [M, y_dim]`` and ``calibration_samples [M, n, x_dim]`` (NaN for a diverged run), and the
+    seconds they took; ``({}, 0.0)`` for every other task (their files stay as they were)."""
+    cal = task.calibration_set()
+    if cal is None:
+        return {}, 0.0
+    x_true, y, n = cal
+    t0 = time.perf_counter()
+    if diverged:
+        s = np.full((len(y), n, task.x_dim), np.nan, dtype=np.float32)
+    else:
+        with torch.no_grad():
+            s = model.sample_posterior(torch.from_numpy(np.asarray(y, np.float32)).to(dev), n).cpu().numpy()
+    return ({"calibration_x": np.asarray(x_true, np.float32), "calibration_conditions": np.asarray(y, np.float32),
+             "calibration_samples": s.astype(np.float32)}, time.perf_counter() - t0)
 
 
 def _log_columns(rows):
@@ -191,13 +218,15 @@ def probe_rows(log: pd.DataFrame | None, threshold: float) -> dict[str, float]:
 
 
 def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: int, rundir,
-                 floor_csv=None) -> list[dict]:
+                 floor_csv=None, reference=None) -> list[dict]:
     """Tidy metric rows for one run (from its files, train_info.json and train_log.csv, and the
-    task's noise floor): everything the report says of the run is one of these rows."""
+    task's noise floor): everything the report says of the run is one of these rows.
+    ``reference``: the task's reference file, for a kind that has one (default: the workflow's
+    path, ``flowbench.tasks.reference_path``)."""
     import json
     rundir = Path(rundir)
     tcfg = config["tasks"][task_name]
-    task = make_task(tcfg)
+    task = load_task(config, task_name, reference)
     info = json.loads((rundir / "train_info.json").read_text())
     check_run_current(config, task_name, method, variant, seed, info, rundir)
     base = {"task": task_name, "method": method, "variant": variant, "seed": seed}
@@ -238,13 +267,16 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
             add(name, fn(post["samples"][k], ref), condition=cid)
         for name, value in task.posterior_extra_metrics(k, post["samples"][k], ref).items():
             add(name, value, condition=cid)
+    if "calibration_samples" in post.files:   # tasks with a calibration set only
+        for name, value in M.calibration_rows(post["calibration_samples"], post["calibration_x"]).items():
+            add(name, value)
     return rows
 
 
 FLOOR_SEED = 4_000_037   # the independent exact draws of the noise floors
 
 
-def noise_floor(config: dict, task_name: str, repeats: int, log=None) -> pd.DataFrame:
+def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=None) -> pd.DataFrame:
     """The finite-sample floor of every posterior metric: its value between two independent exact
     samples of the same size, at each evaluation condition, for each sample size the task scores
     at (``n_eval``, and the probe's ``probe_n`` when probing), over ``repeats`` pairs.
@@ -255,7 +287,7 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None) -> pd.Data
     """
     log = log or (lambda m: None)
     tcfg = config["tasks"][task_name]
-    task = make_task(tcfg)
+    task = load_task(config, task_name, reference)
     ids, _ = task.evaluation_conditions()
     names = tcfg.get("metrics", list(M.POSTERIOR_METRICS))
     only = (config.get("noise_floor") or {}).get("metrics")
@@ -276,6 +308,20 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None) -> pd.Data
     return pd.DataFrame(rows, columns=["task", "condition", "metric", "n", "repeat", "value"])
 
 
+def build_reference(config: dict, task_name: str, out, log=None) -> dict:
+    """Build the reference file of a task whose kind has one (``Task.reference_file``: rejection
+    ABC over a streamed prior pool, ``flowbench.tasks.inverse``) and write it to ``out``; returns
+    its quality record (acceptance radius, the reference's re-simulation error, the 10x smaller
+    pool against the split floor)."""
+    task = make_task(config["tasks"][task_name])
+    if not task.reference_file:
+        raise ValueError(f"task {task_name!r} (kind {task.kind!r}) has an exact reference: no reference file")
+    arrays = task.build_reference(log=log)
+    write_npz(out, **arrays)
+    task.attach_reference(out)
+    return task.reference_quality()
+
+
 def task_record(config: dict, task_name: str) -> dict:
     """The task's own record for the report (``task.json``): kind, conditions, description,
     figures, whether the paper's mixture claims apply; and ``recipes``, each method's recipe on
@@ -284,4 +330,4 @@ def task_record(config: dict, task_name: str) -> dict:
     recipes: dict[str, str] = {}
     for _, method, variant, _ in iter_runs(config, task_name):
         recipes.setdefault(method, variant)
-    return {**make_task(config["tasks"][task_name]).record(), "recipes": recipes}
+    return {**load_task(config, task_name).record(), "recipes": recipes}

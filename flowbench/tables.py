@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .images.names import DEFAULT_FLOWS, FLOWS, flow_figures
+
 #: the tidy columns. Defined here, not imported from flowbench.io, which imports torch for its
 #: checkpoints: the tables and the report need no torch. flowbench.io keeps the same list (a test
 #: in tests/test_report.py checks that they agree).
@@ -277,13 +279,20 @@ def time_to_threshold_summary(ttt: pd.DataFrame) -> pd.DataFrame:
 # Table 1 and generated images (the image stage), wall time (provenance)
 # ----------------------------------------------------------------------------------------------
 PAPER_TABLE1 = {"mnist": 0.984, "fashion-mnist": 0.901}
-# the image stage's methods, in report order, with what each accuracy measures
+# the image stage's methods of every run, in report order, with what each accuracy measures
 IMAGE_METHODS = ("ours", "cinn", "latent_classifier", "cnn")
+#: the generative baselines on the latents (issue #16): in Table 1 (after the cINN) and the generated
+#: images table only where they ran; no forward predictor, so no accuracy of theirs
+IMAGE_BASELINES = tuple(f for f in FLOWS if f not in DEFAULT_FLOWS)
 IMAGE_METHOD_LABELS = {"ours": "ours (forward process)", "cinn": "cINN (Bayes' rule)",
+                       "cvae": "cVAE", "cgan": "cGAN (WGAN-GP)", "cfm": "CFM",
                        "latent_classifier": "latent classifier (same latents)",
                        "cnn": "CNN (real images)"}
-IMAGE_FLOWS = ("ours", "cinn")
+#: every method the image stage can train on the latents, in report order
+IMAGE_FLOWS = FLOWS
 GENERATION_METRICS = ("generated_accuracy", "style_follows_label", "style_consistency", "z_label_accuracy")
+#: Table 1's cell for a method that ran but has no forward process to classify with
+NO_FORWARD_PREDICTOR = "no forward predictor"
 
 
 def image_datasets_of(images: pd.DataFrame | None) -> list[str]:
@@ -313,28 +322,67 @@ def image_diverged(images: pd.DataFrame | None, dataset: str, method: str) -> tu
     return int(r["diverged"].sum()), int(len(r))
 
 
+def image_baselines_of(images: pd.DataFrame | None) -> list[str]:
+    """The generative baselines (``IMAGE_BASELINES``) with any row in the image metrics."""
+    if images is None or images.empty:
+        return []
+    present = set(images["method"].unique())
+    return [m for m in IMAGE_BASELINES if m in present]
+
+
+def image_figure_names(images: pd.DataFrame | None) -> tuple[str, ...]:
+    """The image figures of the flows that ran: ours' and the cINN's (every run of the stage
+    draws them), and those of each baseline with image metrics."""
+    return flow_figures((*DEFAULT_FLOWS, *image_baselines_of(images)))
+
+
+def table1_methods(images: pd.DataFrame | None) -> list[str]:
+    """Table 1's methods, in column order: ours, the cINN, the baselines that ran, the latent
+    classifier and the CNN."""
+    return [*DEFAULT_FLOWS, *image_baselines_of(images), "latent_classifier", "cnn"]
+
+
+def image_has_forward(images: pd.DataFrame | None, method: str, dataset: str | None = None) -> bool:
+    """False when ``method`` ran (has image metric rows; on ``dataset``, if given) but recorded no
+    ``accuracy`` at all: a method without a forward predictor (the generative baselines). True
+    otherwise (also when it did not run: that is "not run", not "no forward predictor")."""
+    if images is None or images.empty:
+        return True
+    m = images[(images["method"] == method)
+               & ((images["task"] == dataset) if dataset is not None else True)]
+    return m.empty or bool((m["metric"] == "accuracy").any())
+
+
 def table1(images: pd.DataFrame | None) -> pd.DataFrame:
     """Table 1, one row per data set of the paper: the paper's accuracy and, for each image method
-    (ours, cinn, latent_classifier, cnn), the test accuracy as mean, 95% CI half-width and number
-    of (non-diverged) seeds: columns ``<method>_accuracy_mean``, ``<method>_accuracy_ci95``,
-    ``<method>_n_seeds``. NaN / 0 where not run."""
+    (``table1_methods``: ours, cinn, the generative baselines that ran, latent_classifier, cnn),
+    the test accuracy as mean, 95% CI half-width and number of (non-diverged) seeds: columns
+    ``<method>_accuracy_mean``, ``<method>_accuracy_ci95``, ``<method>_n_seeds``, and for a
+    baseline ``<method>_forward_predictor`` (``image_has_forward``: False for the three, whose
+    accuracy is then NaN / 0 seeds). NaN / 0 where not run."""
+    methods = table1_methods(images)
     rows = []
     for ds in PAPER_TABLE1:
         row = {"dataset": ds, "paper_accuracy": PAPER_TABLE1[ds]}
-        for method in IMAGE_METHODS:
+        for method in methods:
             mean, half, n = mean_ci(image_seed_values(images, ds, method, "accuracy"))
             row.update({f"{method}_accuracy_mean": mean, f"{method}_accuracy_ci95": half,
                         f"{method}_n_seeds": n})
+            if method in IMAGE_BASELINES:
+                row[f"{method}_forward_predictor"] = image_has_forward(images, method, ds)
         rows.append(row)
-    cols = ["dataset", "paper_accuracy"] + [f"{m}_{c}" for m in IMAGE_METHODS
-                                            for c in ("accuracy_mean", "accuracy_ci95", "n_seeds")]
+    cols = ["dataset", "paper_accuracy"] + [
+        f"{m}_{c}" for m in methods
+        for c in ("accuracy_mean", "accuracy_ci95", "n_seeds")
+        + (("forward_predictor",) if m in IMAGE_BASELINES else ())]
     return pd.DataFrame(rows, columns=cols)
 
 
 def generation_table(images: pd.DataFrame | None) -> pd.DataFrame:
     """Generated-image metrics per (data set, flow): runs, diverged, and for each of
-    ``generated_accuracy``, ``style_follows_label``, ``style_consistency`` the mean, 95% CI
-    half-width and number of non-diverged seeds. Only data sets with image metrics."""
+    ``GENERATION_METRICS`` the mean, 95% CI half-width and number of non-diverged seeds (NaN / 0
+    where the flow has none: ``z_label_accuracy`` needs the method's ``noise_of``, which the cGAN
+    lacks). Only data sets with image metrics, only flows (``IMAGE_FLOWS``) that ran there."""
     rows = []
     for ds in image_datasets_of(images):
         for method in IMAGE_FLOWS:

@@ -274,11 +274,13 @@ def test_figure_list_is_torch_free_and_shared(root):
             "print(','.join(flowbench.images.names.IMAGE_FIGURES))")
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "fig5_3,fig5_4,fig5_3_cinn,fig5_4_cinn"
+    assert done.stdout.strip() == ("fig5_3,fig5_4,fig5_3_cinn,fig5_4_cinn,fig5_3_cvae,fig5_4_cvae,"
+                                   "fig5_3_cgan,fig5_4_cgan,fig5_3_cfm,fig5_4_cfm")
+    assert I.DEFAULT_FIGURES == ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
     assert tuple(I.FIGURES) == I.IMAGE_FIGURES == tuple(I.FIGURE_SOURCES)
     # the rules take the list from the package and spell no figure name of their own
     rules = (root / "workflow" / "rules" / "images.smk").read_text()
-    assert "from flowbench.images.names import IMAGE_FIGURES" in rules
+    assert "from flowbench.images.names import FLOWS, configured_flows, flow_figures" in rules
     assert not any(f'"{name}"' in rules for name in I.IMAGE_FIGURES)
 
 

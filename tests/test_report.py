@@ -12,6 +12,7 @@ from scipy import stats
 
 from flowbench import report as R
 from flowbench import tables as T
+from flowbench.images.names import DEFAULT_FIGURES, flow_figures
 
 N_LABELS = 8
 
@@ -703,7 +704,9 @@ def test_render_with_images(tmp_path):
     written = R.render_report(res, out, tasks=["gmm", "gmm_some"], image_datasets=["mnist"])
     expected = R.report_outputs(out, TWO_TASKS, ["mnist"])
     assert sorted(str(p) for p in written.values()) == sorted(expected)
-    for name in R.IMAGE_FIGURE_NAMES:
+    # ours' and the cINN's figures; a baseline's (its png lies in results/) only where it has metrics
+    assert not any("cvae" in p for p in expected)
+    for name in DEFAULT_FIGURES:
         assert f"{out}/figures/images/mnist/{name}.png" in expected
         assert (out / "figures" / "images" / "mnist" / f"{name}.png").read_bytes() == tiny_png((0, 255, 0))
     assert not any("fashion-mnist" in p for p in expected)
@@ -721,8 +724,9 @@ def test_render_with_images(tmp_path):
     gen_rows = [line for line in md.splitlines() if line.startswith("| mnist ") and "0.984" not in line]
     assert [r.split("|")[2].strip() for r in gen_rows] == ["ours", "cINN"]
     assert "0.955 ± 0.064" in gen_rows[0]
-    for name in R.IMAGE_FIGURE_NAMES:
+    for name in DEFAULT_FIGURES:
         assert f"](figures/images/mnist/{name}.png)" in md
+    assert "fig5_3_cvae" not in md
     assert "one row per class, 20 samples each" in md and "thickness, slant" in md
     gen = pd.read_csv(out / "tables" / "image_generation.csv")
     assert gen["method"].tolist() == ["ours", "cinn"]
@@ -742,7 +746,10 @@ def test_report_outputs_image_datasets():
     both = R.report_outputs("report", {"gmm": GMM_FIGURES}, ["mnist", "fashion-mnist"])
     extra = sorted(set(both) - set(base))
     assert extra == sorted(f"report/figures/images/{d}/{n}.png" for d in ("mnist", "fashion-mnist")
-                           for n in R.IMAGE_FIGURE_NAMES)
+                           for n in DEFAULT_FIGURES)
+    with_cfm = R.report_outputs("report", {"gmm": GMM_FIGURES}, ["mnist"], flow_figures(("ours", "cinn", "cfm")))
+    assert sorted(set(with_cfm) - set(base)) == sorted(
+        f"report/figures/images/mnist/{n}.png" for n in (*DEFAULT_FIGURES, "fig5_3_cfm", "fig5_4_cfm"))
     assert "report/tables/image_generation.csv" in base
     assert not any("benchmark" in p for p in both)   # the optional benchmark is never declared
 
@@ -923,7 +930,8 @@ def test_claims_tables_read_the_claim_specs(tmp_path):
 
 def test_image_captions_live_in_captions():
     from flowbench.captions import IMAGE_CAPTIONS, figure_caption
-    assert R.IMAGE_FIGURE_NAMES == tuple(IMAGE_CAPTIONS) == ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
+    assert R.IMAGE_FIGURE_NAMES == tuple(IMAGE_CAPTIONS)
+    assert R.IMAGE_FIGURE_NAMES[:4] == DEFAULT_FIGURES == ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn")
     for name, text in IMAGE_CAPTIONS.items():
         assert text and figure_caption(name) == text
 
@@ -1031,3 +1039,18 @@ def test_c9_rule_passes_and_fails(ours, inn_full, inn_orig, expected):
     # no practical task: not tested; ours absent: not tested
     assert claim_c9(m, {"arm": {"practical": False}}).verdict == "not tested"
     assert claim_c9_task(m[m["method"] != "ours"], "arm", rec["arm"]).verdict == "not tested"
+
+
+def test_reference_quality_lines_from_the_task_record():
+    from flowbench.report.sections.tasks import reference_lines
+    assert reference_lines({"kind": "gmm"}) == [] and reference_lines(None) == []
+    rec = {"reference": {"keep": 4000, "pool": 100_000_000, "n_quality": 2000, "per_condition": {
+        "ystar": {"radius": 0.03, "resim_error": 0.02, "radius_small_pool": 0.09,
+                  "w2_full_vs_small_pool": 0.364, "w2_split_floor": 0.193},
+        "0": {"radius": 0.004, "resim_error": 0.003, "radius_small_pool": 0.012,
+              "w2_full_vs_small_pool": 0.07, "w2_split_floor": 0.07}}}}
+    text = "\n".join(reference_lines(rec))
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ")]
+    assert "100,000,000" in text
+    assert ["ystar", "0.03", "0.02", "0.09", "0.364", "0.193"] in cells
+    assert [c[0] for c in cells[1:]] == ["0", "ystar"], cells

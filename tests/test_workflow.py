@@ -95,12 +95,15 @@ def test_smoke_outputs(smoke_run):
                           keep_default_na=False)
         assert list(img.columns) == ["task", "method", "variant", "seed", "condition", "metric", "value"]
         assert set(img.task) == {"mnist"}
-        assert set(img.method) == {"ours", "cinn", "latent_classifier", "cnn"}
+        # ours, the cINN and the generative baselines the smoke config opts in
+        assert set(img.method) == {"ours", "cinn", "cvae", "cgan", "cfm", "latent_classifier", "cnn"}
+        assert set(img[img.metric == "accuracy"].method) == {"ours", "cinn", "latent_classifier", "cnn"}
+        assert set(img[img.metric == "z_label_accuracy"].method) == {"ours", "cinn", "cvae", "cfm"}
         assert {"accuracy", "generated_accuracy", "style_follows_label", "train_seconds"} <= set(img.metric)
         assert set(img[img.method == "ours"].variant) == {"paper"}
         acc = img[img.metric.isin(["accuracy", "generated_accuracy", "style_follows_label"])].value
         assert ((acc >= 0) & (acc <= 1)).all()
-        for fig in ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn"):
+        for fig in ("fig5_3", "fig5_4", "fig5_3_cinn", "fig5_4_cinn", "fig5_3_cfm", "fig5_4_cgan"):
             assert (repo / f"{SMOKE}/images/mnist/figures/{fig}.png").stat().st_size > 1000
         run = repo / f"{SMOKE}/images/mnist/seed0"
         for f in ("autoencoder.pt", "latents.npz", "ours.pt", "cinn.pt", "classifier_cnn.pt"):

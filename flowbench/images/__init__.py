@@ -1,8 +1,9 @@
 """The image stage (paper Sec. 5.2: Fig. 5.3, Fig. 5.4, Table 1), one module per step.
 
 Latent flow (GLF, Xiao, Yan & Amit 2019b, arXiv 1905.10485): a deterministic auto-encoder maps each
-image to a 20-d latent u; ours and the cINN are then trained on the detached, standardised latents;
-a latent classifier and an independent CNN give reference accuracies and score generated images.
+image to a 20-d latent u; ours and the cINN (and the generative baselines cvae, cgan and cfm, where
+the config has their sections) are then trained on the detached, standardised latents; a latent
+classifier and an independent CNN give reference accuracies and score generated images.
 
 - :mod:`.names`: classes, flows, variants, seed offsets and ``IMAGE_FIGURES``, the figure list the
   rules, the plots and the report share (no torch);
@@ -26,7 +27,8 @@ _SUBMODULES = ("names", "data", "models", "autoencoder", "flows", "classifiers",
                "figures", "epoch_curve", "stages")
 
 _EXPORTS = {
-    "names": ("N_CLASSES", "FLOWS", "VARIANT", "CLASS_NAMES", "FIGURE_SOURCES", "IMAGE_FIGURES",
+    "names": ("N_CLASSES", "FLOWS", "DEFAULT_FLOWS", "VARIANT", "CLASS_NAMES", "FIGURE_SOURCES",
+              "IMAGE_FIGURES", "DEFAULT_FIGURES", "FIXED_NOISE", "configured_flows", "flow_figures",
               "CNN_SEED", "LATCLS_SEED", "EVAL_SEED", "ZCLS_SEED"),
     "data": ("default_log", "images_config", "resolve_data_root", "load_images", "train_test",
              "one_hot", "batches", "latent_scale", "standardise", "unstandardise", "load_latents"),

@@ -1,6 +1,7 @@
 """The image stage's figures: Fig. 5.3 (samples conditioned on the label, one row per class) and
-Fig. 5.4 (one fixed z per row, the ten labels across) of the paper (Sec. 5.2), for ours and the
-cINN, drawn from the grids in ``samples.npz``. No torch; matplotlib is imported when drawing.
+Fig. 5.4 (one fixed z per row, the ten labels across) of the paper (Sec. 5.2), for ours, the cINN
+and each generative baseline the run trained, drawn from the grids in ``samples.npz``. No torch;
+matplotlib is imported when drawing.
 
 The figure names come from :data:`flowbench.images.names.IMAGE_FIGURES`, the list the rules and the
 report use too.
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .names import CLASS_NAMES, FIGURE_SOURCES, IMAGE_FIGURES, N_CLASSES
+from .names import CLASS_NAMES, FIGURE_SOURCES, FIXED_NOISE, IMAGE_FIGURES, N_CLASSES
 
 __all__ = ["FIGURES", "IMAGE_FIGURES", "fig5_3", "fig5_4", "image_figures"]
 
@@ -64,9 +65,11 @@ def fig5_3(grid: np.ndarray, out, dataset: str = "mnist", method: str = "ours") 
 
 
 def fig5_4(grid: np.ndarray, out, dataset: str = "mnist", method: str = "ours") -> Path:
-    """Fig. 5.4: ``grid [R, 10, 28, 28]``, one row per fixed z, the ten labels across."""
+    """Fig. 5.4: ``grid [R, 10, 28, 28]``, one row per fixed z (the method's ``generate`` noise:
+    ``FIXED_NOISE``), the ten labels across."""
     names = CLASS_NAMES.get(dataset, [str(k) for k in range(N_CLASSES)])
-    return _image_figure(grid, out, f"{dataset}: {method}, fixed z per row, label varied across",
+    fixed = FIXED_NOISE.get(method, "z")
+    return _image_figure(grid, out, f"{dataset}: {method}, fixed {fixed} per row, label varied across",
                          col_labels=names[: grid.shape[1]])
 
 
@@ -76,10 +79,13 @@ FIGURES = {name: (method, _PANELS[panel]) for name, (method, panel) in FIGURE_SO
 
 
 def image_figures(samples_npz, dataset: str, outdir) -> list[Path]:
-    """All four figures of one data set from one ``samples.npz`` (grids ``<flow>_<panel>``)."""
+    """The figures of one data set from one ``samples.npz`` (grids ``<flow>_<panel>``): those of
+    every flow whose grids it holds (the flows the run trained), in ``IMAGE_FIGURES`` order."""
     d = np.load(samples_npz)
     made = []
     for name in IMAGE_FIGURES:
         method, panel = FIGURE_SOURCES[name]
+        if f"{method}_{panel}" not in d.files:
+            continue
         made.append(_PANELS[panel](d[f"{method}_{panel}"], Path(outdir) / f"{name}.png", dataset, method))
     return made

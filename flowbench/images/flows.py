@@ -7,6 +7,12 @@ methods and training loop:
   (``method.predict``), the paper's Table 1.
 - cINN: ``make_method("cinn", x_dim=20, y_dim=10)`` conditioned on the one-hot label; it
   classifies by Bayes' rule (``method.predict``).
+- the generative baselines (issue #16), where the config has their sections: the conditional VAE
+  (Sohn et al. 2015), the conditional WGAN-GP (Gulrajani et al. 2017) and conditional flow matching
+  (Lipman et al. 2023), ``make_method(name, x_dim=20, y_dim=10)`` on the one-hot label. They
+  generate (``method.generate``) but have no forward predictor (``predict`` raises
+  NotImplementedError): Table 1 has no accuracy of theirs. The same loop, epochs and batch size
+  as ours give them the same number of samples seen.
 """
 from __future__ import annotations
 
@@ -101,7 +107,8 @@ def train_flow(method: str, section: dict, x: np.ndarray, labels: np.ndarray, se
 
 def flow_accuracy(model, x: np.ndarray, labels: np.ndarray, device, seed: int) -> float:
     """Forward-process accuracy of an image flow on latents ``x`` (argmax of ``model.predict``,
-    under ``torch.manual_seed(seed)``); NaN when any score is non-finite."""
+    under ``torch.manual_seed(seed)``); NaN when any score is non-finite. NotImplementedError
+    (from ``predict``) when the method has no forward predictor."""
     torch.manual_seed(seed)
     xt = torch.from_numpy(np.asarray(x, dtype=np.float32))
     with torch.no_grad():

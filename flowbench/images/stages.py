@@ -3,7 +3,8 @@ one function per rule, each reading and writing the files of one data set and se
 ``results/<name>/images/<dataset>/seed<k>/``:
 
 - :func:`run_autoencoder`: ``autoencoder.pt`` (+ ``autoencoder.json``), ``latents.npz``;
-- :func:`run_flow`: ``ours.pt`` / ``cinn.pt`` (+ ``.json`` info and ``_train_log.csv``);
+- :func:`run_flow`: ``<flow>.pt`` (+ ``.json`` info and ``_train_log.csv``), for ours, the cINN
+  and each generative baseline the config opts in (``images.cvae`` / ``cgan`` / ``cfm``);
 - :func:`run_cnn`: ``classifier_cnn.pt`` (+ ``.json``);
 - :func:`run_evaluate`: ``metrics.json`` (tidy rows) and ``samples.npz`` (the figures' grids).
 
@@ -28,7 +29,16 @@ from .data import default_log, images_config, latent_scale, load_latents, train_
 from .flows import build_flow_method, flow_accuracy, flow_identity, flow_params, train_flow
 from .generation import evaluate_generation, noise_features
 from .models import AutoEncoder, SmallCNN
-from .names import CNN_SEED, EVAL_SEED, FLOWS, LATCLS_SEED, N_CLASSES, VARIANT, ZCLS_SEED
+from .names import (
+    CNN_SEED,
+    EVAL_SEED,
+    FLOWS,
+    LATCLS_SEED,
+    N_CLASSES,
+    VARIANT,
+    ZCLS_SEED,
+    configured_flows,
+)
 
 
 def metric_row(dataset: str, method: str, seed: int, metric: str, value, condition: str = "") -> dict:
@@ -64,10 +74,13 @@ def run_autoencoder(config: dict, dataset: str, seed: int, out_model, out_latent
 
 def run_flow(config: dict, dataset: str, seed: int, method: str, latents, out_model, out_info,
              out_log_csv, device: str = "auto", log=None) -> dict:
-    """Train one flow (``method``: ours or cinn) on the standardised latents; save model, info and
-    training log."""
+    """Train one flow (``method``: one of the config's ``configured_flows``) on the standardised
+    latents; save model, info and training log."""
     log = log or default_log
     cfg = images_config(config)
+    if method not in configured_flows(cfg):
+        raise ValueError(f"image flow {method!r} has no section in the config's images "
+                         f"(configured: {list(configured_flows(cfg))})")
     dev = resolve_device(device)
     xtr, ytr, *_ = load_latents(latents)
     model, res, iterations = train_flow(method, cfg[method], xtr, ytr, seed, dev, log)
@@ -107,7 +120,10 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
                  device: str = "auto", log=None) -> list[dict]:
     """Tidy metric rows of one (data set, seed) and the generated grids of the figures.
 
-    ``paths``: ``autoencoder, latents, cnn, cnn_info, ours, ours_info, cinn, cinn_info``.
+    ``paths``: ``autoencoder, latents, cnn, cnn_info`` and, for each flow the config runs
+    (:func:`flowbench.images.names.configured_flows`), ``<flow>`` and ``<flow>_info``. A flow
+    without a forward predictor (the generative baselines) gets no ``accuracy`` row, one without
+    ``noise_of`` (the cGAN) no ``z_label_accuracy`` row.
     """
     log = log or default_log
     cfg = images_config(config)
@@ -134,7 +150,10 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
     add("latent_classifier", "train_seconds", secs)
 
     grids = {}
-    for k, method in enumerate(FLOWS):
+    for method in configured_flows(cfg):
+        # the index in FLOWS, not in the configured list: a flow's draws do not depend on which
+        # other flows run
+        k = FLOWS.index(method)
         info = json.loads(Path(paths[f"{method}_info"]).read_text())
         model = build_flow_method(method, cfg[method], xtr.shape[1], seed)
         load_checkpoint(paths[method], model, flow_identity(method, dataset,
@@ -142,8 +161,12 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
         model.to(dev).eval()
         add(method, "train_seconds", info["seconds"])
         add(method, "diverged", float(info["diverged"]))
-        acc = flow_accuracy(model, xte, yte, dev, seed + EVAL_SEED + k)
-        add(method, "accuracy", acc)
+        try:
+            acc = flow_accuracy(model, xte, yte, dev, seed + EVAL_SEED + k)
+        except NotImplementedError:
+            acc = None   # a generative baseline: no forward predictor, no Table 1 accuracy
+        else:
+            add(method, "accuracy", acc)
         g = evaluate_generation(model, ae, cnn, mean, std, cfg["evaluation"], seed + EVAL_SEED + k)
         for metric in ("generated_accuracy", "style_follows_label", "style_consistency"):
             add(method, metric, g[metric])
@@ -151,14 +174,23 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
         grids[f"{method}_fig5_4"] = g["fig5_4"]
         # z independent of y (claim C8): a classifier of y trained on the flow's noise of the
         # training latents, scored on the test latents, should score at chance (0.1); the latent
-        # classifier above, the same network on u itself, is the control that must score high
-        ztr = noise_features(model, xtr, ytr, seed=seed + ZCLS_SEED)
-        zte = noise_features(model, xte, yte, seed=seed + ZCLS_SEED + 1)
-        zc, _ = train_latent_classifier(ztr, ytr, cfg["latent_classifier"], seed + ZCLS_SEED, dev, log)
-        add(method, "z_label_accuracy", float((predict_labels(zc, zte) == yte).mean()))
-        log(f"{method}: accuracy {acc:.4f}, generated_accuracy "
-            f"{g['generated_accuracy']:.4f}, style_follows_label {g['style_follows_label']:.4f}, "
-            f"style_consistency {g['style_consistency']:.4f}")
+        # classifier above, the same network on u itself, is the control that must score high.
+        # Only where the method maps data to its noise (``noise_of``; the cGAN has no such map)
+        try:
+            ztr = noise_features(model, xtr, ytr, seed=seed + ZCLS_SEED)
+        except NotImplementedError:
+            z_acc = None
+        else:
+            zte = noise_features(model, xte, yte, seed=seed + ZCLS_SEED + 1)
+            zc, _ = train_latent_classifier(ztr, ytr, cfg["latent_classifier"], seed + ZCLS_SEED,
+                                            dev, log)
+            z_acc = float((predict_labels(zc, zte) == yte).mean())
+            add(method, "z_label_accuracy", z_acc)
+        log(f"{method}: accuracy "
+            + ("none (no forward predictor)" if acc is None else f"{acc:.4f}")
+            + f", generated_accuracy {g['generated_accuracy']:.4f}, style_follows_label "
+            f"{g['style_follows_label']:.4f}, style_consistency {g['style_consistency']:.4f}, "
+            "z_label_accuracy " + ("not computed (no noise_of)" if z_acc is None else f"{z_acc:.4f}"))
     write_npz(out_samples, **grids)
     write_json(out_metrics, rows)
     return rows

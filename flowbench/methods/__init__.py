@@ -4,6 +4,9 @@
 - ``ours``: the single-likelihood conditional flow of Xiao, Yan & Amit (2019), Eq. (5), (6)
 - ``inn``: the four-loss MMD-trained INN of Ardizzone et al. (2018)
 - ``cinn``: the conditional INN of Ardizzone et al. (2019)
+- ``cvae``: the conditional VAE of Sohn et al. (2015), one ELBO
+- ``cgan``: a conditional GAN (Mirza & Osindero 2014) trained as a WGAN-GP (Gulrajani et al. 2017)
+- ``cfm``: conditional flow matching (Lipman et al. 2023), sampled with torchdiffeq's ODE solvers
 
 Every module of this package is imported here, so a method registers itself (``@register_method``)
 by being a file of the package; ``make_method`` builds one by its config name. Nothing outside

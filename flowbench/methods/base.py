@@ -18,7 +18,8 @@ plots call only these methods and never branch on which method they hold:
 A new method is one module of this package: a ``ConditionalMethod`` subclass with
 ``@register_method``.
 
-Shared pieces live here: Gaussian log-density, noisy padding, optimiser construction.
+Shared pieces live here: Gaussian log-density, noisy padding, optimiser construction, the plain
+MLP of the generative baselines, the per-sample memory estimates the config's size check uses.
 """
 from __future__ import annotations
 
@@ -131,6 +132,42 @@ class ConditionalMethod(nn.Module):
         """Bytes of the method's own large training arrays at batch size ``batch`` beyond the
         flow's activations (for the config's memory check), with a description each."""
         return []
+
+    @classmethod
+    def train_bytes_per_sample(cls, params: dict) -> tuple[int, str]:
+        """Bytes per training sample of the activations autograd keeps for backward (for the
+        config's memory check: a lower bound), and what they are. The default is a coupling
+        flow's: two couplings per paper block, each keeping its subnet's hidden layers and its
+        input (float32)."""
+        p = params
+        return (4 * 2 * p["blocks"] * (max(p["subnet_layers"] - 1, 1) * p["width"] + p["dim"]),
+                "the flow's activations kept for backward")
+
+    @classmethod
+    def sample_bytes_per_sample(cls, params: dict) -> tuple[int, str]:
+        """Bytes per sample of drawing (or mapping) samples without gradients: the input and output
+        of the widest layer (float32); and what the samples pass through."""
+        return 4 * 2 * max(params["width"], params["dim"]), "the flow"
+
+
+def mlp(in_features: int, out_features: int, width: int, layers: int,
+        activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """``layers`` Linear layers (in -> width -> ... -> width -> out) with ``activation`` between
+    them, none after the last: the networks of the generative baselines (cvae, cgan, cfm)."""
+    if layers < 1:
+        raise ValueError(f"an MLP needs at least 1 Linear layer, got {layers}")
+    dims = [in_features] + [width] * (layers - 1) + [out_features]
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods.append(nn.Linear(dims[i], dims[i + 1]))
+        if i < layers - 1:
+            mods.append(activation())
+    return nn.Sequential(*mods)
+
+
+def n_parameters(module: nn.Module) -> int:
+    """Number of trainable scalars of ``module`` (the parameter counts the baselines quote)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 METHODS: dict[str, type] = {}

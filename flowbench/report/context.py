@@ -37,6 +37,8 @@ class ReportContext:
     figures: dict[str, list[str]] = field(default_factory=dict)
     image_datasets: list[str] = field(default_factory=list)
     image_figures: dict[str, list[str]] = field(default_factory=dict)
+    #: the image figures of the flows that ran (``tables.image_figure_names``), in report order
+    image_figure_names: tuple[str, ...] = T.image_figure_names(None)
     bench: dict | None = None
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)
     floors: pd.DataFrame = field(default_factory=pd.DataFrame)    # stats.floor_table of the floors

@@ -12,7 +12,8 @@ import pandas as pd
 from .. import tables as T
 from ..images.names import IMAGE_FIGURES
 
-#: the image stage's figures, copied to ``figures/images/<dataset>/`` (Fig. 5.3 / 5.4, ours and cINN)
+#: every image figure (Fig. 5.3 / 5.4 of ours, the cINN and the generative baselines); a report
+#: copies those of the flows that ran (``tables.image_figure_names``) to ``figures/images/<dataset>/``
 IMAGE_FIGURE_NAMES = IMAGE_FIGURES
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 
 from .. import tables as T
+from ..images.names import DEFAULT_FIGURES
 from . import files, inputs
 from .claims import CLAIM_TASK, claims_by_task, claims_frame, evaluate_claims, time_threshold
 from .context import ReportContext
-from .inputs import IMAGE_FIGURE_NAMES
 from .sections import readme
 from .sections.cost import BENCH_FIGURE
 from .stats import floor_mean, floor_table
@@ -23,17 +23,21 @@ TABLE_FILES = ("claims", "claims_by_task", "diverged", "time_to_w2", "table1", "
                "wall_time", "noise_floor")
 
 
-def report_outputs(report_dir: str | Path, task_figures: dict, image_datasets=()) -> list[str]:
+def report_outputs(report_dir: str | Path, task_figures: dict, image_datasets=(),
+                   image_figures=None) -> list[str]:
     """Every file ``render_report`` writes for these tasks ({task: its figure names}, as the task
-    kind lists them) and image data sets (the Snakemake outputs). The benchmark's figure, copied
+    kind lists them) and image data sets (the Snakemake outputs), each with ``image_figures``
+    (default: ``DEFAULT_FIGURES``, ours' and the cINN's; a config with generative baselines adds
+    theirs: ``flow_figures(configured_flows(config["images"]))``). The benchmark's figure, copied
     only when ``results/benchmark/`` exists, is not among them: that stage is off the default path."""
     rd = str(report_dir).rstrip("/")
+    image_figures = DEFAULT_FIGURES if image_figures is None else tuple(image_figures)
     out = [f"{rd}/README.md"]
     out += [f"{rd}/tables/{name}.csv" for name in TABLE_FILES]
     out += [f"{rd}/tables/summary_{t}.csv" for t in sorted(task_figures)]
     out += [f"{rd}/figures/{t}/{name}.png" for t in sorted(task_figures) for name in task_figures[t]]
     out += [f"{rd}/figures/images/{d}/{name}.png" for d in sorted(image_datasets or ())
-            for name in IMAGE_FIGURE_NAMES]
+            for name in image_figures]
     return out
 
 
@@ -44,7 +48,8 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
 
     Reads ``results/<task>/metrics.csv`` for each task (default: every task with one),
     ``results/images/metrics.csv`` if present (Table 1, generated images, claims C7, C8) and the
-    image figures of ``image_datasets`` (default: every data set with a figure), copied to
+    image figures of ``image_datasets`` (default: every data set with a figure), those of the
+    flows with image metrics (``tables.image_figure_names``), copied to
     ``figures/images/<dataset>/``; ``results/provenance.json``, the runs' ``train_log.csv`` and
     ``train_info.json``, and ``results/<task>/figures/*.png``.
 
@@ -80,12 +85,14 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
         ttt_summary=T.time_to_threshold_summary(ttt), table1=T.table1(images),
         generation=T.generation_table(images), wall=T.wall_time_table(provenance),
         provenance=provenance, runs=inputs.load_runs(results_dir, tasks), records=records,
-        images_ran=images is not None, image_datasets=image_datasets, bench=bench)
+        images_ran=images is not None, image_datasets=image_datasets, bench=bench,
+        image_figure_names=T.image_figure_names(images))
 
     written: dict[str, Path] = {}
     _write_tables(ctx, ttt, report_dir / "tables", written)
     ctx.figures = _copy_task_figures(ctx, results_dir, report_dir, written)
-    ctx.image_figures = _copy_image_figures(image_datasets, results_dir, report_dir, written)
+    ctx.image_figures = _copy_image_figures(image_datasets, ctx.image_figure_names, results_dir,
+                                            report_dir, written)
     ctx.curves = _copy_epoch_curves(results_dir, report_dir, written)
     _benchmark_files(ctx, results_dir, report_dir, written)
     written["README.md"] = files.write_text(report_dir / "README.md", readme(ctx))
@@ -130,12 +137,13 @@ def _copy_task_figures(ctx: ReportContext, results_dir: Path, report_dir: Path,
     return figures
 
 
-def _copy_image_figures(image_datasets, results_dir: Path, report_dir: Path,
+def _copy_image_figures(image_datasets, names, results_dir: Path, report_dir: Path,
                         written: dict) -> dict[str, list[str]]:
-    """``results/images/<dataset>/figures/<name>.png`` (Fig. 5.3 / 5.4), where present."""
+    """``results/images/<dataset>/figures/<name>.png`` (Fig. 5.3 / 5.4) of each of ``names``,
+    where present."""
     image_figures: dict[str, list[str]] = {}
     for d in image_datasets:
-        for name in IMAGE_FIGURE_NAMES:
+        for name in names:
             src = results_dir / "images" / d / "figures" / f"{name}.png"
             if src.exists():
                 rel = f"figures/images/{d}/{name}.png"

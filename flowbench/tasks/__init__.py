@@ -6,6 +6,7 @@ The protocol every task follows is ``flowbench.tasks.base.Task``.
 """
 import importlib
 import pkgutil
+from pathlib import Path
 
 from .base import REFERENCE_SEED, TASK_KINDS, Task, register_task
 
@@ -20,12 +21,31 @@ def task_class(kind: str):
     return TASK_KINDS[kind]
 
 
-def make_task(cfg: dict):
-    """Build a task from its (validated) config section."""
-    return task_class(cfg.get("kind", "gmm")).from_config(cfg)
+def make_task(cfg: dict, reference=None):
+    """Build a task from its (validated) config section; ``reference``: the path of its reference
+    file (for a kind with ``reference_file``; read when first needed)."""
+    task = task_class(cfg.get("kind", "gmm")).from_config(cfg)
+    if reference is not None:
+        task.attach_reference(reference)
+    return task
+
+
+def reference_path(config: dict, task_name: str) -> Path:
+    """Where the workflow puts a task's reference file: results/<name>/<task>/reference.npz
+    (relative to the working directory, the repository root in a workflow job)."""
+    return Path("results") / str(config["name"]) / task_name / "reference.npz"
+
+
+def load_task(config: dict, task_name: str, reference=None):
+    """The task ``task_name`` of a full config, with its reference file attached when its kind has
+    one (``reference``, else the workflow's path, ``reference_path``)."""
+    tcfg = config["tasks"][task_name]
+    if not task_class(tcfg.get("kind", "gmm")).reference_file:
+        return make_task(tcfg)
+    return make_task(tcfg, reference=reference if reference is not None else reference_path(config, task_name))
 
 
 GaussianMixtureTask = TASK_KINDS["gmm"]
 
-__all__ = ["REFERENCE_SEED", "TASK_KINDS", "GaussianMixtureTask", "Task", "make_task", "register_task",
-           "task_class"]
+__all__ = ["REFERENCE_SEED", "TASK_KINDS", "GaussianMixtureTask", "Task", "load_task", "make_task",
+           "reference_path", "register_task", "task_class"]

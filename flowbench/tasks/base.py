@@ -16,6 +16,13 @@ Nothing outside a task knows whether its conditions are class labels or continuo
 - ``test_set() -> (x [N, x_dim], y [N, y_dim])``: a fixed draw for the forward predictor.
 - ``forward_metrics(y_hat, y) -> {name: value}``: how good the forward predictor ``y_hat`` of the
   test set is (accuracy for labels; the error of the predicted y for continuous tasks).
+- ``reference_file``: True for a task whose reference posterior is a workflow output (rule
+  ``reference_task``, ``results/<name>/<task>/reference.npz``, built by ``build_reference``); the
+  task gets its path by ``attach_reference`` (``make_task(cfg, reference=path)``). False (the
+  default): the reference is exact and needs no file.
+- ``calibration_set()``: None (the default), or ``(x_true [M, x_dim], y [M, y_dim], n)`` for a task
+  whose training job also samples n posterior draws at M observations with known true x (the
+  expected coverage of credible intervals, ``flowbench.metrics.calibration_rows``).
 - ``figure_names()``: the task's figures (its own, ``own_figures``, drawn by ``make_figure``, with
   captions in ``figure_captions``; then the common ones); ``describe()``: one sentence for the
   report.
@@ -58,6 +65,8 @@ class Task:
     label_prior = None
     #: the names ``forward_metrics`` returns (summary-table columns)
     forward_metric_names: tuple[str, ...] = ()
+    #: whether the reference posterior is a workflow output (``build_reference``; rule reference_task)
+    reference_file = False
     #: the task's own per-condition numbers (``posterior_extra_metrics``) shown beside W2
     summary_metrics: tuple[str, ...] = ()
 
@@ -91,6 +100,18 @@ class Task:
         """Task-specific per-condition numbers beside the distances (the mixture: mode weights
         and W2 within modes); none by default."""
         return {}
+
+    def attach_reference(self, path) -> None:
+        """Use the reference file at ``path`` (tasks with ``reference_file`` only)."""
+        raise TypeError(f"task kind {self.kind!r} has an exact reference and reads no reference file")
+
+    def build_reference(self, log=None) -> dict:
+        """The arrays of the task's reference file (tasks with ``reference_file`` only)."""
+        raise TypeError(f"task kind {self.kind!r} has an exact reference and builds no reference file")
+
+    def calibration_set(self):
+        """None, or ``(x_true [M, x_dim], y [M, y_dim], n_samples)``: observations with known true
+        x at which the training job samples the model for the calibration rows."""
 
     def test_set(self):
         raise NotImplementedError

@@ -26,6 +26,8 @@ rule benchmark_costs:
     benchmark:
         f"{RESULTS}/benchmarks/benchmark/step_costs.tsv"
     threads: config["benchmark"]["threads"]
+    resources:
+        **job_resources("benchmark_costs"),
     params:
         device=config.get("device", "auto"),
         identity=digest(config.get("benchmark")),
@@ -41,6 +43,8 @@ rule benchmark_precision:
     benchmark:
         f"{RESULTS}/benchmarks/benchmark/metric_precision.tsv"
     threads: 1
+    resources:
+        **job_resources("benchmark_precision"),
     script:
         "../scripts/benchmark_precision.py"
 
@@ -53,6 +57,8 @@ rule benchmark_profile:
     benchmark:
         f"{RESULTS}/benchmarks/benchmark/op_profile.tsv"
     threads: config["benchmark"]["threads"]
+    resources:
+        **job_resources("benchmark_profile"),
     params:
         device=config.get("device", "auto"),
         identity=digest(config.get("benchmark")),

@@ -1,25 +1,29 @@
 # The image stage (paper Sec. 5.2: Fig. 5.3, Fig. 5.4, Table 1), per data set and seed:
-# auto-encoder + latents -> ours / cINN on the latents; an independent CNN on real images ->
-# evaluate (accuracy, generated_accuracy, style_follows_label) -> one tidy metrics.csv; figures.
+# auto-encoder + latents -> ours / cINN (and each generative baseline with a section in `images`:
+# cvae, cgan, cfm) on the latents; an independent CNN on real images -> evaluate (accuracy,
+# generated_accuracy, style_follows_label) -> one tidy metrics.csv; figures.
 # Nothing runs when the config has no `images` section or `images.datasets` is empty.
 
 import os
 
-# the figure list the plots and the report use too (torch-free: keeps the parse light)
-from flowbench.images.names import IMAGE_FIGURES
+# the flow and figure lists the plots and the report use too (torch-free: keeps the parse light)
+from flowbench.images.names import FLOWS, configured_flows, flow_figures
 
 IMAGES = config.get("images") or {}
 IMG = f"{RESULTS}/images"
 IMG_RUN = f"{IMG}/{{dataset}}/seed{{seed}}"
 IMG_LOG = f"{RESULTS}/logs/images/{{dataset}}/seed{{seed}}"
 IMG_BENCH = f"{RESULTS}/benchmarks/images/{{dataset}}/seed{{seed}}"
-IMAGE_RUN_FILES = ("autoencoder.pt", "latents.npz", "autoencoder.json", "ours.pt", "ours.json",
-                   "ours_train_log.csv", "cinn.pt", "cinn.json", "cinn_train_log.csv",
+# the flows this config trains on the latents: ours, the cINN and each opted-in baseline
+IMAGE_FLOWS = configured_flows(IMAGES)
+IMAGE_FIGURES = flow_figures(IMAGE_FLOWS)
+IMAGE_RUN_FILES = ("autoencoder.pt", "latents.npz", "autoencoder.json",
+                   *(f"{flow}{ext}" for flow in IMAGE_FLOWS for ext in (".pt", ".json", "_train_log.csv")),
                    "classifier_cnn.pt", "classifier_cnn.json", "metrics.json", "samples.npz")
 
 wildcard_constraints:
     dataset="mnist|fashion-mnist",
-    flow="ours|cinn",
+    flow="|".join(IMAGE_FLOWS or FLOWS),
 
 
 def images_datasets():
@@ -31,7 +35,9 @@ def images_seeds():
 
 
 def images_threads():
-    return int(IMAGES.get("threads", 1))
+    """Threads of an image training job: `images.threads` (an integer, or `auto`, as
+    `threads_per_job`: flowbench/cluster.py)."""
+    return training_threads(IMAGES.get("threads", AUTO))
 
 
 def images_targets():
@@ -69,6 +75,8 @@ rule images_verify_data:
     log:
         f"{RESULTS}/logs/images/{{dataset}}/verify_data.log",
     threads: 1
+    resources:
+        **job_resources("images_verify_data"),
     params:
         data_root=IMAGES.get("data_root", "../shared/data"),
         download=IMAGES.get("download", True),
@@ -90,6 +98,8 @@ rule images_autoencoder:
     benchmark:
         f"{IMG_BENCH}/autoencoder.tsv"
     threads: images_threads()
+    resources:
+        **job_resources("images_autoencoder"),
     params:
         device=config.get("device", "auto"),
         identity=images_digest(config, "autoencoder"),
@@ -109,6 +119,8 @@ rule images_flow:
     benchmark:
         f"{IMG_BENCH}/{{flow}}.tsv"
     threads: images_threads()
+    resources:
+        **job_resources("images_flow"),
     params:
         device=config.get("device", "auto"),
         identity=lambda wc: images_digest(config, wc.flow),
@@ -127,6 +139,8 @@ rule images_classifier_cnn:
     benchmark:
         f"{IMG_BENCH}/classifier_cnn.tsv"
     threads: images_threads()
+    resources:
+        **job_resources("images_classifier_cnn"),
     params:
         device=config.get("device", "auto"),
         identity=images_digest(config, "classifier_cnn"),
@@ -140,10 +154,9 @@ rule images_evaluate:
         latents=f"{IMG_RUN}/latents.npz",
         cnn=f"{IMG_RUN}/classifier_cnn.pt",
         cnn_info=f"{IMG_RUN}/classifier_cnn.json",
-        ours=f"{IMG_RUN}/ours.pt",
-        ours_info=f"{IMG_RUN}/ours.json",
-        cinn=f"{IMG_RUN}/cinn.pt",
-        cinn_info=f"{IMG_RUN}/cinn.json",
+        # <flow>, <flow>_info for each flow of the config
+        **{k: v for flow in IMAGE_FLOWS
+           for k, v in ((flow, f"{IMG_RUN}/{flow}.pt"), (f"{flow}_info", f"{IMG_RUN}/{flow}.json"))},
     output:
         metrics=f"{IMG_RUN}/metrics.json",
         samples=f"{IMG_RUN}/samples.npz",
@@ -152,6 +165,8 @@ rule images_evaluate:
     benchmark:
         f"{IMG_BENCH}/evaluate.tsv"
     threads: images_threads()
+    resources:
+        **job_resources("images_evaluate"),
     params:
         device=config.get("device", "auto"),
         identity=images_digest(config, "evaluate"),
@@ -167,6 +182,8 @@ rule images_aggregate:
     log:
         f"{RESULTS}/logs/images/aggregate.log",
     threads: 1
+    resources:
+        **job_resources("images_aggregate"),
     script:
         "../scripts/images_aggregate.py"
 
@@ -181,6 +198,8 @@ rule images_figures:
     log:
         f"{RESULTS}/logs/images/{{dataset}}/figures.log",
     threads: 1
+    resources:
+        **job_resources("images_figures"),
     params:
         identity=images_digest(config, "figures"),
     script:
@@ -199,6 +218,8 @@ rule images_epoch_curve:
     benchmark:
         f"{RESULTS}/benchmarks/images/{{dataset}}/epoch_curve.tsv"
     threads: images_threads()
+    resources:
+        **job_resources("images_epoch_curve"),
     params:
         device=config.get("device", "auto"),
         identity=images_digest(config, "epoch_curve"),

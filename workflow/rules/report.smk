@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from flowbench.config import digest
+from flowbench.images.names import configured_flows, flow_figures
 from flowbench.report import report_outputs
 
 # report/ (committed) for the full config; results/<name>/report/ for any config that names no
@@ -23,8 +24,10 @@ REPORT_DIR = config["report_dir"].rstrip("/")
 report: "../report/workflow.rst"
 REPORT_TASKS = sorted(config["tasks"])
 REPORT_TASK_FIGURES = {t: list(figure_names(t)) for t in REPORT_TASKS}
-# the image data sets whose figures the report copies (none when `images` is absent or empty)
+# the image data sets whose figures the report copies (none when `images` is absent or empty),
+# and those figures: ours' and the cINN's, and each generative baseline's the config trains
 REPORT_IMAGE_DATASETS = sorted((config.get("images") or {}).get("datasets") or [])
+REPORT_IMAGE_FIGURES = flow_figures(configured_flows(config.get("images")))
 
 
 def lock_digest():
@@ -34,7 +37,7 @@ def lock_digest():
 
 
 def report_targets():
-    return report_outputs(REPORT_DIR, REPORT_TASK_FIGURES, REPORT_IMAGE_DATASETS)
+    return report_outputs(REPORT_DIR, REPORT_TASK_FIGURES, REPORT_IMAGE_DATASETS, REPORT_IMAGE_FIGURES)
 
 
 def report_upstream():
@@ -68,6 +71,8 @@ rule provenance:
         benchmark_root=f"{RESULTS}/benchmarks",
         benchmark_patterns=lambda wc: benchmark_patterns(),
     threads: 1
+    resources:
+        **job_resources("provenance"),
     script:
         "../scripts/provenance.py"
 
@@ -90,7 +95,8 @@ rule render_report:
         upstream=lambda wc: report_upstream(),
         provenance=f"{RESULTS}/provenance.json",
     output:
-        [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASK_FIGURES, REPORT_IMAGE_DATASETS)],
+        [_report_output(p) for p in report_outputs(REPORT_DIR, REPORT_TASK_FIGURES, REPORT_IMAGE_DATASETS,
+                                                   REPORT_IMAGE_FIGURES)],
     log:
         f"{RESULTS}/logs/report/report.log",
     params:
@@ -99,5 +105,7 @@ rule render_report:
         tasks=REPORT_TASKS,
         image_datasets=REPORT_IMAGE_DATASETS,
     threads: 1
+    resources:
+        **job_resources("render_report"),
     script:
         "../scripts/report.py"

@@ -3,7 +3,7 @@
 # tidy metrics.csv per task (with runs.csv: what each run used; task.json: the task's own record),
 # draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
 from flowbench.captions import figure_caption
-from flowbench.identity import floor_digest
+from flowbench.identity import floor_digest, reference_digest
 from flowbench.tasks import task_class
 
 
@@ -13,6 +13,7 @@ def task_all_targets():
     out = []
     for task in config["tasks"]:
         out += [f"{RESULTS}/{task}/{f}" for f in TASK_FILES]
+        out += reference_files(task)
         out.extend(task_figures(task))
         out.extend(f"{d}/{f}" for d in run_dirs(task) for f in RUN_FILES)
     return out
@@ -21,6 +22,26 @@ def task_all_targets():
 TASK_FILES = ("metrics.csv", "runs.csv", "task.json", "noise_floor.csv")
 RUN_FILES = ("model.pt", "train_log.csv", "train_info.json", "posterior_samples.npz",
              "predictions.npz", "metrics.json")
+
+
+def has_reference_file(task):
+    """Whether the task's kind scores against a reference file (the simulation tasks' rejection
+    ABC, rule reference_task) rather than an exact posterior. False for a name that is no
+    configured task (the figure pattern also meets the report's copies while the DAG is built)."""
+    t = config["tasks"].get(task)
+    return t is not None and task_class(t["kind"]).reference_file
+
+
+def reference_files(task):
+    """[results/<name>/<task>/reference.npz] for a task with a reference file, else []: an extra
+    input of the jobs that read it, so every other task's jobs keep exactly their input lists."""
+    return [f"{RESULTS}/{task}/reference.npz"] if has_reference_file(task) else []
+
+
+def probe_reference_files(task):
+    """The reference file for training only when the task probes W2 during training."""
+    t = config["tasks"].get(task)
+    return reference_files(task) if t is not None and t["train"].get("probe_every") else []
 
 
 def figure_names(task):
@@ -33,6 +54,8 @@ def task_figures(task):
 
 
 rule train_run:
+    input:
+        reference=lambda wc: probe_reference_files(wc.task),
     output:
         model=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/model.pt",
         log_csv=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/train_log.csv",
@@ -44,6 +67,8 @@ rule train_run:
     benchmark:
         f"{RESULTS}/benchmarks/{{task}}/{{method}}/{{variant}}/seed{{seed}}/train.tsv"
     threads: job_threads()
+    resources:
+        **job_resources("train_run"),
     params:
         device=config.get("device", "auto"),
         # the run's slice of the config: a change retrains this run (and only this run)
@@ -59,6 +84,7 @@ rule evaluate_run:
         predictions=rules.train_run.output.predictions,
         log_csv=rules.train_run.output.log_csv,
         floor=f"{RESULTS}/{{task}}/noise_floor.csv",
+        reference=lambda wc: reference_files(wc.task),
     output:
         f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/metrics.json",
     log:
@@ -66,6 +92,8 @@ rule evaluate_run:
     benchmark:
         f"{RESULTS}/benchmarks/{{task}}/{{method}}/{{variant}}/seed{{seed}}/evaluate.tsv"
     threads: 1
+    resources:
+        **job_resources("evaluate_run"),
     params:
         identity=lambda wc: evaluate_digest(config, wc.task),
     script:
@@ -76,6 +104,7 @@ rule aggregate_task:
     input:
         metrics=lambda wc: [f"{d}/metrics.json" for d in run_dirs(wc.task)],
         infos=lambda wc: [f"{d}/train_info.json" for d in run_dirs(wc.task)],
+        reference=lambda wc: reference_files(wc.task),   # its quality numbers go into task.json
     output:
         metrics=f"{RESULTS}/{{task}}/metrics.csv",
         runs=f"{RESULTS}/{{task}}/runs.csv",
@@ -83,14 +112,37 @@ rule aggregate_task:
     log:
         f"{RESULTS}/logs/{{task}}/aggregate.log",
     threads: 1
+    resources:
+        **job_resources("aggregate_task"),
     params:
         identity=lambda wc: task_digest(config, wc.task),
     script:
         "../scripts/aggregate_task.py"
 
 
+rule reference_task:
+    # a simulation task's reference posterior: the nearest prior draws of a streamed pool
+    # (rejection ABC, flowbench.tasks.inverse); only for kinds with a reference file
+    output:
+        f"{RESULTS}/{{task}}/reference.npz",
+    log:
+        f"{RESULTS}/logs/{{task}}/reference.log",
+    # no benchmark file: the build time is in the reference file itself (and task.json), and the
+    # rules' benchmark patterns are part of the provenance record of every config
+    threads: 1
+    resources:
+        **job_resources("reference_task"),
+    params:
+        identity=lambda wc: reference_digest(config, wc.task),
+    script:
+        "../scripts/reference_task.py"
+
+
 rule noise_floor:
     # each metric between two independent exact samples of the sizes the task scores at
+    # (for a task with a reference file: two disjoint subsets of its kept draws)
+    input:
+        reference=lambda wc: reference_files(wc.task),
     output:
         f"{RESULTS}/{{task}}/noise_floor.csv",
     log:
@@ -98,6 +150,8 @@ rule noise_floor:
     benchmark:
         f"{RESULTS}/benchmarks/{{task}}/noise_floor.tsv"
     threads: 1
+    resources:
+        **job_resources("noise_floor"),
     params:
         identity=lambda wc: floor_digest(config, wc.task),
     script:
@@ -110,12 +164,15 @@ rule figure_task:
         metrics=f"{RESULTS}/{{task}}/metrics.csv",
         runs=lambda wc: [f"{d}/{f}" for d in run_dirs(wc.task)
                          for f in ("posterior_samples.npz", "predictions.npz", "train_log.csv")],
+        reference=lambda wc: reference_files(wc.task),
     output:
         report(f"{RESULTS}/{{task}}/figures/{{figure}}.png", caption="../report/figure.rst",
                category="2. Figures", subcategory="{task}"),
     log:
         f"{RESULTS}/logs/{{task}}/figures/{{figure}}.log",
     threads: 1
+    resources:
+        **job_resources("figure_task"),
     params:
         identity=lambda wc: task_digest(config, wc.task),
         caption=lambda wc: figure_caption(wc.figure),

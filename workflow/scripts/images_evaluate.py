@@ -4,8 +4,8 @@ from flowbench.images.stages import run_evaluate
 
 log = setup(snakemake)  # noqa: F821
 w, inp, out = snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
-paths = {k: inp[k] for k in ("autoencoder", "latents", "cnn", "cnn_info", "ours", "ours_info",
-                             "cinn", "cinn_info")}
+# every named input: autoencoder, latents, cnn, cnn_info, and <flow>, <flow>_info per flow of the config
+paths = dict(inp.items())
 rows = run_evaluate(snakemake.config, w.dataset, int(w.seed), paths, out.metrics,  # noqa: F821
                     out.samples, device=snakemake.params.device, log=log)  # noqa: F821
 log(f"{len(rows)} metric rows")

@@ -33,6 +33,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
         lines += [desc, ""]
     lines += [summary_markdown(ctx.summaries[t]) if len(ctx.summaries[t]) else "No runs.", ""]
     lines += floor_lines(t, ctx.floors)
+    lines += reference_lines(ctx.records.get(t))
     lines += ranking_lines(t, ctx)
     ttt = ctx.ttt_summary
     g = ttt[ttt["task"] == t] if len(ttt) else ttt
@@ -48,6 +49,28 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
                   ""]
     return lines + [f"CSV: [tables/summary_{t}.csv](tables/summary_{t}.csv), "
                     "[tables/time_to_w2.csv](tables/time_to_w2.csv).", ""]
+
+
+def reference_lines(record: dict | None) -> list[str]:
+    """The quality of a simulation task's rejection-ABC reference (its record's ``reference``):
+    per condition the acceptance radius, the reference's own re-simulation error, and how far it
+    moves when the pool is 10x smaller, against the W2 between two disjoint halves of it."""
+    ref = (record or {}).get("reference")
+    if not ref or not ref.get("per_condition"):
+        return []
+    rows = [[cid, T.fmt(q.get("radius"), ".4g"), T.fmt(q.get("resim_error"), ".4g"),
+             T.fmt(q.get("radius_small_pool"), ".4g"), T.fmt(q.get("w2_full_vs_small_pool")),
+             T.fmt(q.get("w2_split_floor"))]
+            for cid, q in sorted(ref["per_condition"].items())]
+    return [f"Reference posterior: rejection ABC, the {ref.get('keep')} prior draws nearest each observation "
+            f"out of a pool of {ref.get('pool'):,} (Kruse et al. 2021 keep 4,000 of 10^8). A reference is "
+            "close to exact where its acceptance radius and re-simulation error are small and a 10x smaller "
+            "pool moves it no more than the W2 between two disjoint halves of it (the last two columns, at "
+            f"n = {ref.get('n_quality')}); where it moves more, distances to it carry the reference's own error.",
+            "",
+            markdown(rows, ["condition", "acceptance radius", "re-simulation error of the reference",
+                            "radius, 10x smaller pool", "W2 full vs 10x smaller pool", "W2 between halves"]),
+            ""]
 
 
 def ranking_lines(t: str, ctx: ReportContext) -> list[str]:
