@@ -243,6 +243,23 @@ def test_calibration_rows_leave_out_nonfinite_draws():
 
 
 # --- config ------------------------------------------------------------------------------------
+@pytest.fixture
+def smoke_config(smoke_config):
+    """The smoke config plus a tiny `ballistics` task: the smoke workflow runs `arm` only (ballistics
+    goes through the same rules), these tests cover both kinds."""
+    import copy
+    cfg = copy.deepcopy(smoke_config)
+    cfg["tasks"].setdefault("ballistics", {
+        "kind": "ballistics", "n_obs": 2, "n_test": 200, "n_eval": 100,
+        "reference": {"pool": 100000, "keep": 200, "chunk": 50000},
+        "calibration": {"n_obs": 50, "n_samples": 50}, "metrics": ["w2", "sliced_w2", "mmd", "mmd_kruse"],
+        "train": {"iterations": 20, "batch_size": 128, "log_every": 5},
+        "runs": [{"method": "ours", "variants": ["inverse"], "seeds": [0]},
+                 {"method": "inn", "variants": ["inverse"], "seeds": [0]},
+                 {"method": "cinn", "variants": ["inverse"], "seeds": [0]}]})
+    return cfg
+
+
 @pytest.mark.parametrize("name", ["arm", "ballistics"])
 def test_bad_simulation_configs_refused(smoke_config, name):
     import copy
