@@ -63,24 +63,10 @@ class ArmTask(SimulatorTask):
         "calibration_curves": SimulatorTask.calibration_caption,
     }
 
-    n_obs: int = 10
     ystar: bool = True
-    n_test: int = 2000
-    n_eval: int = 2000
-    pool: int = 100_000_000
-    keep: int = 4000
-    chunk: int = 1_000_000
-    reference_seed: int = 20210709
-    calibration_n_obs: int = 500
-    calibration_n_samples: int = 200
 
     x_dim = 4
     y_dim = 2
-
-    @classmethod
-    def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
-        cls.check_config(where, cfg)
-        return 4, 2
 
     @classmethod
     def from_config(cls, cfg: dict) -> ArmTask:

@@ -155,23 +155,9 @@ class BallisticsTask(SimulatorTask):
         "calibration_curves": SimulatorTask.calibration_caption,
     }
 
-    n_obs: int = 10
-    n_test: int = 2000
-    n_eval: int = 2000
-    pool: int = 100_000_000
-    keep: int = 4000
-    chunk: int = 1_000_000
-    reference_seed: int = 20210709
-    calibration_n_obs: int = 500
-    calibration_n_samples: int = 200
 
     x_dim = 4
     y_dim = 1
-
-    @classmethod
-    def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
-        cls.check_config(where, cfg)
-        return 4, 1
 
     @classmethod
     def from_config(cls, cfg: dict) -> BallisticsTask:

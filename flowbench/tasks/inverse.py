@@ -34,6 +34,8 @@ posterior. Its pieces:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import time
 import weakref
 from collections import OrderedDict
@@ -86,6 +88,7 @@ class _Nearest:
         self.d, self.idx, self.x = d[order], idx[order], x[order]
 
 
+@dataclass
 class SimulatorTask(Task):
     """Base of the deterministic-simulator inverse problems (subclasses: ``arm``, ``ballistics``).
 
@@ -93,9 +96,17 @@ class SimulatorTask(Task):
     task's units), ``forward(x)`` (y = f(x) in the task's units, float64, defined for any x a
     model may sample), ``y_scale`` (physical units of y per task unit: distances and the
     re-simulation error are reported physically) and optionally ``extra_conditions()``.
-    Dataclass fields of every subclass: n_obs, n_test, n_eval, pool, keep, chunk, reference_seed,
-    calibration_n_obs, calibration_n_samples.
+    The dataclass fields below are every subclass's; ``config_dims`` is (x_dim, y_dim).
     """
+    n_obs: int = 10
+    n_test: int = 2000
+    n_eval: int = 2000
+    pool: int = 100_000_000
+    keep: int = 4000
+    chunk: int = 1_000_000
+    reference_seed: int = 20210709
+    calibration_n_obs: int = 500
+    calibration_n_samples: int = 200
     conditions = "continuous"
     reference_file = True
     practical = True      # a practical inverse problem of Kruse et al. (2021): the suite's claim C9
@@ -122,6 +133,11 @@ class SimulatorTask(Task):
                 "reference_seed": int(ref.get("seed", 20210709)),
                 "calibration_n_obs": int(cal.get("n_obs", 500)),
                 "calibration_n_samples": int(cal.get("n_samples", 200))}
+
+    @classmethod
+    def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
+        cls.check_config(where, cfg)
+        return cls.x_dim, cls.y_dim
 
     @classmethod
     def check_config(cls, where: str, cfg: dict) -> None:
