@@ -168,7 +168,7 @@ def check_run_current(config: dict, task_name: str, method: str, variant: str, s
 
 
 RUN_COLUMNS = ["task", "method", "variant", "seed", "config_digest", "iterations", "batch_size",
-               "n_eval", "steps_done", "diverged", "device", "threads", "n_parameters"]
+               "n_eval", "steps_done", "diverged", "device", "threads", "n_parameters", "sample_seconds"]
 
 
 def runs_table(info_files) -> pd.DataFrame:

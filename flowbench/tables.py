@@ -99,6 +99,35 @@ def runs(metrics: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
     return out.sort_values(RUN_KEYS, kind="stable").reset_index(drop=True)
 
 
+def method_costs(run_rows: pd.DataFrame, metrics: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Per (method, variant) of ``task``: ``n_parameters`` (trainable and fixed, as the run
+    recorded) and ``sample_seconds_per_1000``, the evaluation's sampling wall-clock per 1,000
+    posterior samples (``sample_seconds`` of ``runs.csv`` over conditions x ``n_eval``, mean over
+    the non-diverged seeds; it includes one forward pass over the test set where the method has a
+    forward predictor). NaN where the runs did not record it."""
+    cols = ["method", "variant", "n_parameters", "sample_seconds_per_1000"]
+    if run_rows is None or run_rows.empty or "task" not in run_rows:
+        return pd.DataFrame(columns=cols)
+    r = run_rows[run_rows["task"] == task]
+    m = metrics[(metrics["task"] == task) & (metrics["metric"] == "w2") & (metrics["condition"] != "")]
+    n_cond = m.groupby(RUN_KEYS)["condition"].nunique()
+    rows = []
+    for (method, variant), g in r.groupby(["method", "variant"], sort=False):
+        params = pd.to_numeric(g.get("n_parameters"), errors="coerce").dropna() if "n_parameters" in g else []
+        per = []
+        for x in g.itertuples(index=False):
+            if bool(getattr(x, "diverged", False)) or "sample_seconds" not in g:
+                continue
+            k = n_cond.get((task, method, variant, int(x.seed)))
+            secs, n_eval = float(getattr(x, "sample_seconds")), float(getattr(x, "n_eval"))
+            if k and n_eval > 0 and math.isfinite(secs):
+                per.append(1000.0 * secs / (k * n_eval))
+        rows.append({"method": method, "variant": variant,
+                     "n_parameters": float(np.median(params)) if len(params) else float("nan"),
+                     "sample_seconds_per_1000": float(np.mean(per)) if per else float("nan")})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def diverged_runs(metrics: pd.DataFrame) -> pd.DataFrame:
     """The diverged runs: task, method, variant, seed, diverged_step, last_finite_loss."""
     r = runs(metrics)

@@ -7,6 +7,7 @@ from . import claims, cost, images, produced, tasks
 
 SECTIONS = (
     claims.summary,            # title and one paragraph: what was measured, verdict counts
+    claims.worth_using,        # ## Is the paper's flow worth using today? (ours against the best)
     claims.claims,             # ## Claims (and the mixture claims on every label map)
     claims.diverged,           # ## Diverged runs
     tasks.results,             # ## Results per task

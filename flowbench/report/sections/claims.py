@@ -8,6 +8,7 @@ from ... import tables as T
 from ..claims import COMMON_RULE, TASK_CLAIMS, verdict_counts
 from ..context import ReportContext
 from ..markdown import markdown
+from ..today import answer, standing, standing_sentence
 
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
@@ -39,6 +40,35 @@ def summary(ctx: ReportContext) -> list[str]:
                  "and its verdicts say nothing about the paper.")
     return ["# Replication report: Xiao, Yan & Amit (2019), "
             "\"A Method to Model Conditional Distributions with Normalizing Flows\"", "", text, ""]
+
+
+def worth_using(ctx: ReportContext) -> list[str]:
+    """## Is the paper's flow worth using today? Ours against the best other method per task
+    (``flowbench.report.today``), and the generated images' accuracy per data set."""
+    standings = []
+    for t in ctx.tasks:
+        s = standing(t, ctx.summaries.get(t), ctx.metrics, (ctx.records.get(t) or {}).get("recipes"),
+                     T.method_costs(ctx.runs, ctx.metrics, t))
+        if s is not None:
+            standings.append(s)
+    if not standings and ctx.generation.empty:
+        return []
+    lines = ["## Is the paper's flow worth using today?", "",
+             "Ours at its recipe against the best other method at its recipe on each task (the ranking "
+             "tables of \"Results per task\"), by the ratio of geometric means of W2 over seeds with its 95% "
+             "Welch interval on the log scale: *best* when the runner-up is worse beyond the interval, "
+             "*behind* when the leader is better beyond it, *not separated* when the interval contains 1.", ""]
+    lines += [f"- {standing_sentence(s)}" for s in standings]
+    g = ctx.generation
+    if len(g) and "generated_accuracy_mean" in g:
+        for ds, gd in g.groupby("dataset", sort=False):
+            cells = [f"{m} {T.fmt_pm(r.generated_accuracy_mean, r.generated_accuracy_ci95, '.3f')}"
+                     for m, r in ((r.method, r) for r in gd.itertuples(index=False))
+                     if r.generated_accuracy_n > 0]
+            if cells:
+                lines.append(f"- {_PRETTY.get(ds, ds)} latents, generated images classified by the independent "
+                             f"CNN (accuracy, mean ± 95% CI over seeds): " + "; ".join(cells) + ".")
+    return lines + ["", answer(standings), ""]
 
 
 def claims(ctx: ReportContext) -> list[str]:

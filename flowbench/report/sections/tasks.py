@@ -82,15 +82,25 @@ def ranking_lines(t: str, ctx: ReportContext) -> list[str]:
     rank = T.ranking_table(summary, (ctx.records.get(t) or {}).get("recipes"))
     cols = list(summary.columns)
     shown = cols[cols.index("c2st_mean") + 1:cols.index("seconds_per_iteration")]
+    costs = T.method_costs(ctx.runs, ctx.metrics, t).set_index(["method", "variant"])
+
+    def cost(r, col, spec):
+        key = (r["method"], r["variant"])
+        return T.fmt(costs.loc[key, col], spec) if key in costs.index else T.NA
+
     rows = [[str(r["rank"]), f"{r['method']}/{r['variant']}", f"{r['w2_n']}/{r['seeds']}", T.fmt(r["w2_gm"]),
              T.fmt_pm(r["w2_mean"], r["w2_ci95"]), T.fmt(r["w2_over_floor"], ".2f"), T.fmt(r["c2st_mean"]),
-             *[T.fmt(r[c], ".4f") for c in shown], T.fmt(r["seconds_per_iteration"], ".4f")]
+             *[T.fmt(r[c], ".4f") for c in shown], T.fmt(r["seconds_per_iteration"], ".4f"),
+             cost(r, "n_parameters", ",.0f"), cost(r, "sample_seconds_per_1000", ".4f")]
             for _, r in rank.iterrows()]
     return ["Ranking of the methods, each at its recipe on this task (the first variant the task's runs "
             "list for it), by the geometric mean of W2 over seeds (lower is better; a method whose runs "
-            "all diverged ranks last). Rank differences within the CIs are not significant.", "",
+            "all diverged ranks last). Rank differences within the CIs are not significant. Parameters: as "
+            "the run recorded them (the cGAN's include its critic). Sampling: the evaluation's wall-clock per "
+            "1,000 posterior samples, on the device and threads the runs trained on.", "",
             markdown(rows, ["rank", "method (recipe)", "finite seeds / seeds", "W2 geometric mean",
-                            "W2 mean ± 95% CI", "W2 / floor", "C2ST", *shown, "s / iteration"]), ""]
+                            "W2 mean ± 95% CI", "W2 / floor", "C2ST", *shown, "s / iteration", "parameters",
+                            "sampling s / 1,000 samples"]), ""]
 
 
 def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:

@@ -1,0 +1,99 @@
+"""The summary's answer to "is the paper's flow worth using today?" (flowbench.report.today):
+the rule must say best, not separated and behind on per-seed numbers built to be each."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowbench import tables as T
+from flowbench.pipeline import runs_table
+from flowbench.report.today import answer, standing, standing_sentence
+
+
+def _metrics(w2_by_method: dict, task="t", spi=None) -> pd.DataFrame:
+    rows = []
+    for (method, variant), seeds in w2_by_method.items():
+        for seed, w in enumerate(seeds):
+            for cond in ("0", "1"):
+                rows.append(dict(task=task, method=method, variant=variant, seed=seed, condition=cond,
+                                 metric="w2", value=float(w)))
+            rows.append(dict(task=task, method=method, variant=variant, seed=seed, condition="",
+                             metric="seconds_per_iteration", value=(spi or {}).get(method, 0.1)))
+    return pd.DataFrame(rows)
+
+
+def _standing(w2_by_method, **kw):
+    m = _metrics(w2_by_method, **kw)
+    return standing("t", T.summary_table(m, "t", forward=()), m)
+
+
+RNG = np.random.default_rng(0)
+
+
+def _lognormal(gm, n=5, sd=0.1):
+    return gm * np.exp(sd * RNG.standard_normal(n))
+
+
+def test_ours_best_when_the_runner_up_is_worse_beyond_the_interval():
+    s = _standing({("ours", "paper"): _lognormal(0.1), ("cfm", "default"): _lognormal(0.3),
+                   ("cgan", "default"): _lognormal(1.0)})
+    assert (s.rank, s.position, s.other) == (1, "best", "cfm/default")
+    assert s.ratio == pytest.approx(3.0, rel=0.3) and s.ci[0] > 1
+    assert "ranks 1st of 3" in standing_sentence(s)
+
+
+def test_ours_behind_when_the_leader_is_better_beyond_the_interval():
+    s = _standing({("ours", "paper"): _lognormal(0.3), ("cfm", "default"): _lognormal(0.1)},
+                  spi={"ours": 0.3, "cfm": 0.1})
+    assert (s.rank, s.position, s.other) == (2, "behind", "cfm/default")
+    assert s.ours_spi / s.other_spi == pytest.approx(3.0)
+    assert "behind cfm/default" in standing_sentence(s)
+    assert "costs 3x" in standing_sentence(s)
+
+
+def test_overlapping_seeds_are_not_separated_either_way():
+    # the same distribution: ranked first or second, the interval contains 1
+    a = np.array([0.10, 0.2, 0.12, 0.3, 0.15])
+    s = _standing({("ours", "paper"): a, ("cvae", "default"): a[::-1] * 1.02})
+    assert s.position == "tied" and s.ci[0] < 1 < s.ci[1]
+
+
+def test_one_seed_is_undecided_and_all_diverged_ranks_last():
+    s = _standing({("ours", "paper"): [0.1], ("cfm", "default"): [0.3]})
+    assert s.position == "undecided"
+    s = _standing({("ours", "paper"): [np.nan] * 3, ("cfm", "default"): _lognormal(0.3, 3)})
+    assert s.rank == 2 and s.position == "undecided"
+
+
+def test_no_answer_without_ours_or_a_second_method():
+    assert _standing({("cfm", "default"): _lognormal(0.1)}) is None
+    assert _standing({("ours", "paper"): _lognormal(0.1)}) is None
+
+
+def test_the_answer_counts_and_names_the_leaders():
+    best = _standing({("ours", "paper"): _lognormal(0.1), ("cfm", "default"): _lognormal(0.3)})
+    behind = _standing({("ours", "paper"): _lognormal(0.3), ("cfm", "default"): _lognormal(0.1)})
+    text = answer([best, behind])
+    assert "best method on 1" in text and "behind on 1 (t: cfm/default)" in text
+    assert "where it is not behind" in text
+    assert "no method sampled the posterior better" in answer([best])
+    assert "every decided task" in answer([behind])
+    assert "no answer" in answer([_standing({("ours", "paper"): [0.1], ("cfm", "default"): [0.3]})])
+
+
+def test_method_costs_per_1000_samples_from_the_runs(tmp_path):
+    import json
+    infos = []
+    for method, secs, div in (("ours", 2.0, False), ("cfm", 8.0, False), ("cgan", 0.0, True)):
+        d = tmp_path / "t" / method / "default" / "seed0"
+        d.mkdir(parents=True)
+        (d / "train_info.json").write_text(json.dumps(
+            {"sample_seconds": secs, "n_eval": 500, "diverged": div, "n_parameters": 1000}))
+        infos.append(d / "train_info.json")
+    runs = runs_table(infos)
+    m = _metrics({("ours", "default"): [0.1], ("cfm", "default"): [0.1], ("cgan", "default"): [0.1]})
+    c = T.method_costs(runs, m, "t").set_index("method")
+    # 2 conditions x 500 samples = 1,000 samples
+    assert c.loc["ours", "sample_seconds_per_1000"] == pytest.approx(2.0)
+    assert c.loc["cfm", "sample_seconds_per_1000"] == pytest.approx(8.0)
+    assert np.isnan(c.loc["cgan", "sample_seconds_per_1000"])   # diverged: no sampling cost
+    assert c.loc["ours", "n_parameters"] == 1000
