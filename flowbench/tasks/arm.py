@@ -92,8 +92,6 @@ class ArmTask(SimulatorTask):
 
     # --- figures ----------------------------------------------------------------------------
     def make_figure(self, name: str, config: dict, task_name: str, task_dir: Path, out: Path) -> Path:
-        if name == "calibration_curves":
-            return self.calibration_figure(config, task_name, task_dir, out)
         if name != "arm_configurations":
             return super().make_figure(name, config, task_name, task_dir, out)
         import matplotlib.pyplot as plt
