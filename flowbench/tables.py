@@ -504,6 +504,52 @@ def wall_time_table(provenance: dict | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def _stage_of(file: str) -> str:
+    """The stage of a benchmark file ``.../benchmarks/<...>.tsv``: ``<task> / <method>`` for a
+    task's training and evaluation, ``<task> / <rule>`` for its other jobs, ``images / <step>``
+    (auto-encoder, each flow, the CNN, evaluation, the epoch curve) over data sets and seeds, and
+    ``cost benchmark``."""
+    parts = Path(str(file)).parts
+    parts = parts[parts.index("benchmarks") + 1:] if "benchmarks" in parts else parts
+    stem = Path(parts[-1]).stem if parts else "?"
+    if not parts:
+        return "?"
+    if parts[0] == "benchmark":
+        return "cost benchmark"
+    if parts[0] == "images":
+        return f"images / {stem}"
+    if len(parts) >= 5:      # <task>/<method>/<variant>/seed<k>/{train,evaluate}.tsv
+        return f"{parts[0]} / {parts[1]}"
+    return f"{parts[0]} / {stem}"
+
+
+def cpu_by_stage(provenance: dict | None, extra: dict | None = None) -> pd.DataFrame:
+    """CPU- and wall-hours per stage (``_stage_of``) from the provenance's benchmark jobs, largest
+    first, then a total row. ``extra``: {stage: seconds} of jobs without a benchmark file (the
+    reference posteriors record their build time themselves), counted as CPU = wall seconds."""
+    cols = ["stage", "jobs", "cpu_hours", "wall_hours"]
+    jobs = ((provenance or {}).get("benchmarks") or {}).get("jobs") or []
+    acc: dict[str, list[float]] = {}
+    for j in jobs:
+        a = acc.setdefault(_stage_of(j.get("file", "")), [0, 0.0, 0.0])
+        a[0] += 1
+        a[1] += float(j.get("cpu_time") or 0.0)
+        a[2] += float(j.get("s") or 0.0)
+    for stage, secs in (extra or {}).items():
+        if secs is not None and math.isfinite(float(secs)):
+            a = acc.setdefault(stage, [0, 0.0, 0.0])
+            a[0] += 1
+            a[1] += float(secs)
+            a[2] += float(secs)
+    rows = sorted(({"stage": k, "jobs": int(v[0]), "cpu_hours": v[1] / 3600, "wall_hours": v[2] / 3600}
+                   for k, v in acc.items()), key=lambda r: (-r["cpu_hours"], r["stage"]))
+    if rows:
+        rows.append({"stage": "total", "jobs": sum(r["jobs"] for r in rows),
+                     "cpu_hours": sum(r["cpu_hours"] for r in rows),
+                     "wall_hours": sum(r["wall_hours"] for r in rows)})
+    return pd.DataFrame(rows, columns=cols)
+
+
 # ----------------------------------------------------------------------------------------------
 # formatting
 # ----------------------------------------------------------------------------------------------

@@ -97,3 +97,22 @@ def test_method_costs_per_1000_samples_from_the_runs(tmp_path):
     assert c.loc["cfm", "sample_seconds_per_1000"] == pytest.approx(8.0)
     assert np.isnan(c.loc["cgan", "sample_seconds_per_1000"])   # diverged: no sampling cost
     assert c.loc["ours", "n_parameters"] == 1000
+
+
+def test_cpu_by_stage_groups_the_benchmark_files():
+    prov = {"benchmarks": {"jobs": [
+        {"file": "results/full/benchmarks/gmm/inn/full/seed0/train.tsv", "cpu_time": 3600.0, "s": 4000.0},
+        {"file": "results/full/benchmarks/gmm/inn/ramp_fast/seed1/evaluate.tsv", "cpu_time": 1800.0, "s": 1800.0},
+        {"file": "results/full/benchmarks/gmm/ours/paper/seed0/train.tsv", "cpu_time": 360.0, "s": 400.0},
+        {"file": "results/full/benchmarks/gmm/noise_floor.tsv", "cpu_time": 36.0, "s": 40.0},
+        {"file": "results/full/benchmarks/images/mnist/seed0/autoencoder.tsv", "cpu_time": 720.0, "s": 700.0},
+        {"file": "results/full/benchmarks/images/fashion-mnist/seed1/autoencoder.tsv", "cpu_time": 720.0,
+         "s": 700.0},
+        {"file": "results/full/benchmarks/benchmark/step_costs.tsv", "cpu_time": 72.0, "s": 80.0}]}}
+    t = T.cpu_by_stage(prov, {"arm / reference": 7200.0}).set_index("stage")
+    assert list(t.index[:2]) == ["arm / reference", "gmm / inn"]
+    assert t.loc["gmm / inn", "jobs"] == 2 and t.loc["gmm / inn", "cpu_hours"] == pytest.approx(1.5)
+    assert t.loc["images / autoencoder", "cpu_hours"] == pytest.approx(0.4)
+    assert {"gmm / ours", "gmm / noise_floor", "cost benchmark"} <= set(t.index)
+    assert t.loc["total", "cpu_hours"] == pytest.approx((3600 + 1800 + 360 + 36 + 1440 + 72 + 7200) / 3600)
+    assert T.cpu_by_stage(None).empty

@@ -18,6 +18,7 @@ def how_produced(ctx: ReportContext) -> list[str]:
     lines += provenance_lines(ctx)
     lines.append("")
     lines += wall_time(ctx.wall)
+    lines += [""] + cpu_by_stage(ctx)
     return lines + ["",
                     "Every number, table and figure here is produced by the workflow from `results/`; nothing is "
                     "edited by hand.",
@@ -73,6 +74,22 @@ def lock_line(lock: dict | None) -> str:
         return line + "; every package it pins was installed at its locked version (torch is installed before it)."
     shown = ", ".join(differs[:10]) + (f" and {len(differs) - 10} more" if len(differs) > 10 else "")
     return line + f"; {len(differs)} installed package{'s' if len(differs) != 1 else ''} differed from it: {shown}."
+
+
+def cpu_by_stage(ctx: ReportContext) -> list[str]:
+    """CPU-hours per stage (task and method, image step), from the same benchmark files, plus
+    each reference posterior's own recorded build time."""
+    extra = {f"{t} / reference": ((ctx.records.get(t) or {}).get("reference") or {}).get("build_seconds")
+             for t in ctx.tasks}
+    stages = T.cpu_by_stage(ctx.provenance, {k: v for k, v in extra.items() if v is not None})
+    if stages.empty:
+        return []
+    return ["CPU-hours per stage (a task's training and evaluation jobs per method; the image steps over "
+            "data sets and seeds; a reference posterior's build time as it recorded it), largest first:",
+            "",
+            markdown([[r.stage, str(r.jobs), T.fmt(r.cpu_hours, ".2f"), T.fmt(r.wall_hours, ".2f")]
+                      for r in stages.itertuples(index=False)], ["stage", "jobs", "CPU-hours", "wall-hours"]),
+            ""]
 
 
 def wall_time(wall: pd.DataFrame) -> list[str]:
