@@ -49,6 +49,12 @@ class ReportContext:
         """One row per run of every task (``flowbench.tables.runs``)."""
         return T.runs(self.metrics)
 
+    @cached_property
+    def costs(self) -> dict[str, pd.DataFrame]:
+        """Per task: parameters and sampling cost per (method, variant) (``tables.method_costs``),
+        read by the ranking tables and by the "worth using today" section."""
+        return {t: T.method_costs(self.runs, self.metrics, t) for t in self.tasks}
+
     @property
     def configfiles(self) -> list[str]:
         return self.provenance.get("configfiles") or []

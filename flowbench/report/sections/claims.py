@@ -48,7 +48,7 @@ def worth_using(ctx: ReportContext) -> list[str]:
     standings = []
     for t in ctx.tasks:
         s = standing(t, ctx.summaries.get(t), ctx.metrics, (ctx.records.get(t) or {}).get("recipes"),
-                     T.method_costs(ctx.runs, ctx.metrics, t))
+                     ctx.costs[t])
         if s is not None:
             standings.append(s)
     if not standings and ctx.generation.empty:

@@ -82,7 +82,7 @@ def ranking_lines(t: str, ctx: ReportContext) -> list[str]:
     rank = T.ranking_table(summary, (ctx.records.get(t) or {}).get("recipes"))
     cols = list(summary.columns)
     shown = cols[cols.index("c2st_mean") + 1:cols.index("seconds_per_iteration")]
-    costs = T.method_costs(ctx.runs, ctx.metrics, t).set_index(["method", "variant"])
+    costs = ctx.costs[t].set_index(["method", "variant"])
 
     def cost(r, col, spec):
         key = (r["method"], r["variant"])
