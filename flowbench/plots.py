@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: E402
 from .config import iter_runs  # noqa: E402
 from .tasks import make_task  # noqa: E402
 
@@ -116,27 +117,169 @@ def fig5_2(config, task_name, task_dir: Path, out: Path) -> Path:
     return _save(fig, out)
 
 
-def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, threshold: float = 0.1) -> Path:
+def _method_order(methods) -> list[str]:
+    """Ours first, then the INN and the cINN, then the other methods alphabetically."""
+    first = ("ours", "inn", "cinn")
+    return [m for m in first if m in methods] + sorted(m for m in methods if m not in first)
+
+
+def _method_colours(methods) -> dict[str, tuple]:
+    """One colour per method, the same in every figure of a task (variants share their method's)."""
+    order = _method_order(methods)
+    return dict(zip(order, sns.color_palette(PALETTE, max(len(order), 1))))
+
+
+def _run_order(runs, recipes: dict[str, str] | None) -> list[str]:
+    """``method/variant`` names grouped by method (``_method_order``), each method's recipe first."""
+    recipes = recipes or {}
+    by_method: dict[str, list[str]] = {}
+    for r in runs:
+        m, v = r.split("/", 1)
+        by_method.setdefault(m, []).append(v)
+    out = []
+    for m in _method_order(by_method):
+        vs = sorted(by_method[m], key=lambda v: (v != recipes.get(m), v))
+        out += [f"{m}/{v}" for v in vs]
+    return out
+
+
+def task_floor(floors: pd.DataFrame | None, n: int | None = None) -> tuple[float, int | None]:
+    """(mean W2 floor, n) at sample size ``n`` (the largest the floor file has when None): the W2
+    between two independent exact samples of that size; (nan, None) without a floor."""
+    if floors is None or floors.empty:
+        return float("nan"), None
+    f = floors[floors["metric"] == "w2"]
+    if f.empty:
+        return float("nan"), None
+    n = int(f["n"].max()) if n is None else int(n)
+    f = f[f["n"] == n]
+    return (float(f["value"].mean()), n) if len(f) else (float("nan"), None)
+
+
+def _geo_ci(values: np.ndarray) -> tuple[float, float, float]:
+    """Geometric mean of positive ``values`` and its 95% t-interval (on the log scale)."""
+    from scipy import stats
+    lv = np.log(values)
+    g = float(np.exp(lv.mean()))
+    if len(lv) < 2 or lv.std(ddof=1) == 0:
+        return g, g, g
+    h = float(stats.t.ppf(0.975, len(lv) - 1) * lv.std(ddof=1) / np.sqrt(len(lv)))
+    return g, float(np.exp(lv.mean() - h)), float(np.exp(lv.mean() + h))
+
+
+def _floor_lines(ax, floor: float, n, vertical: bool, multiple: float = TIME_FLOOR_MULTIPLE) -> list:
+    """The floor (solid) and ``multiple`` x the floor (dotted); returns their legend handles."""
+    if not np.isfinite(floor):
+        return []
+    line = ax.axvline if vertical else ax.axhline
+    return [line(floor, color="0.35", lw=1.2, label=f"noise floor: two exact samples, n = {n}"),
+            line(multiple * floor, color="0.35", lw=1, ls=":", label=f"{multiple:g} x the floor")]
+
+
+def _log_ticks(axis) -> None:
+    """Ticks at 1, 2, 5 x 10^k labelled as plain numbers (a W2 axis spans a few decades at most)."""
+    axis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _x_range(values: np.ndarray, floor: float, span: float = 100.0) -> tuple[float, float]:
+    """The W2 axis: from below the smallest value (or the floor) to the largest, at most ``span`` x
+    the floor (larger values are drawn at the edge with their number)."""
+    lo = min(float(values.min()) if len(values) else np.inf, floor if np.isfinite(floor) else np.inf)
+    hi = float(values.max()) if len(values) else np.nan
+    if not np.isfinite(lo):
+        return 1e-3, 1.0
+    hi = hi if np.isfinite(hi) else lo * 10
+    if np.isfinite(floor):
+        hi = min(hi, span * floor)
+    return lo / 1.6, max(hi * 1.6, lo * 10)
+
+
+def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFrame | None = None,
+                  recipes: dict[str, str] | None = None) -> Path:
+    """Left: every run's W2 per seed (mean over the evaluation conditions), its geometric mean over
+    seeds and 95% t-interval on the log scale (the statistics the claims use), against the noise
+    floor and 3x the floor. Right: W2 per condition of each method at its recipe (``recipes``,
+    {method: variant}; default: every method's first variant alphabetically)."""
     d = metrics[(metrics.metric == "w2") & (metrics.condition.astype(str) != "")].copy()
-    fig, ax = plt.subplots(figsize=(11, 4.6))
     if d.empty:
-        _not_run(ax, "no W2 values (all runs diverged or none configured)")
+        fig, ax = plt.subplots(figsize=(8, 3))
+        _not_run(ax, "no W2 values (none configured)")
+        ax.set_title(f"{task_name}: W2 to the reference posterior", fontsize=10)
+        return _save(fig, out)
+    d["run"] = d["method"] + "/" + d["variant"]
+    floor, n = task_floor(floors)
+    colours = _method_colours(d["method"].unique())
+    recipes = dict(recipes or {})
+    for m in d["method"].unique():
+        recipes.setdefault(m, sorted(d.loc[d["method"] == m, "variant"].unique())[0])
+    order = _run_order(d["run"].unique(), recipes)
+    per_seed = d.groupby(["run", "seed"])["value"].mean()   # NaN when any condition is NaN (diverged)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, max(3.8, 1.4 + 0.32 * len(order))),
+                                  gridspec_kw={"width_ratios": [1.25, 1]}, layout="constrained")
+    rng = np.random.default_rng(0)
+    finite_all = per_seed[np.isfinite(per_seed) & (per_seed > 0)].to_numpy(dtype=float)
+    lo_edge, hi_edge = _x_range(finite_all, floor)
+    for i, run in enumerate(order):
+        v = per_seed.loc[run].to_numpy(dtype=float)
+        ok = np.isfinite(v) & (v > 0)
+        c = colours[run.split("/", 1)[0]]
+        inside = ok & (v <= hi_edge)
+        ax.scatter(v[inside], i + rng.uniform(-0.15, 0.15, inside.sum()), s=14, color=c, alpha=0.55, lw=0)
+        beyond = ok & (v > hi_edge)   # seeds off the scale: small arrows at the edge
+        ax.scatter(np.full(beyond.sum(), hi_edge), i + rng.uniform(-0.15, 0.15, beyond.sum()), marker=">",
+                   s=14, color=c, alpha=0.55, lw=0, clip_on=False)
+        if ok.any():
+            g, lo, hi = _geo_ci(v[ok])
+            ax.plot([max(lo, lo_edge), min(hi, hi_edge)], [i, i], color=c, lw=2)
+            if g <= hi_edge:
+                ax.scatter([g], [i], marker="D", s=38, color=c, edgecolor="black", lw=0.8, zorder=3)
+            else:   # off the scale (a blown-up inverse): an arrow at the edge and the number
+                ax.scatter([hi_edge], [i], marker=">", s=50, color=c, edgecolor="black", lw=0.8, zorder=3,
+                           clip_on=False)
+                ax.text(hi_edge / 1.15, i - 0.25, f"{g:.3g}", ha="right", va="bottom", fontsize=7.5, color="0.2")
+        if (~ok).any():
+            ax.text(hi_edge / 1.15, i + 0.3, f"{int((~ok).sum())} diverged", ha="right", va="center",
+                    fontsize=7.5, color="firebrick")
+    ax.set_xlim(lo_edge, hi_edge)
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([f"{r} (recipe)" if r.split("/", 1)[1] == recipes.get(r.split("/", 1)[0]) else r
+                        for r in order], fontsize=8)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.set_xscale("log")
+    handles = _floor_lines(ax, floor, n, vertical=True)   # explained in the right panel's legend
+    _log_ticks(ax.xaxis)
+    ax.set_xlabel("W2 per seed (mean over conditions); diamond: geometric mean, bar: its 95% CI")
+    ax.grid(axis="x", which="major", color="0.9")
+    # right: per condition, the recipes only
+    r = d[d.apply(lambda x: recipes.get(x["method"]) == x["variant"], axis=1)].copy()
+    ids = sorted(r["condition"].astype(str).unique(),
+                 key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
+    r["label"] = pd.Categorical(r["condition"].astype(str), categories=ids, ordered=True)
+    rec_order = [f"{m}/{recipes[m]}" for m in _method_order(r["method"].unique())]
+    r["run"] = pd.Categorical(r["run"], categories=rec_order, ordered=True)
+    r = r[np.isfinite(r["value"]) & (r["value"] > 0)]
+    if r.empty:
+        _not_run(ax2, "no finite W2 for the recipes")
+        if handles:
+            ax2.legend(handles=handles, fontsize=7.5, loc="upper left")
     else:
-        d["run"] = d["method"] + "/" + d["variant"]
-        # conditions in their natural order (numeric ids as numbers: "2" before "10")
-        ids = sorted(d["condition"].astype(str).unique(), key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
-        d["label"] = pd.Categorical(d["condition"].astype(str), categories=ids, ordered=True)
-        order = sorted(d["run"].unique(), key=lambda r: (not r.startswith("ours"), r))
-        # seaborn divides the dodge width by the number of hue levels minus one: no dodge for one run
-        sns.pointplot(data=d, x="label", y="value", hue="run", hue_order=order, errorbar=("ci", 95),
-                      dodge=0.5 if len(order) > 1 else False, linestyle="none", markers="o", palette=PALETTE, ax=ax, n_boot=1000, seed=0)
-        ax.axhline(threshold, color="0.3", ls=":", lw=1)
-        ax.text(ax.get_xlim()[1], threshold, f" {threshold}", va="center", fontsize=8, color="0.3")
-        ax.set_yscale("log")
-        ax.set_ylabel("W2 to the exact posterior (log scale)")
-        ax.set_xlabel("evaluation condition")
-        ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.02, 1))
-    ax.set_title(f"{task_name}: W2 per condition, mean and 95% CI over seeds (lower is better)", fontsize=10)
+        g = r.groupby(["run", "label"], observed=True)["value"].apply(lambda v: float(np.exp(np.log(v).mean())))
+        for run, series in g.groupby(level=0, observed=True):
+            xs = [ids.index(str(lab)) for lab in series.index.get_level_values(1)]
+            ax2.plot(xs, series.to_numpy(), marker="o", ms=4, lw=1, color=colours[str(run).split("/", 1)[0]],
+                     label=str(run))
+        ax2.set_xticks(range(len(ids)))
+        ax2.set_xticklabels(ids, fontsize=8, rotation=0 if len(ids) <= 12 else 90)
+        ax2.set_yscale("log")
+        _log_ticks(ax2.yaxis)
+        _floor_lines(ax2, floor, n, vertical=False)
+        ax2.set_xlabel("evaluation condition")
+        ax2.set_ylabel("W2, geometric mean over seeds")
+        ax2.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1))
+        ax2.set_title("each method at its recipe, per condition", fontsize=9)
+    fig.suptitle(f"{task_name}: W2 to the reference posterior (log scale, lower is better)", fontsize=10)
     return _save(fig, out)
 
 
@@ -152,42 +295,115 @@ def _load_logs(config, task_name, task_dir):
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def training_curves(config, task_name, task_dir: Path, out: Path) -> Path:
+def training_curves(config, task_name, task_dir: Path, out: Path, settle: float = 0.1) -> Path:
+    """Training loss against step, one panel per method (ours first), one line per variant (mean
+    over seeds). The y axis covers the steps after the first ``settle`` fraction of each panel's
+    run, so the initial transient does not flatten the curve; a loss that spans decades is on a log
+    scale."""
     logs = _load_logs(config, task_name, task_dir)
-    methods = sorted(logs["method"].unique()) if not logs.empty else []
-    fig, axes = plt.subplots(1, max(len(methods), 1), figsize=(5 * max(len(methods), 1), 3.8), squeeze=False)
-    for ax, m in zip(axes[0], methods):
+    methods = _method_order(logs["method"].unique()) if not logs.empty else []
+    n = max(len(methods), 1)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.7 * rows), squeeze=False, layout="constrained")
+    flat = axes.ravel()
+    for ax, m in zip(flat, methods):
         d = logs[logs.method == m]
-        sns.lineplot(data=d, x="step", y="loss", hue="run", errorbar=None, ax=ax, palette=PALETTE, lw=1)
-        loss = d["loss"].to_numpy(dtype=float)
-        loss = loss[np.isfinite(loss)]
-        if len(loss) and loss.min() > 0 and loss.max() / loss.min() > 100:
-            ax.set_yscale("log")  # a loss that spans decades (the INN's ramped MMD sum)
+        hue_order = sorted(d["run"].unique())
+        sns.lineplot(data=d, x="step", y="loss", hue="run", hue_order=hue_order, errorbar=None, ax=ax,
+                     palette=PALETTE, lw=1)
+        late = d[d["step"] >= settle * d["step"].max()]["loss"].to_numpy(dtype=float)
+        late = late[np.isfinite(late)]
+        if len(late):
+            lo, hi = float(late.min()), float(late.max())
+            if lo > 0 and hi / lo > 100:
+                ax.set_yscale("log")  # a loss that spans decades (the INN's ramped MMD sum)
+                ax.set_ylim(lo / 1.5, hi * 1.5)
+            else:
+                pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.05
+                ax.set_ylim(lo - pad, hi + pad)
         ax.set_title(f"{m}: training loss (mean over seeds)", fontsize=10)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, ncol=2 if len(hue_order) > 5 else 1)
     if not methods:
-        _not_run(axes[0][0], "no training logs")
+        _not_run(flat[0], "no training logs")
+    for ax in flat[max(len(methods), 1):]:
+        ax.axis("off")
+    fig.suptitle(f"{task_name}: training loss; y axis from {settle:.0%} of each run's steps on", fontsize=10)
     return _save(fig, out)
 
 
-def w2_vs_time(config, task_name, task_dir: Path, out: Path, threshold: float = 0.15) -> Path:
+def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFrame | None = None,
+               threshold: float | None = None, multiple: float = TIME_FLOOR_MULTIPLE) -> Path:
+    """Probe W2 against training seconds, one line per seed: first panel every method at its recipe,
+    then one panel per method with its variants. The dotted line: ``multiple`` x the floor at the
+    probe's sample size (the report's time-to-quality threshold), else ``threshold``."""
     logs = _load_logs(config, task_name, task_dir)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     d = logs.dropna(subset=["probe_w2"]) if "probe_w2" in logs else pd.DataFrame()
-    if logs.empty or "probe_w2" not in logs:
-        _not_run(ax, "no W2 probes (train.probe_every is 0)")
-    elif d.empty:
-        _not_run(ax, "no finite W2 probe (every probed run diverged)")
-    else:
-        sns.lineplot(data=d, x="seconds", y="probe_w2", hue="run", units="seed", estimator=None,
-                     palette=PALETTE, ax=ax, lw=1, marker="o", markersize=3)
+    if logs.empty or "probe_w2" not in logs or d.empty:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        _not_run(ax, "no W2 probes (train.probe_every is 0)" if logs.empty or "probe_w2" not in logs
+                 else "no finite W2 probe (every probed run diverged)")
+        ax.set_title(f"{task_name}: time to quality (one line per seed)", fontsize=10)
+        return _save(fig, out)
+    probe_n = (config["tasks"][task_name].get("train") or {}).get("probe_n")
+    floor, n = task_floor(floors, probe_n)
+    if threshold is None:
+        threshold = multiple * floor if np.isfinite(floor) else W2_THRESHOLD_TIME
+    recipes: dict[str, str] = {}
+    for _, m, v, _ in iter_runs(config, task_name):
+        recipes.setdefault(m, v)
+    colours = _method_colours(d["method"].unique())
+    # a panel of variants only for the methods with more than one
+    methods = [m for m in _method_order(d["method"].unique()) if d.loc[d["method"] == m, "variant"].nunique() > 1]
+    panels = 1 + len(methods)
+    cols = min(panels, 3)
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows), squeeze=False, sharex=True,
+                             sharey=True, layout="constrained")
+    flat = axes.ravel()
+    rec = d[d.apply(lambda x: recipes.get(x["method"]) == x["variant"], axis=1)]
+    for m in _method_order(rec["method"].unique()):
+        run = f"{m}/{recipes[m]}"
+        for k, (_, g) in enumerate(rec[rec["run"] == run].groupby("seed")):
+            flat[0].plot(g["seconds"], g["probe_w2"], color=colours[m], lw=1, alpha=0.8, label=run if k == 0 else None)
+    flat[0].set_title("each method at its recipe", fontsize=9)
+    flat[0].legend(fontsize=7)
+    for ax, m in zip(flat[1:], methods):
+        dm = d[d["method"] == m]
+        variants = sorted(dm["variant"].unique(), key=lambda v: (v != recipes.get(m), v))
+        pal = dict(zip(variants, sns.color_palette(PALETTE, max(len(variants), 1))))
+        for v in variants:
+            for k, (_, g) in enumerate(dm[dm["variant"] == v].groupby("seed")):
+                ax.plot(g["seconds"], g["probe_w2"], color=pal[v], lw=1, alpha=0.8,
+                        label=(f"{v} (recipe)" if v == recipes.get(m) else v) if k == 0 else None)
+        ax.set_title(f"{m}: its variants", fontsize=9)
+        ax.legend(fontsize=7, ncol=2 if len(variants) > 5 else 1)
+    for ax in flat[panels:]:
+        ax.axis("off")
+    w = d["probe_w2"].to_numpy(dtype=float)
+    w = w[np.isfinite(w) & (w > 0)]
+    bottom = min(float(w.min()), floor if np.isfinite(floor) else np.inf, threshold) / 1.5
+    top = min(float(w.max()), 100 * threshold) * 1.5
+    for ax in flat[:panels]:
         ax.axhline(threshold, color="0.3", ls=":", lw=1)
         ax.set_yscale("log")
+        ax.set_ylim(bottom, top)
+        ax.grid(color="0.93")
+    for ax in axes[-1]:
         ax.set_xlabel("training wall-clock seconds (probes excluded)")
-        ax.set_ylabel("mean W2 over labels (probe)")
-        ax.legend(fontsize=7)
-    ax.set_title(f"{task_name}: time to quality (one line per seed)", fontsize=10)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("probe W2, mean over conditions")
+    where = f"{multiple:g} x floor at n = {n}" if np.isfinite(floor) and threshold == multiple * floor else "fixed"
+    clipped = "; axis cut at 100x the threshold" if float(w.max()) > 100 * threshold else ""
+    fig.suptitle(f"{task_name}: time to quality, one line per seed (dotted: {threshold:.3g}, {where}{clipped})",
+                 fontsize=10)
     return _save(fig, out)
+
+
+def _read_floors(task_dir: Path) -> pd.DataFrame | None:
+    """The task's noise floor (``noise_floor.csv`` beside its metrics), or None."""
+    f = Path(task_dir) / "noise_floor.csv"
+    return pd.read_csv(f, dtype={"condition": str}) if f.exists() else None
 
 
 COMMON_FIGURES = {"w2_comparison", "training_curves", "w2_vs_time"}
@@ -200,11 +416,14 @@ def draw_figure(config, task_name, name: str, task_dir: Path, out: Path) -> Path
     if name == "w2_comparison":
         metrics = pd.read_csv(task_dir / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
                               na_values={"value": ["", "nan", "NaN"]})
-        return w2_comparison(metrics, task_name, out)
+        recipes: dict[str, str] = {}
+        for _, m, v, _ in iter_runs(config, task_name):
+            recipes.setdefault(m, v)
+        return w2_comparison(metrics, task_name, out, _read_floors(task_dir), recipes)
     if name == "training_curves":
         return training_curves(config, task_name, task_dir, out)
     if name == "w2_vs_time":
-        return w2_vs_time(config, task_name, task_dir, out)
+        return w2_vs_time(config, task_name, task_dir, out, _read_floors(task_dir))
     return make_task(config["tasks"][task_name]).make_figure(name, config, task_name, task_dir, out)
 
 

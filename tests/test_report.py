@@ -644,8 +644,8 @@ def test_render_from_fake_results(tmp_path):
     assert summary.set_index("variant").loc["no_ramp", "diverged"] == 1
     assert (out / "figures" / "gmm" / "fig5_2.png").read_bytes() == tiny_png()
     # the stated settings are what the runs recorded (runs.csv), not the config's 20 for every run
-    assert ("40 (inn/forward_only), 40 (inn/full), 40 (inn/ramp_fast), 20 (ours/paper) iterations of "
-            "batch 64; 200 posterior samples") in md.replace("20 (cinn/default), ", "")
+    # (the common budget, then the runs with another: 5 INN runs of 40, ours' and the cINN's 3 of 20)
+    assert "40 (20: cinn/default, ours/paper) iterations of batch 64; 200 posterior samples" in md
     assert "Training device of the runs: cpu (16 runs)" in md
     # time to quality comes from the rows evaluation wrote, against the threshold it used
     ttt = pd.read_csv(out / "tables" / "time_to_w2.csv")
@@ -1054,3 +1054,19 @@ def test_reference_quality_lines_from_the_task_record():
     assert "100,000,000" in text
     assert ["ystar", "0.03", "0.02", "0.09", "0.364", "0.193"] in cells
     assert [c[0] for c in cells[1:]] == ["0", "ystar"], cells
+
+
+def test_task_description_names_the_runs_with_another_budget():
+    import pandas as pd
+    from flowbench.report.sections.tasks import task_description
+    runs = pd.DataFrame({"task": "gmm", "method": ["ours", "ours", "inn", "inn"],
+                         "variant": ["paper", "paper_4x", "full", "full_4x"],
+                         "iterations": [400, 1600, 400, 1600 * 2], "batch_size": 1600, "n_eval": 2000})
+    text = task_description("gmm", {"description": "Eight modes"}, runs)
+    assert text.startswith("Eight modes. ")
+    # the common budget once, each other one with the runs that used it
+    assert "400 (1600: ours/paper_4x; 3200: inn/full_4x) iterations of batch 1600" in text
+    assert "2000 posterior samples" in text
+    one = task_description("gmm", {"description": "Eight modes."}, runs[runs["iterations"] == 400])
+    assert "Eight modes. 400 iterations of batch 1600;" in one
+    assert task_description("gmm", None, runs) == ""

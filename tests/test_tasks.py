@@ -240,3 +240,33 @@ def test_config_digests_change_only_with_what_a_job_reads(smoke_config):
     fewer = copy.deepcopy(cfg)
     fewer["tasks"]["gmm"]["metrics"] = ["w2"]                   # scoring only: no retraining
     assert train_digest(fewer, "gmm", "ours", "paper", 0) == base[0] and evaluate_digest(fewer, "gmm") != base[1]
+
+
+def test_w2_figure_axes_follow_the_floor_and_the_recipes(tmp_path):
+    """The W2 figure's order (ours, the INN, the cINN, then the rest; each method's recipe first),
+    its axis (from the floor to at most 100x the floor), and a render with a diverged seed and a
+    run off the scale."""
+    import pandas as pd
+
+    from flowbench import plots
+    assert plots._run_order(["cvae/default", "inn/wx_10", "ours/eps", "inn/full", "ours/paper", "cinn/default"],
+                            {"inn": "full", "ours": "paper"}) == \
+        ["ours/paper", "ours/eps", "inn/full", "inn/wx_10", "cinn/default", "cvae/default"]
+    floors = pd.DataFrame({"metric": "w2", "n": [500, 500, 2000, 2000], "value": [0.05, 0.07, 0.03, 0.03]})
+    assert plots.task_floor(floors) == (0.03, 2000)
+    f, n = plots.task_floor(floors, 500)
+    assert n == 500 and abs(f - 0.06) < 1e-12
+    assert np.isnan(plots.task_floor(None)[0])
+    lo, hi = plots._x_range(np.array([0.05, 0.2, 3e4]), 0.03)
+    assert lo < 0.03 and abs(hi - 100 * 0.03 * 1.6) < 1e-9          # capped at 100x the floor
+    lo, hi = plots._x_range(np.array([0.05, 0.2]), float("nan"))
+    assert lo < 0.05 and hi > 0.2
+    rows = []
+    for method, variant, vals in [("ours", "paper", [0.05, 0.06]), ("inn", "full", [0.1, np.nan]),
+                                  ("inn", "forward_only", [3e4, 1e5])]:
+        for seed, v in enumerate(vals):
+            rows += [{"task": "gmm", "method": method, "variant": variant, "seed": seed, "condition": c,
+                      "metric": "w2", "value": v} for c in ("0", "1")]
+    m = pd.DataFrame(rows)
+    out = plots.w2_comparison(m, "gmm", tmp_path / "w2.png", floors, {"ours": "paper", "inn": "full"})
+    assert out.stat().st_size > 1000

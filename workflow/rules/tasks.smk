@@ -165,6 +165,7 @@ rule figure_task:
         runs=lambda wc: [f"{d}/{f}" for d in run_dirs(wc.task)
                          for f in ("posterior_samples.npz", "predictions.npz", "train_log.csv")],
         reference=lambda wc: reference_files(wc.task),
+        floor=f"{RESULTS}/{{task}}/noise_floor.csv",   # the floor lines of the W2 figures
     output:
         report(f"{RESULTS}/{{task}}/figures/{{figure}}.png", caption="../report/figure.rst",
                category="2. Figures", subcategory="{task}"),

@@ -118,15 +118,20 @@ def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
 
 
 def _used(runs: pd.DataFrame, task: str, key: str) -> str:
-    """The value of ``key`` the runs of ``task`` used: one value, or each method's when they differ."""
+    """The value of ``key`` the runs of ``task`` used: one value, or the most common one with the
+    runs that used another named after it (e.g. ``400 (1600: ours/paper_4x_cosine)``)."""
     r = runs[runs["task"] == task] if len(runs) and key in runs else pd.DataFrame()
+    r = r.dropna(subset=[key]) if len(r) else r
     if r.empty:
         return "?"
-    vals = sorted({int(v) for v in r[key].dropna()})
-    if len(vals) <= 1:
-        return str(vals[0]) if vals else "?"
-    per = r.groupby(["method", "variant"])[key].agg(lambda v: "/".join(str(int(x)) for x in sorted(set(v))))
-    return ", ".join(f"{v} ({m}/{var})" for (m, var), v in per.items())
+    values = r[key].astype(int)
+    common = int(values.value_counts().sort_index().idxmax())   # ties: the smallest value
+    others = r[values != common]
+    if others.empty:
+        return str(common)
+    per = others.groupby(key)[["method", "variant"]].apply(
+        lambda g: ", ".join(sorted({f"{m}/{v}" for m, v in zip(g["method"], g["variant"])})))
+    return f"{common} (" + "; ".join(f"{int(k)}: {names}" for k, names in per.items()) + ")"
 
 
 def task_description(task: str, record: dict | None, runs: pd.DataFrame | None = None) -> str:
@@ -135,7 +140,10 @@ def task_description(task: str, record: dict | None, runs: pd.DataFrame | None =
     if not record:
         return ""
     runs = runs if runs is not None else pd.DataFrame()
-    return (f"{record.get('description', '')} {_used(runs, task, 'iterations')} iterations of "
+    description = record.get("description", "").strip()
+    if description and not description.endswith("."):
+        description += "."
+    return (f"{description} {_used(runs, task, 'iterations')} iterations of "
             f"batch {_used(runs, task, 'batch_size')}; {_used(runs, task, 'n_eval')} posterior samples per "
             f"evaluation condition against as many reference ones (as recorded by the runs).")
 
