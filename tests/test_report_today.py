@@ -77,7 +77,9 @@ def test_the_answer_counts_and_names_the_leaders():
     assert "where it is not behind" in text
     assert "no method sampled the posterior better" in answer([best])
     assert "every decided task" in answer([behind])
-    assert "no answer" in answer([_standing({("ours", "paper"): [0.1], ("cfm", "default"): [0.3]})])
+    one = answer([_standing({("ours", "paper"): [0.1], ("cfm", "default"): [0.3]})])
+    assert "no answer" in one and one.startswith("Over 1 task, ") and "1 has too few seeds" in one
+    assert answer([best, behind]).startswith("Over 2 tasks, ")
 
 
 def test_method_costs_per_1000_samples_from_the_runs(tmp_path):

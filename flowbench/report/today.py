@@ -119,12 +119,12 @@ def answer(standings: list[TaskStanding]) -> str:
     tied = [s.task for s in standings if s.position == "tied"]
     behind = [s for s in standings if s.position == "behind"]
     undecided = [s.task for s in standings if s.position == "undecided"]
-    text = (f"Over {len(standings)} tasks, ours is the best method on {len(best)}"
+    text = (f"Over {len(standings)} task{'s' if len(standings) != 1 else ''}, ours is the best method on {len(best)}"
             + (f" ({', '.join(best)})" if best else "")
             + f", not separated from the best on {len(tied)}" + (f" ({', '.join(tied)})" if tied else "")
             + f" and behind on {len(behind)}"
             + (" (" + ", ".join(f"{s.task}: {s.other}" for s in behind) + ")" if behind else "")
-            + (f"; {len(undecided)} have too few seeds to decide ({', '.join(undecided)})" if undecided else "")
+            + (f"; {len(undecided)} {'has' if len(undecided) == 1 else 'have'} too few seeds to decide ({', '.join(undecided)})" if undecided else "")
             + ".")
     decided = len(standings) - len(undecided)
     leaders = sorted({s.other.split("/")[0] for s in behind})
@@ -134,7 +134,7 @@ def answer(standings: list[TaskStanding]) -> str:
         return text + (" The paper's flow is worth using on these tasks: no method sampled the posterior "
                        "better beyond the seeds' spread.")
     if len(behind) == decided:
-        return text + (f" On every decided task a method of today ({', '.join(leaders)}) samples the posterior "
+        return text + (f" On every decided task another method ({', '.join(leaders)}) samples the posterior "
                        "better; what the paper's flow keeps is an exact one-pass density and, where the "
                        "condition is a label, its forward predictor.")
     return text + (f" The paper's flow is worth using where it is not behind; where {', '.join(leaders)} "
