@@ -539,6 +539,15 @@ def iter_runs(config: dict, task: str | None = None):
                         yield key
 
 
+def task_recipes(config: dict, task: str) -> dict[str, str]:
+    """{method: its recipe on ``task``}: the first variant the task's runs list for each method
+    (what the report ranks and the figures single out)."""
+    recipes: dict[str, str] = {}
+    for _, method, variant, _ in iter_runs(config, task):
+        recipes.setdefault(method, variant)
+    return recipes
+
+
 def digest(obj) -> str:
     """Short SHA-256 of a JSON-serialisable object (config digests, checkpoint identity)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

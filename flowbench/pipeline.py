@@ -326,8 +326,5 @@ def task_record(config: dict, task_name: str) -> dict:
     """The task's own record for the report (``task.json``): kind, conditions, description,
     figures, whether the paper's mixture claims apply; and ``recipes``, each method's recipe on
     this task (the first variant its runs list), which the report's ranking of methods uses."""
-    from .config import iter_runs
-    recipes: dict[str, str] = {}
-    for _, method, variant, _ in iter_runs(config, task_name):
-        recipes.setdefault(method, variant)
-    return {**load_task(config, task_name).record(), "recipes": recipes}
+    from .config import task_recipes
+    return {**load_task(config, task_name).record(), "recipes": task_recipes(config, task_name)}

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: E402
-from .config import iter_runs  # noqa: E402
+from .config import iter_runs, task_recipes  # noqa: E402
 from .tasks import make_task  # noqa: E402
 
 PALETTE = "tab10"
@@ -349,9 +349,7 @@ def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFram
     floor, n = task_floor(floors, probe_n)
     if threshold is None:
         threshold = multiple * floor if np.isfinite(floor) else W2_THRESHOLD_TIME
-    recipes: dict[str, str] = {}
-    for _, m, v, _ in iter_runs(config, task_name):
-        recipes.setdefault(m, v)
+    recipes = task_recipes(config, task_name)
     colours = _method_colours(d["method"].unique())
     # a panel of variants only for the methods with more than one
     methods = [m for m in _method_order(d["method"].unique()) if d.loc[d["method"] == m, "variant"].nunique() > 1]
@@ -416,10 +414,7 @@ def draw_figure(config, task_name, name: str, task_dir: Path, out: Path) -> Path
     if name == "w2_comparison":
         metrics = pd.read_csv(task_dir / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
                               na_values={"value": ["", "nan", "NaN"]})
-        recipes: dict[str, str] = {}
-        for _, m, v, _ in iter_runs(config, task_name):
-            recipes.setdefault(m, v)
-        return w2_comparison(metrics, task_name, out, _read_floors(task_dir), recipes)
+        return w2_comparison(metrics, task_name, out, _read_floors(task_dir), task_recipes(config, task_name))
     if name == "training_curves":
         return training_curves(config, task_name, task_dir, out)
     if name == "w2_vs_time":
