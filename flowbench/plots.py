@@ -43,17 +43,21 @@ def _not_run(ax, text):
 
 
 def _posterior_panel(ax, task, npz_path: Path, title: str, lim: float):
-    colors = sns.color_palette(PALETTE, task.n_labels)
     if not npz_path.exists():
         _not_run(ax, f"{title}\n(not in this config)")
         return
     d = np.load(npz_path)
-    s = d["samples"]
-    if not np.all(np.isfinite(s)):
+    _scatter_posterior(ax, task, d["samples"], d["condition_ids"], title, lim)
+
+
+def _scatter_posterior(ax, task, samples, condition_ids, title: str, lim: float, n: int = 600):
+    """Samples [conditions, n, 2] coloured by their label, the true mode centres marked."""
+    colors = sns.color_palette(PALETTE, task.n_labels)
+    if not np.all(np.isfinite(samples)):
         _not_run(ax, f"{title}\n(diverged)")
         return
-    for k, lab in enumerate(d["condition_ids"]):
-        pts = s[k][:600]
+    for k, lab in enumerate(condition_ids):
+        pts = samples[k][:n]
         ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=colors[int(lab)], rasterized=True)
     _mark_centres(ax, task)
     ax.set_title(title, fontsize=10)
@@ -194,6 +198,41 @@ def _x_range(values: np.ndarray, floor: float, span: float = 100.0) -> tuple[flo
     if np.isfinite(floor):
         hi = min(hi, span * floor)
     return lo / 1.6, max(hi * 1.6, lo * 10)
+
+
+def posteriors_by_method(config, task_name, task_dir: Path, out: Path, n: int = 600) -> Path:
+    """The exact posterior beside every method at its recipe (first seed), one panel each, with the
+    seed's mean W2 over labels in the title: the baselines' samples, not only ours' and the INN's."""
+    task = make_task(config["tasks"][task_name])
+    lim = np.abs(task.centres).max() + 4 * task.std
+    recipes = task_recipes(config, task_name)
+    methods = _method_order(recipes)
+    f = Path(task_dir) / "metrics.csv"
+    metrics = pd.read_csv(f, dtype={"condition": str}, keep_default_na=False,
+                          na_values={"value": ["", "nan", "NaN"]}) if f.exists() else pd.DataFrame()
+    panels = 1 + len(methods)
+    cols = min(panels, 4)
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.7 * rows), squeeze=False, layout="constrained")
+    flat = axes.ravel()
+    rng = np.random.default_rng(0)
+    exact = np.stack([task.sample_posterior(k, n, rng) for k in range(task.n_labels)])
+    _scatter_posterior(flat[0], task, exact, np.arange(task.n_labels), "exact posterior", lim, n)
+    for ax, m in zip(flat[1:], methods):
+        v = recipes[m]
+        seed = _first_seed(config, task_name, m, v)
+        title = f"{m}/{v}"
+        if len(metrics):
+            w = metrics[(metrics["method"] == m) & (metrics["variant"] == v) & (metrics["seed"] == seed)
+                        & (metrics["metric"] == "w2") & (metrics["condition"] != "")]["value"]
+            if len(w) and np.all(np.isfinite(w)):
+                title += f" (W2 {w.mean():.3f})"
+        _posterior_panel(ax, task, Path(task_dir) / m / v / f"seed{seed}" / "posterior_samples.npz", title, lim)
+    for ax in flat[panels:]:
+        ax.axis("off")
+    fig.suptitle(f"{task_name}: posterior samples given each label, every method at its recipe (first seed); "
+                 "colour = label, x = true mode centres", fontsize=10)
+    return _save(fig, out)
 
 
 def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFrame | None = None,
