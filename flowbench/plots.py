@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from . import tables as T  # noqa: E402
 from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: E402
 from .config import iter_runs, task_recipes  # noqa: E402
 from .tasks import make_task  # noqa: E402
@@ -122,9 +123,24 @@ def fig5_2(config, task_name, task_dir: Path, out: Path) -> Path:
 
 
 def _method_order(methods) -> list[str]:
-    """Ours first, then the INN and the cINN, then the other methods alphabetically."""
-    first = ("ours", "inn", "cinn")
-    return [m for m in first if m in methods] + sorted(m for m in methods if m not in first)
+    """The report's order of methods (``tables.method_key``: ours, the INN, the cINN, the baselines)."""
+    return sorted(set(methods), key=T.method_key)
+
+
+def _recipe_first(variants, recipe: str | None) -> list[str]:
+    """A method's variants, its recipe first, then alphabetically."""
+    return sorted(variants, key=lambda v: (v != recipe, v))
+
+
+def _is_recipe(df: pd.DataFrame, recipes: dict[str, str]) -> pd.Series:
+    """Rows (with ``method`` and ``variant``) of each method's recipe."""
+    return df["variant"] == df["method"].map(recipes)
+
+
+def _read_metrics(task_dir: Path) -> pd.DataFrame:
+    """The task's ``metrics.csv`` (conditions as text, "nan" values as NaN)."""
+    return pd.read_csv(Path(task_dir) / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
+                       na_values={"value": ["", "nan", "NaN"]})
 
 
 def _method_colours(methods) -> dict[str, tuple]:
@@ -140,35 +156,26 @@ def _run_order(runs, recipes: dict[str, str] | None) -> list[str]:
     for r in runs:
         m, v = r.split("/", 1)
         by_method.setdefault(m, []).append(v)
-    out = []
-    for m in _method_order(by_method):
-        vs = sorted(by_method[m], key=lambda v: (v != recipes.get(m), v))
-        out += [f"{m}/{v}" for v in vs]
-    return out
+    return [f"{m}/{v}" for m in _method_order(by_method) for v in _recipe_first(by_method[m], recipes.get(m))]
 
 
-def task_floor(floors: pd.DataFrame | None, n: int | None = None) -> tuple[float, int | None]:
-    """(mean W2 floor, n) at sample size ``n`` (the largest the floor file has when None): the W2
-    between two independent exact samples of that size; (nan, None) without a floor."""
-    if floors is None or floors.empty:
+def task_floor(floors: pd.DataFrame | None, task: str, n: int | None = None) -> tuple[float, int | None]:
+    """(mean W2 floor of ``task``, n) at sample size ``n`` (the largest the floor has when None):
+    ``report.stats.floor_mean`` with the size it used; (nan, None) without a floor."""
+    from .report.stats import floor_mean
+    w2 = floors[(floors["task"] == task) & (floors["metric"] == "w2")] if floors is not None and len(floors) else None
+    if w2 is None or w2.empty:
         return float("nan"), None
-    f = floors[floors["metric"] == "w2"]
-    if f.empty:
-        return float("nan"), None
-    n = int(f["n"].max()) if n is None else int(n)
-    f = f[f["n"] == n]
-    return (float(f["value"].mean()), n) if len(f) else (float("nan"), None)
+    n = int(w2["n"].max()) if n is None else int(n)
+    f = floor_mean(w2, task, "w2", n)
+    return (f, n) if np.isfinite(f) else (f, None)
 
 
 def _geo_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Geometric mean of positive ``values`` and its 95% t-interval (on the log scale)."""
-    from scipy import stats
-    lv = np.log(values)
-    g = float(np.exp(lv.mean()))
-    if len(lv) < 2 or lv.std(ddof=1) == 0:
-        return g, g, g
-    h = float(stats.t.ppf(0.975, len(lv) - 1) * lv.std(ddof=1) / np.sqrt(len(lv)))
-    return g, float(np.exp(lv.mean() - h)), float(np.exp(lv.mean() + h))
+    """Geometric mean of positive ``values`` and its 95% t-interval (``tables.mean_ci`` of the logs)."""
+    mean, half, _ = T.mean_ci(np.log(values))
+    half = half if np.isfinite(half) else 0.0
+    return float(np.exp(mean)), float(np.exp(mean - half)), float(np.exp(mean + half))
 
 
 def _floor_lines(ax, floor: float, n, vertical: bool, multiple: float = TIME_FLOOR_MULTIPLE) -> list:
@@ -207,9 +214,7 @@ def posteriors_by_method(config, task_name, task_dir: Path, out: Path, n: int = 
     lim = np.abs(task.centres).max() + 4 * task.std
     recipes = task_recipes(config, task_name)
     methods = _method_order(recipes)
-    f = Path(task_dir) / "metrics.csv"
-    metrics = pd.read_csv(f, dtype={"condition": str}, keep_default_na=False,
-                          na_values={"value": ["", "nan", "NaN"]}) if f.exists() else pd.DataFrame()
+    metrics = _read_metrics(task_dir) if (Path(task_dir) / "metrics.csv").exists() else pd.DataFrame()
     panels = 1 + len(methods)
     cols = min(panels, 4)
     rows = -(-panels // cols)
@@ -248,7 +253,7 @@ def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFr
         ax.set_title(f"{task_name}: W2 to the reference posterior", fontsize=10)
         return _save(fig, out)
     d["run"] = d["method"] + "/" + d["variant"]
-    floor, n = task_floor(floors)
+    floor, n = task_floor(floors, task_name)
     colours = _method_colours(d["method"].unique())
     recipes = dict(recipes or {})
     for m in d["method"].unique():
@@ -292,7 +297,7 @@ def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFr
     ax.set_xlabel("W2 per seed (mean over conditions); diamond: geometric mean, bar: its 95% CI")
     ax.grid(axis="x", which="major", color="0.9")
     # right: per condition, the recipes only
-    r = d[d.apply(lambda x: recipes.get(x["method"]) == x["variant"], axis=1)].copy()
+    r = d[_is_recipe(d, recipes)].copy()
     ids = sorted(r["condition"].astype(str).unique(),
                  key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
     r["label"] = pd.Categorical(r["condition"].astype(str), categories=ids, ordered=True)
@@ -385,7 +390,7 @@ def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFram
         ax.set_title(f"{task_name}: time to quality (one line per seed)", fontsize=10)
         return _save(fig, out)
     probe_n = (config["tasks"][task_name].get("train") or {}).get("probe_n")
-    floor, n = task_floor(floors, probe_n)
+    floor, n = task_floor(floors, task_name, probe_n)
     if threshold is None:
         threshold = multiple * floor if np.isfinite(floor) else W2_THRESHOLD_TIME
     recipes = task_recipes(config, task_name)
@@ -398,7 +403,7 @@ def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFram
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows), squeeze=False, sharex=True,
                              sharey=True, layout="constrained")
     flat = axes.ravel()
-    rec = d[d.apply(lambda x: recipes.get(x["method"]) == x["variant"], axis=1)]
+    rec = d[_is_recipe(d, recipes)]
     for m in _method_order(rec["method"].unique()):
         run = f"{m}/{recipes[m]}"
         for k, (_, g) in enumerate(rec[rec["run"] == run].groupby("seed")):
@@ -407,7 +412,7 @@ def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFram
     flat[0].legend(fontsize=7)
     for ax, m in zip(flat[1:], methods):
         dm = d[d["method"] == m]
-        variants = sorted(dm["variant"].unique(), key=lambda v: (v != recipes.get(m), v))
+        variants = _recipe_first(dm["variant"].unique(), recipes.get(m))
         pal = dict(zip(variants, sns.color_palette(PALETTE, max(len(variants), 1))))
         for v in variants:
             for k, (_, g) in enumerate(dm[dm["variant"] == v].groupby("seed")):
@@ -451,9 +456,7 @@ def draw_figure(config, task_name, name: str, task_dir: Path, out: Path) -> Path
     (any task), else one of the task kind's own (``Task.make_figure``)."""
     task_dir, out = Path(task_dir), Path(out)
     if name == "w2_comparison":
-        metrics = pd.read_csv(task_dir / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
-                              na_values={"value": ["", "nan", "NaN"]})
-        return w2_comparison(metrics, task_name, out, _read_floors(task_dir), task_recipes(config, task_name))
+        return w2_comparison(_read_metrics(task_dir), task_name, out, _read_floors(task_dir), task_recipes(config, task_name))
     if name == "training_curves":
         return training_curves(config, task_name, task_dir, out)
     if name == "w2_vs_time":

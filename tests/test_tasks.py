@@ -252,11 +252,12 @@ def test_w2_figure_axes_follow_the_floor_and_the_recipes(tmp_path):
     assert plots._run_order(["cvae/default", "inn/wx_10", "ours/eps", "inn/full", "ours/paper", "cinn/default"],
                             {"inn": "full", "ours": "paper"}) == \
         ["ours/paper", "ours/eps", "inn/full", "inn/wx_10", "cinn/default", "cvae/default"]
-    floors = pd.DataFrame({"metric": "w2", "n": [500, 500, 2000, 2000], "value": [0.05, 0.07, 0.03, 0.03]})
-    assert plots.task_floor(floors) == (0.03, 2000)
-    f, n = plots.task_floor(floors, 500)
+    floors = pd.DataFrame({"task": "gmm", "metric": "w2", "n": [500, 500, 2000, 2000],
+                           "value": [0.05, 0.07, 0.03, 0.03]})
+    assert plots.task_floor(floors, "gmm") == (0.03, 2000)
+    f, n = plots.task_floor(floors, "gmm", 500)
     assert n == 500 and abs(f - 0.06) < 1e-12
-    assert np.isnan(plots.task_floor(None)[0])
+    assert np.isnan(plots.task_floor(None, "gmm")[0])
     lo, hi = plots._x_range(np.array([0.05, 0.2, 3e4]), 0.03)
     assert lo < 0.03 and abs(hi - 100 * 0.03 * 1.6) < 1e-9          # capped at 100x the floor
     lo, hi = plots._x_range(np.array([0.05, 0.2]), float("nan"))
@@ -277,7 +278,6 @@ def test_gmm_posterior_figure_has_the_exact_posterior_and_every_method(tmp_path,
     recipe; a method whose samples are absent says so in its panel instead of failing."""
     import pandas as pd
 
-    from flowbench import plots
     from flowbench.config import task_recipes, validate_config
     from flowbench.tasks import make_task
     cfg = validate_config(smoke_config)
