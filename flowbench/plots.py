@@ -57,10 +57,17 @@ def _scatter_posterior(ax, task, samples, condition_ids, title: str, lim: float,
     if not np.all(np.isfinite(samples)):
         _not_run(ax, f"{title}\n(diverged)")
         return
+    shown = samples[:, :n]
     for k, lab in enumerate(condition_ids):
-        pts = samples[k][:n]
+        pts = shown[k]
         ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=colors[int(lab)], rasterized=True)
     _mark_centres(ax, task)
+    outside = int(np.any(np.abs(shown) > lim, axis=-1).sum())
+    if outside:   # a shifted or exploded sampler must not look clean because the frame cuts it
+        ax.text(0.02, 0.02, f"{outside} of {shown.shape[0] * shown.shape[1]} samples outside the frame",
+                transform=ax.transAxes,
+                fontsize=8, ha="left", va="bottom", color="crimson",
+                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
     ax.set_title(title, fontsize=10)
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)

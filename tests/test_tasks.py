@@ -295,3 +295,29 @@ def test_gmm_posterior_figure_has_the_exact_posterior_and_every_method(tmp_path,
                  ).to_csv(tmp_path / "metrics.csv", index=False)
     out = task.make_figure("posteriors", cfg, "gmm", tmp_path, tmp_path / "fig.png")
     assert out.stat().st_size > 5000
+
+
+def test_posterior_panel_counts_the_samples_the_frame_cuts(smoke_config):
+    """A sampler shifted off the frame (the cGAN's failure on `gmm`) must not look clean: its panel
+    states how many drawn samples fall outside; an exact sampler's panel states nothing."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from flowbench import plots
+    from flowbench.config import validate_config
+    from flowbench.tasks import make_task
+    task = make_task(validate_config(smoke_config)["tasks"]["gmm"])
+    lim = np.abs(task.centres).max() + 4 * task.std
+    rng = np.random.default_rng(0)
+    exact = np.stack([task.sample_posterior(k, 100, rng) for k in range(task.n_labels)])
+    ids = np.arange(task.n_labels)
+    fig, (a, b) = plt.subplots(1, 2)
+    plots._scatter_posterior(a, task, exact, ids, "exact", lim)
+    shifted = exact.copy()
+    shifted[0] += 10.0                       # one label's 100 samples far outside
+    plots._scatter_posterior(b, task, shifted, ids, "shifted", lim)
+    assert not [t for t in a.texts if "outside" in t.get_text()]
+    notes = [t.get_text() for t in b.texts if "outside" in t.get_text()]
+    assert notes == [f"100 of {100 * task.n_labels} samples outside the frame"]
+    plt.close(fig)

@@ -131,7 +131,8 @@ class GaussianMixtureTask(Task):
                       "600 per label), beside samples of the exact posterior, with the seed's mean W2 "
                       "over labels in each title: the baselines (cVAE, cGAN, flow matching) and the cINN "
                       "as well as ours and the INN. Look for missing or extra modes (the cGAN's typical "
-                      "failure), samples between modes and blobs wider than the exact ones.",
+                      "failure), samples between modes and blobs wider than the exact ones. All panels share "
+                      "one frame; a red note counts the drawn samples that fall outside it.",
     }
     paper_claims = True   # the paper states its mixture claims (C1-C4) on this task
     forward_metric_names = ("accuracy",)
