@@ -1041,6 +1041,25 @@ def test_c9_rule_passes_and_fails(ours, inn_full, inn_orig, expected):
     assert claim_c9_task(m[m["method"] != "ours"], "arm", rec["arm"]).verdict == "not tested"
 
 
+def test_c9_decides_on_the_recipe_and_shows_other_variants_of_ours_beside_it():
+    """A variant of ours that beats the INN (added after the data were seen) is shown under the same
+    rule but does not turn a failing recipe into a pass; without other variants nothing is added."""
+    from flowbench.report.claims import claim_c9_task
+    bad, good = [3.0, 30.0, 2.0, 10.0, 4.0], [0.30, 0.31, 0.29, 0.30, 0.32]
+    inn = [0.47, 0.46, 0.48, 0.47, 0.47]
+    m = _c9_metrics(bad, inn, inn)
+    rec = {"practical": True, "recipes": {"ours": "arm", "inn": "arm"}}
+    alone = claim_c9_task(m, "arm", rec)
+    assert alone.verdict == "not reproduced" and "not in the verdict" not in alone.evidence
+    extra = pd.DataFrame(_tidy_rows("arm", "ours", "arm_eps_0.1", list(range(5)), dict(enumerate(good))),
+                         columns=T.METRIC_COLUMNS)
+    c = claim_c9_task(pd.concat([m, extra]), "arm", rec)
+    assert c.verdict == "not reproduced", c.evidence
+    head, beside = c.evidence.split("; beside the recipe, not in the verdict: ")
+    assert head == alone.evidence
+    assert beside.startswith("W2(ours/arm_eps_0.1) = 0.304") and beside.endswith("(would be reproduced)")
+
+
 def test_reference_quality_lines_from_the_task_record():
     from flowbench.report.sections.tasks import reference_lines
     assert reference_lines({"kind": "gmm"}) == [] and reference_lines(None) == []
