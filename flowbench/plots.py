@@ -51,6 +51,11 @@ def _posterior_panel(ax, task, npz_path: Path, title: str, lim: float):
     _scatter_posterior(ax, task, d["samples"], d["condition_ids"], title, lim)
 
 
+def _frame(task) -> float:
+    """Half-width of the square frame of every posterior panel: the modes plus 4 standard deviations."""
+    return float(np.abs(task.centres).max() + 4 * task.std)
+
+
 def _scatter_posterior(ax, task, samples, condition_ids, title: str, lim: float, n: int = 600):
     """Samples [conditions, n, 2] coloured by their label, the true mode centres marked."""
     colors = sns.color_palette(PALETTE, task.n_labels)
@@ -83,7 +88,7 @@ def _mark_centres(ax, task):
 
 def fig5_1(config, task_name, task_dir: Path, out: Path) -> Path:
     task = make_task(config["tasks"][task_name])
-    lim = np.abs(task.centres).max() + 4 * task.std
+    lim = _frame(task)
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
     seed = _first_seed(config, task_name, "ours", "paper")
     colors = sns.color_palette(PALETTE, task.n_labels)
@@ -111,7 +116,7 @@ def fig5_1(config, task_name, task_dir: Path, out: Path) -> Path:
 
 def fig5_2(config, task_name, task_dir: Path, out: Path) -> Path:
     task = make_task(config["tasks"][task_name])
-    lim = np.abs(task.centres).max() + 4 * task.std
+    lim = _frame(task)
     variants = [v for v in ("ramp_fast", "ramp_slow", "no_ramp", "ramp_linear")
                 if _first_seed(config, task_name, "inn", v) is not None]
     panels = [("full", "INN: full losses, tuned weights"),
@@ -218,7 +223,7 @@ def posteriors_by_method(config, task_name, task_dir: Path, out: Path, n: int = 
     """The exact posterior beside every method at its recipe (first seed), one panel each, with the
     seed's mean W2 over labels in the title: the baselines' samples, not only ours' and the INN's."""
     task = make_task(config["tasks"][task_name])
-    lim = np.abs(task.centres).max() + 4 * task.std
+    lim = _frame(task)
     recipes = task_recipes(config, task_name)
     methods = _method_order(recipes)
     metrics = _read_metrics(task_dir) if (Path(task_dir) / "metrics.csv").exists() else pd.DataFrame()

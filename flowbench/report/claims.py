@@ -725,10 +725,11 @@ def at_least_as_good_verdict(ratio: float, p_holm) -> str:
 
 
 def _c9_task(metrics: pd.DataFrame, task: str, ours_variant: str | None, inn_variants) -> tuple[str, str]:
+    """(evidence without the task's name, verdict) of ``ours_variant`` against every INN variant."""
     if ours_variant is None:
-        return f"{task}: ours not run", NOT_TESTED
+        return "ours not run", NOT_TESTED
     if not inn_variants:
-        return f"{task}: the INN not run", NOT_TESTED
+        return "the INN not run", NOT_TESTED
     res = {v: compare(metrics, ("ours", ours_variant), ("inn", v), task) for v in inn_variants}
     adj = holm({v: r["p"] for v, r in res.items() if r["tested"]})
     parts, verdicts = [], []
@@ -744,8 +745,8 @@ def _c9_task(metrics: pd.DataFrame, task: str, ours_variant: str | None, inn_var
         parts.append(f"vs {_gm_describe(f'inn/{v}', r['b'])}: {_ratio_text(r, 'p_holm').replace(', p =', ', Holm p =')} "
                      f"({vv})")
     if not verdicts:
-        return f"{task}: " + "; ".join(parts), NOT_TESTED
-    head = f"{task}: {_gm_describe(f'ours/{ours_variant}', next(iter(res.values()))['a'])}"
+        return "; ".join(parts), NOT_TESTED
+    head = _gm_describe(f"ours/{ours_variant}", next(iter(res.values()))["a"])
     return head + "; " + "; ".join(parts), _worst(verdicts)
 
 
@@ -769,15 +770,13 @@ def claim_c9_task(metrics: pd.DataFrame, task: str, record: dict) -> Claim:
     (``ours/inverse_eps_0.1``) may inform the reader but never decides."""
     metrics = metrics[metrics["task"] == task]
     ours_variant, inns = _c9_runs(metrics, task, record)
-    ev, v = _c9_task(metrics, task, ours_variant, inns)
+    body, v = _c9_task(metrics, task, ours_variant, inns)
+    ev = f"{task}: {body}"
     runs = ([("ours", ours_variant)] if ours_variant else []) + [("inn", x) for x in inns]
     st = stability(lambda mm: _c9_task(mm, task, ours_variant, inns)[1], metrics, task, runs)
     others = sorted(set(metrics[metrics["method"] == "ours"]["variant"]) - {ours_variant}, key=T.variant_key)
-    shown = []
-    for other in others if inns else ():
-        text, vv = _c9_task(metrics, task, other, inns)
-        if vv != NOT_TESTED:
-            shown.append(f"{text.removeprefix(f'{task}: ')} (would be {vv})")
+    shown = [f"{text} (would be {vv})" for text, vv in (_c9_task(metrics, task, o, inns) for o in others)
+             if vv != NOT_TESTED]
     if shown:
         ev += "; beside the recipe, not in the verdict: " + "; ".join(shown)
     return verdict("C9", ev, v, st)
