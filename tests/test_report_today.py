@@ -74,7 +74,7 @@ def test_the_answer_counts_and_names_the_leaders():
     behind = _standing({("ours", "paper"): _lognormal(0.3), ("cfm", "default"): _lognormal(0.1)})
     text = answer([best, behind])
     assert "best method on 1" in text and "behind on 1 (t: cfm/default)" in text
-    assert "where it is not behind" in text
+    assert "Where ours is not behind (t)" in text and "where cfm leads (t), it is the better sampler" in text
     assert "no method sampled the posterior better" in answer([best])
     assert "every decided task" in answer([behind])
     one = answer([_standing({("ours", "paper"): [0.1], ("cfm", "default"): [0.3]})])

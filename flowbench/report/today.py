@@ -137,5 +137,10 @@ def answer(standings: list[TaskStanding]) -> str:
         return text + (f" On every decided task another method ({', '.join(leaders)}) samples the posterior "
                        "better; what the paper's flow keeps is an exact one-pass density and, where the "
                        "condition is a label, its forward predictor.")
-    return text + (f" The paper's flow is worth using where it is not behind; where {', '.join(leaders)} "
-                   "lead, they are the better sampler.")
+    not_behind = ", ".join(best + tied)
+    one = len(leaders) == 1
+    return text + (f" Where ours is not behind ({not_behind}), no method sampled the posterior better beyond "
+                   "the seeds' spread (a wide spread, as of an unstable recipe, separates little); where "
+                   f"{', '.join(leaders)} {'leads' if one else 'lead'} "
+                   f"({', '.join(s.task for s in behind)}), "
+                   f"{'it is the better sampler' if one else 'they are the better samplers'}.")
