@@ -1089,3 +1089,27 @@ def test_task_description_names_the_runs_with_another_budget():
     one = task_description("gmm", {"description": "Eight modes."}, runs[runs["iterations"] == 400])
     assert "Eight modes. 400 iterations of batch 1600;" in one
     assert task_description("gmm", None, runs) == ""
+
+
+def test_ceiling_lines_put_the_longer_runs_beside_their_recipe():
+    from types import SimpleNamespace
+    import pandas as pd
+    from flowbench.report.sections.tasks import ceiling_lines
+    runs = pd.DataFrame({"task": "gmm", "method": ["ours", "ours", "inn", "inn", "cfm"],
+                         "variant": ["paper", "paper_4x", "full", "full_4x", "default"],
+                         "iterations": [400, 1600, 400, 1600, 400]})
+    summary = pd.DataFrame({"method": ["ours", "ours", "inn", "inn", "cfm"],
+                            "variant": ["paper", "paper_4x", "full", "full_4x", "default"],
+                            "w2_gm": [0.08, 0.032, 0.16, 0.064, 0.07], "w2_over_floor": [2.5, 1.0, 5.0, 2.0, 2.2],
+                            "w2_n": [5, 1, 5, 1, 5]})
+    rec = {"recipes": {"ours": "paper", "inn": "full", "cfm": "default"}}
+    ctx = SimpleNamespace(summaries={"gmm": summary}, runs=runs, records={"gmm": rec})
+    text = "\n".join(ceiling_lines("gmm", ctx))
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ")]
+    assert ["ours/paper_4x", "1,600", "1", "0.032", "1.00", "ours/paper", "400", "5", "0.080", "2.50", "0.40"] in cells
+    assert [c[0] for c in cells[1:]] == ["ours/paper_4x", "inn/full_4x"]   # ours first; cfm has none
+    assert "inn/full_4x / ours/paper_4x (W2) = 2.00 at the ceilings, against inn/full / ours/paper = 2.00" in text
+    assert "with one seed this is shown, not tested" in text
+    # no run beyond the common budget: no section
+    ctx.runs = runs[runs["iterations"] == 400]
+    assert ceiling_lines("gmm", ctx) == []

@@ -35,6 +35,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
     lines += floor_lines(t, ctx.floors)
     lines += reference_lines(ctx.records.get(t))
     lines += ranking_lines(t, ctx)
+    lines += ceiling_lines(t, ctx)
     ttt = ctx.ttt_summary
     g = ttt[ttt["task"] == t] if len(ttt) else ttt
     thr, thr_text = ctx.thresholds.get(t, (W2_THRESHOLD_TIME, f"{W2_THRESHOLD_TIME:.2f}"))
@@ -101,6 +102,50 @@ def ranking_lines(t: str, ctx: ReportContext) -> list[str]:
             markdown(rows, ["rank", "method (recipe)", "finite seeds / seeds", "W2 geometric mean",
                             "W2 mean ± 95% CI", "W2 / floor", "C2ST", *shown, "s / iteration", "parameters",
                             "sampling s / 1,000 samples"]), ""]
+
+
+def ceiling_lines(t: str, ctx: ReportContext) -> list[str]:
+    """The method's ceiling (issue: separate the method from the recipe's budget): every run
+    trained for more iterations than the task's common budget, beside its method's recipe on the
+    task, both against the floor; and, where two methods have one, their ratio at the recipes and
+    at the ceilings. Shown, not tested (the ceiling runs have one seed in the full config)."""
+    summary, runs = ctx.summaries.get(t), ctx.runs
+    if summary is None or summary.empty or runs is None or runs.empty or "iterations" not in runs:
+        return []
+    r = runs[runs["task"] == t].dropna(subset=["iterations"])
+    if r.empty:
+        return []
+    its = r.groupby(["method", "variant"])["iterations"].max().astype(int)
+    common = int(r["iterations"].astype(int).value_counts().sort_index().idxmax())
+    recipes = (ctx.records.get(t) or {}).get("recipes") or {}
+    by = summary.set_index(["method", "variant"])
+    rows, pairs = [], {}
+    for (m, v), n_it in sorted(its.items(), key=lambda kv: (kv[0][0] != "ours", kv[0])):   # ours first
+        rv = recipes.get(m)
+        if n_it <= common or (m, v) not in by.index or rv is None or (m, rv) not in by.index or rv == v:
+            continue
+        c, b = by.loc[(m, v)], by.loc[(m, rv)]
+        ratio = c["w2_gm"] / b["w2_gm"] if b["w2_gm"] > 0 else float("nan")
+        rows.append([f"{m}/{v}", f"{n_it:,}", str(int(c["w2_n"])), T.fmt(c["w2_gm"]), T.fmt(c["w2_over_floor"], ".2f"),
+                     f"{m}/{rv}", f"{int(its.get((m, rv), common)):,}", str(int(b["w2_n"])), T.fmt(b["w2_gm"]),
+                     T.fmt(b["w2_over_floor"], ".2f"), T.fmt(ratio, ".2f")])
+        pairs.setdefault(m, (c["w2_gm"], b["w2_gm"], f"{m}/{v}", f"{m}/{rv}"))
+    if not rows:
+        return []
+    lines = ["The method's ceiling, beyond the recipe: each run trained for more iterations than the task's "
+             f"{common:,} (with its own schedule, as its variant says), beside its method's recipe on this task. "
+             "Seeds as given; with one seed this is shown, not tested.", "",
+             markdown(rows, ["run", "iterations", "seeds", "W2 geometric mean", "W2 / floor", "recipe",
+                             "recipe iterations", "recipe seeds", "recipe W2", "recipe W2 / floor",
+                             "ceiling / recipe"]), ""]
+    if "ours" in pairs and len(pairs) > 1:
+        o = pairs["ours"]
+        for m, p in pairs.items():
+            if m == "ours":
+                continue
+            lines += [f"{p[2]} / {o[2]} (W2) = {T.fmt(p[0] / o[0], '.2f')} at the ceilings, against "
+                      f"{p[3]} / {o[3]} = {T.fmt(p[1] / o[1], '.2f')} at the recipes.", ""]
+    return lines
 
 
 def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
