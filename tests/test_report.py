@@ -1113,3 +1113,31 @@ def test_ceiling_lines_put_the_longer_runs_beside_their_recipe():
     # no run beyond the common budget: no section
     ctx.runs = runs[runs["iterations"] == 400]
     assert ceiling_lines("gmm", ctx) == []
+
+
+def test_ours_variant_lines_apply_c5s_rule_off_the_mixture():
+    from types import SimpleNamespace
+    import numpy as np
+    import pandas as pd
+    from flowbench.report.sections.tasks import ours_variant_lines
+    rng = np.random.default_rng(3)
+    rows, runs = [], []
+    for variant, gm in (("linear", 0.1), ("linear_eps_0.1", 0.3), ("eps_big", 0.02), ("pad", 0.105),
+                        ("long", 0.05)):
+        for seed in range(5):
+            w = gm * np.exp(0.1 * rng.standard_normal())
+            rows += [dict(task="t", method="ours", variant=variant, seed=seed, condition=c, metric="w2", value=w)
+                     for c in ("0", "1")]
+            runs.append(dict(task="t", method="ours", variant=variant, seed=seed,
+                             iterations=4000 if variant == "long" else 1000))
+    ctx = SimpleNamespace(metrics=pd.DataFrame(rows), runs=pd.DataFrame(runs),
+                          records={"t": {"paper_claims": False, "recipes": {"ours": "linear"}}})
+    text = "\n".join(ours_variant_lines("t", ctx))
+    assert "against its recipe ours/linear" in text
+    assert "ours/linear_eps_0.1: W2 0.3" in text and "worse (sensitive)" in text
+    assert "ours/eps_big:" in text and "better beyond the interval" in text
+    assert "ours/pad:" in text and "not separated" in text
+    assert "ours/long" not in text          # a ceiling run (more iterations) is not a variant here
+    # the mixture tasks: C5 tests ours's variants there
+    ctx.records["t"]["paper_claims"] = True
+    assert ours_variant_lines("t", ctx) == []

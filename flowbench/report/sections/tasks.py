@@ -36,6 +36,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
     lines += reference_lines(ctx.records.get(t))
     lines += ranking_lines(t, ctx)
     lines += ceiling_lines(t, ctx)
+    lines += ours_variant_lines(t, ctx)
     ttt = ctx.ttt_summary
     g = ttt[ttt["task"] == t] if len(ttt) else ttt
     thr, thr_text = ctx.thresholds.get(t, (W2_THRESHOLD_TIME, f"{W2_THRESHOLD_TIME:.2f}"))
@@ -146,6 +147,49 @@ def ceiling_lines(t: str, ctx: ReportContext) -> list[str]:
             lines += [f"{p[2]} / {o[2]} (W2) = {T.fmt(p[0] / o[0], '.2f')} at the ceilings, against "
                       f"{p[3]} / {o[3]} = {T.fmt(p[1] / o[1], '.2f')} at the recipes.", ""]
     return lines
+
+
+def ours_variant_lines(t: str, ctx: ReportContext) -> list[str]:
+    """Ours's other variants on a task the paper's claims do not cover (there C5 tests them),
+    each against ours's recipe on the task by C5's sensitivity rule (log-scale Welch, Holm over
+    the variants): e.g. eps on ``gaussian_linear``, where eps models the noise of y given x."""
+    from ..claims import ALPHA, RATIO_MIN, _ratio_text, family_test
+    record = ctx.records.get(t) or {}
+    recipe = (record.get("recipes") or {}).get("ours")
+    if record.get("paper_claims", True) or recipe is None or ctx.metrics is None or ctx.metrics.empty:
+        return []
+    m = ctx.metrics[(ctx.metrics["task"] == t) & (ctx.metrics["method"] == "ours")]
+    runs = ctx.runs[(ctx.runs["task"] == t) & (ctx.runs["method"] == "ours")] if len(ctx.runs) else ctx.runs
+    longer = set(runs.loc[runs["iterations"] > runs["iterations"].min(), "variant"]) \
+        if len(runs) and "iterations" in runs else set()
+    variants = sorted(v for v in m["variant"].unique() if v != recipe and v not in longer)
+    if not variants:
+        return []
+    parts = []
+    for v, r in family_test(m, t, "ours", recipe, variants).items():
+        if not r["tested"]:
+            parts.append(f"ours/{v}: not tested (a side has no finite seed)")
+            continue
+        if r["p_holm"] is not None and r["ratio"] >= RATIO_MIN and r["p_holm"] < ALPHA:
+            word = "worse (sensitive)"
+        elif finite_hi(r["ci"]) and r["ci"][1] < 1:
+            word = "better beyond the interval"
+        else:
+            word = "not separated"
+        parts.append(f"ours/{v}: W2 {T.fmt(r['a']['gm'])} ({r['a']['n']} seeds), "
+                     f"{_ratio_text(r, 'p_holm').replace(', p =', ', Holm p =')}: {word}")
+    return [f"Ours's other variants on this task against its recipe ours/{recipe} (W2 {T.fmt(gm_of(m, t, recipe))}; "
+            "C5's rule: r = ratio of geometric means of W2, 95% Welch interval on log W2, one-sided Holm p for "
+            f"'worse'; sensitive if r >= {RATIO_MIN:g} with Holm p < {ALPHA:g}): " + "; ".join(parts) + ".", ""]
+
+
+def finite_hi(ci) -> bool:
+    return ci is not None and len(ci) == 2 and np.isfinite(ci[1])
+
+
+def gm_of(m: pd.DataFrame, t: str, variant: str) -> float:
+    from ..claims import gm_stats
+    return gm_stats(m, "ours", variant, t)["gm"]
 
 
 def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
