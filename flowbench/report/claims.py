@@ -246,6 +246,11 @@ def _ratio_text(res: dict, p_key: str = "p") -> str:
     return f"r = {T.fmt(res['ratio'], '.2f')}{ci}{p}"
 
 
+def holm_ratio_text(res: dict) -> str:
+    """``_ratio_text`` with the Holm-corrected p of a family test."""
+    return _ratio_text(res, "p_holm").replace(", p =", ", Holm p =")
+
+
 def worse_verdict(ratio: float, p) -> str:
     """C3's rule: reproduced if ratio >= RATIO_MIN and p < ALPHA; partly if the ratio alone."""
     if not finite(ratio):
@@ -387,7 +392,7 @@ def _family_claim(metrics, task, variants, extreme=()):
                 else _absent("inn/full", r["b"])
             parts.append(f"{label}: not tested ({why})")
         else:
-            parts.append(f"{label}: {_ratio_text(r, 'p_holm').replace(', p =', ', Holm p =')}, "
+            parts.append(f"{label}: {holm_ratio_text(r)}, "
                          f"W2 {T.fmt(r['a']['gm'])} ({n_of(r['a']['n'], 'seed')})")
     tested = [r for r in fam.values() if r["tested"]]
     if not tested:
@@ -445,9 +450,9 @@ def sensitivity(metrics: pd.DataFrame, task: str, method: str) -> dict:
             parts.append(f"{method}/{v}: {_all_diverged(r['a']['runs'])} (sensitive)")
         elif r["tested"] and r["p_holm"] is not None:
             testable.append(v)
-            hit = r["ratio"] >= RATIO_MIN and r["p_holm"] < ALPHA
+            hit = r["verdict"] == REPRODUCED          # family_test applied C3's rule with Holm's p
             sensitive += [v] if hit else []
-            parts.append(f"{method}/{v}: {_ratio_text(r, 'p_holm').replace(', p =', ', Holm p =')}"
+            parts.append(f"{method}/{v}: {holm_ratio_text(r)}"
                          f"{' (sensitive)' if hit else ''}")
         elif r["tested"]:
             parts.append(f"{method}/{v}: r = {T.fmt(r['ratio'], '.2f')} (< 2 seeds: untestable)")
@@ -742,7 +747,7 @@ def _c9_task(metrics: pd.DataFrame, task: str, ours_variant: str | None, inn_var
         r["p_holm"] = adj.get(v)
         vv = at_least_as_good_verdict(r["ratio"], r["p_holm"])
         verdicts.append(vv)
-        parts.append(f"vs {_gm_describe(f'inn/{v}', r['b'])}: {_ratio_text(r, 'p_holm').replace(', p =', ', Holm p =')} "
+        parts.append(f"vs {_gm_describe(f'inn/{v}', r['b'])}: {holm_ratio_text(r)} "
                      f"({vv})")
     if not verdicts:
         return "; ".join(parts), NOT_TESTED

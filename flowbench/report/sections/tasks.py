@@ -110,14 +110,10 @@ def ceiling_lines(t: str, ctx: ReportContext) -> list[str]:
     trained for more iterations than the task's common budget, beside its method's recipe on the
     task, both against the floor; and, where two methods have one, their ratio at the recipes and
     at the ceilings. Shown, not tested (the ceiling runs have one seed in the full config)."""
-    summary, runs = ctx.summaries.get(t), ctx.runs
-    if summary is None or summary.empty or runs is None or runs.empty or "iterations" not in runs:
+    summary = ctx.summaries.get(t)
+    common, its = _budgets(ctx.runs, t)
+    if summary is None or summary.empty or its.empty:
         return []
-    r = runs[runs["task"] == t].dropna(subset=["iterations"])
-    if r.empty:
-        return []
-    its = r.groupby(["method", "variant"])["iterations"].max().astype(int)
-    common = int(r["iterations"].astype(int).value_counts().sort_index().idxmax())
     recipes = (ctx.records.get(t) or {}).get("recipes") or {}
     by = summary.set_index(["method", "variant"])
     rows, pairs = [], {}
@@ -153,43 +149,30 @@ def ours_variant_lines(t: str, ctx: ReportContext) -> list[str]:
     """Ours's other variants on a task the paper's claims do not cover (there C5 tests them),
     each against ours's recipe on the task by C5's sensitivity rule (log-scale Welch, Holm over
     the variants): e.g. eps on ``gaussian_linear``, where eps models the noise of y given x."""
-    from ..claims import ALPHA, RATIO_MIN, _ratio_text, family_test
+    from ..claims import ALPHA, RATIO_MIN, REPRODUCED, family_test, finite, holm_ratio_text
     record = ctx.records.get(t) or {}
     recipe = (record.get("recipes") or {}).get("ours")
     if record.get("paper_claims", True) or recipe is None or ctx.metrics is None or ctx.metrics.empty:
         return []
     m = ctx.metrics[(ctx.metrics["task"] == t) & (ctx.metrics["method"] == "ours")]
-    runs = ctx.runs[(ctx.runs["task"] == t) & (ctx.runs["method"] == "ours")] if len(ctx.runs) else ctx.runs
-    longer = set(runs.loc[runs["iterations"] > runs["iterations"].min(), "variant"]) \
-        if len(runs) and "iterations" in runs else set()
+    common, its = _budgets(ctx.runs, t)
+    longer = {v for (meth, v), n in its.items() if meth == "ours" and n > common}
     variants = sorted(v for v in m["variant"].unique() if v != recipe and v not in longer)
     if not variants:
         return []
+    res = family_test(m, t, "ours", recipe, variants)
     parts = []
-    for v, r in family_test(m, t, "ours", recipe, variants).items():
+    for v, r in res.items():
         if not r["tested"]:
             parts.append(f"ours/{v}: not tested (a side has no finite seed)")
             continue
-        if r["p_holm"] is not None and r["ratio"] >= RATIO_MIN and r["p_holm"] < ALPHA:
-            word = "worse (sensitive)"
-        elif finite_hi(r["ci"]) and r["ci"][1] < 1:
-            word = "better beyond the interval"
-        else:
-            word = "not separated"
-        parts.append(f"ours/{v}: W2 {T.fmt(r['a']['gm'])} ({r['a']['n']} seeds), "
-                     f"{_ratio_text(r, 'p_holm').replace(', p =', ', Holm p =')}: {word}")
-    return [f"Ours's other variants on this task against its recipe ours/{recipe} (W2 {T.fmt(gm_of(m, t, recipe))}; "
+        word = ("worse (sensitive)" if r["verdict"] == REPRODUCED          # C3's rule with Holm's p
+                else "better beyond the interval" if finite(r["ci"][1]) and r["ci"][1] < 1 else "not separated")
+        parts.append(f"ours/{v}: W2 {T.fmt(r['a']['gm'])} ({r['a']['n']} seeds), {holm_ratio_text(r)}: {word}")
+    base_gm = next(iter(res.values()))["b"]["gm"]
+    return [f"Ours's other variants on this task against its recipe ours/{recipe} (W2 {T.fmt(base_gm)}; "
             "C5's rule: r = ratio of geometric means of W2, 95% Welch interval on log W2, one-sided Holm p for "
             f"'worse'; sensitive if r >= {RATIO_MIN:g} with Holm p < {ALPHA:g}): " + "; ".join(parts) + ".", ""]
-
-
-def finite_hi(ci) -> bool:
-    return ci is not None and len(ci) == 2 and np.isfinite(ci[1])
-
-
-def gm_of(m: pd.DataFrame, t: str, variant: str) -> float:
-    from ..claims import gm_stats
-    return gm_stats(m, "ours", variant, t)["gm"]
 
 
 def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
@@ -206,6 +189,22 @@ def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
             + ". Table: [tables/noise_floor.csv](tables/noise_floor.csv).", ""]
 
 
+def _most_common(values: pd.Series) -> int:
+    """The most common value (ties: the smallest): a task's common budget among its runs."""
+    return int(values.astype(int).value_counts().sort_index().idxmax())
+
+
+def _budgets(runs: pd.DataFrame | None, task: str) -> tuple[int, pd.Series]:
+    """The task's common number of iterations and each (method, variant)'s (from ``runs.csv``);
+    (0, empty) where the runs recorded none."""
+    if runs is None or runs.empty or "iterations" not in runs:
+        return 0, pd.Series(dtype=int)
+    r = runs[runs["task"] == task].dropna(subset=["iterations"])
+    if r.empty:
+        return 0, pd.Series(dtype=int)
+    return _most_common(r["iterations"]), r.groupby(["method", "variant"])["iterations"].max().astype(int)
+
+
 def _used(runs: pd.DataFrame, task: str, key: str) -> str:
     """The value of ``key`` the runs of ``task`` used: one value, or the most common one with the
     runs that used another named after it (e.g. ``400 (1600: ours/paper_4x_cosine)``)."""
@@ -214,7 +213,7 @@ def _used(runs: pd.DataFrame, task: str, key: str) -> str:
     if r.empty:
         return "?"
     values = r[key].astype(int)
-    common = int(values.value_counts().sort_index().idxmax())   # ties: the smallest value
+    common = _most_common(values)
     others = r[values != common]
     if others.empty:
         return str(common)
