@@ -137,9 +137,7 @@ def ceiling_lines(t: str, ctx: ReportContext) -> list[str]:
                              "ceiling / recipe"]), ""]
     if "ours" in pairs and len(pairs) > 1:
         o = pairs["ours"]
-        for m, p in pairs.items():
-            if m == "ours":
-                continue
+        for m, p in ((k, q) for k, q in pairs.items() if k != "ours"):   # each other method against ours
             lines += [f"{p[2]} / {o[2]} (W2) = {T.fmt(p[0] / o[0], '.2f')} at the ceilings, against "
                       f"{p[3]} / {o[3]} = {T.fmt(p[1] / o[1], '.2f')} at the recipes.", ""]
     return lines
