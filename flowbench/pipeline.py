@@ -279,7 +279,10 @@ FLOOR_SEED = 4_000_037   # the independent exact draws of the noise floors
 def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=None) -> pd.DataFrame:
     """The finite-sample floor of every posterior metric: its value between two independent exact
     samples of the same size, at each evaluation condition, for each sample size the task scores
-    at (``n_eval``, and the probe's ``probe_n`` when probing), over ``repeats`` pairs.
+    at (``n_eval``, and the probe's ``probe_n`` when probing), over ``repeats`` pairs. The first
+    is drawn as a perfect sampler draws (``Task.perfect_sample``: independent draws), the second
+    as the reference is (stratified by mode on the mixture), so the floor is what a perfect
+    sampler scores against the reference.
 
     A perfect sampler scores about this; a threshold below it cannot be passed by anyone, and a
     difference of two methods smaller than its spread is noise. Rows: task, condition, metric,
@@ -299,7 +302,7 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=
         for k, cid in enumerate(ids):
             for r in range(repeats):
                 rng = np.random.default_rng([FLOOR_SEED, n, k, r])
-                a, b = task.reference_posterior(k, n, rng), task.reference_posterior(k, n, rng)
+                a, b = task.perfect_sample(k, n, rng), task.reference_posterior(k, n, rng)
                 vals = {name: M.POSTERIOR_METRICS[name](a, b) for name in names}
                 vals.update(task.posterior_extra_metrics(k, a, b))
                 rows += [{"task": task_name, "condition": cid, "metric": m, "n": n, "repeat": r,

@@ -168,6 +168,27 @@ def test_noise_floor_rows_and_shrinking_with_n(smoke_config):
     assert pd_equal
 
 
+def test_floor_is_what_a_perfect_sampler_scores_against_the_stratified_reference():
+    """The floor's first sample is drawn as a perfect sampler draws (independent mode picks), the
+    second as the reference is (stratified): on a label of several modes the floor includes the
+    random mode imbalance of one sample, which two stratified draws would leave out; on a label
+    of one mode both draws are the exact draws they were (the paper's task's floor does not move)."""
+    from flowbench.metrics import w2
+    t = _gmm_some()
+    perfect = t.perfect_sample(0, 1000, np.random.default_rng(5))
+    counts = np.bincount(t.nearest_mode(perfect.astype(float)), minlength=8)[:4]
+    assert counts.sum() == 1000 and len(set(counts.tolist())) > 1   # random counts, not 250 each
+    vs_strat, strat_strat = [], []
+    for r in range(6):
+        rng = np.random.default_rng([7, r])
+        ref = t.reference_posterior(0, 1000, rng)
+        vs_strat.append(w2(t.perfect_sample(0, 1000, rng), ref))
+        strat_strat.append(w2(t.reference_posterior(0, 1000, rng), ref))
+    assert np.mean(vs_strat) > 2 * np.mean(strat_strat)
+    np.testing.assert_array_equal(t.perfect_sample(2, 300, np.random.default_rng(9)),
+                                  t.reference_posterior(2, 300, np.random.default_rng(9)))
+
+
 def test_noise_of_inverts_generate():
     """``noise_of`` is the forward map to the noise ``generate`` takes: exact for the cINN without
     padding; the right shape for every method."""

@@ -96,6 +96,14 @@ class Task:
         against, with ``rng`` an independent one (noise floors)."""
         raise NotImplementedError
 
+    def perfect_sample(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n draws of p(x | y_k) as a perfect sampler gives them: independent draws of the
+        posterior. The noise floor scores this against an independent reference draw, so the
+        floor is what a perfect sampler scores. By default the reference's own draw, for kinds
+        whose reference is itself such a draw; a kind whose reference is stratified (the
+        mixture, exact mode proportions) overrides it."""
+        return self.reference_posterior(k, n, rng)
+
     def posterior_extra_metrics(self, k: int, samples: np.ndarray, reference: np.ndarray) -> dict[str, float]:
         """Task-specific per-condition numbers beside the distances (the mixture: mode weights
         and W2 within modes); none by default."""

@@ -233,6 +233,13 @@ class GaussianMixtureTask(Task):
         pick = rng.permutation(np.repeat(modes, counts))
         return self._sample_modes(pick, rng).astype(np.float32)
 
+    def perfect_sample(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Independent draws of the label's mixture (random counts per mode), as a perfect
+        sampler gives them: against the stratified reference this costs the random mode
+        imbalance of one sample, which the floor must include (on a label of 4 modes 2-5
+        units apart, W2 0.19 at n = 2000, against 0.04 between two stratified draws)."""
+        return self.sample_posterior(k, n, rng)
+
     def modes_of(self, label: int) -> np.ndarray:
         if not 0 <= label < self.n_labels:
             raise ValueError(f"label {label} out of range 0..{self.n_labels - 1}")

@@ -182,8 +182,9 @@ def floor_lines(t: str, floors: pd.DataFrame) -> list[str]:
     for metric, g in f.groupby("metric", sort=True):
         parts.append(f"{metric} " + ", ".join(f"{T.fmt(x.floor_mean)} ± {T.fmt(x.floor_sd)} at n = {int(x.n)}"
                                               for x in g.sort_values("n", ascending=False).itertuples(index=False)))
-    return ["Noise floor (the same metric between two independent exact samples of the same size, mean ± "
-            "sd over conditions and repeats; a perfect sampler scores about this): " + "; ".join(parts)
+    return ["Noise floor (the same metric between two independent exact samples of the same size, one drawn "
+            "as a perfect sampler draws, the other as the reference is; mean ± sd over conditions and "
+            "repeats; a perfect sampler scores about this): " + "; ".join(parts)
             + ". Table: [tables/noise_floor.csv](tables/noise_floor.csv).", ""]
 
 
