@@ -26,7 +26,7 @@ import pandas as pd
 from .. import tables as T
 from .stats import log_ratio_test
 
-OURS = "ours"
+OURS = T.OURS
 
 
 @dataclass

@@ -117,7 +117,7 @@ def ceiling_lines(t: str, ctx: ReportContext) -> list[str]:
     recipes = (ctx.records.get(t) or {}).get("recipes") or {}
     by = summary.set_index(["method", "variant"])
     rows, pairs = [], {}
-    for (m, v), n_it in sorted(its.items(), key=lambda kv: (kv[0][0] != "ours", kv[0])):   # ours first
+    for (m, v), n_it in sorted(its.items(), key=lambda kv: (kv[0][0] != T.OURS, kv[0])):   # ours first
         rv = recipes.get(m)
         if n_it <= common or (m, v) not in by.index or rv is None or (m, rv) not in by.index or rv == v:
             continue
@@ -135,11 +135,10 @@ def ceiling_lines(t: str, ctx: ReportContext) -> list[str]:
              markdown(rows, ["run", "iterations", "seeds", "W2 geometric mean", "W2 / floor", "recipe",
                              "recipe iterations", "recipe seeds", "recipe W2", "recipe W2 / floor",
                              "ceiling / recipe"]), ""]
-    if "ours" in pairs and len(pairs) > 1:
-        o = pairs["ours"]
-        for m, p in ((k, q) for k, q in pairs.items() if k != "ours"):   # each other method against ours
-            lines += [f"{p[2]} / {o[2]} (W2) = {T.fmt(p[0] / o[0], '.2f')} at the ceilings, against "
-                      f"{p[3]} / {o[3]} = {T.fmt(p[1] / o[1], '.2f')} at the recipes.", ""]
+    o = pairs.get(T.OURS)
+    for p in ([] if o is None else [q for k, q in pairs.items() if k != T.OURS]):   # each other method against ours
+        lines += [f"{p[2]} / {o[2]} (W2) = {T.fmt(p[0] / o[0], '.2f')} at the ceilings, against "
+                  f"{p[3]} / {o[3]} = {T.fmt(p[1] / o[1], '.2f')} at the recipes.", ""]
     return lines
 
 
@@ -149,16 +148,16 @@ def ours_variant_lines(t: str, ctx: ReportContext) -> list[str]:
     the variants): e.g. eps on ``gaussian_linear``, where eps models the noise of y given x."""
     from ..claims import ALPHA, RATIO_MIN, REPRODUCED, family_test, finite, holm_ratio_text
     record = ctx.records.get(t) or {}
-    recipe = (record.get("recipes") or {}).get("ours")
+    recipe = (record.get("recipes") or {}).get(T.OURS)
     if record.get("paper_claims", True) or recipe is None or ctx.metrics is None or ctx.metrics.empty:
         return []
-    m = ctx.metrics[(ctx.metrics["task"] == t) & (ctx.metrics["method"] == "ours")]
+    m = ctx.metrics[(ctx.metrics["task"] == t) & (ctx.metrics["method"] == T.OURS)]
     common, its = _budgets(ctx.runs, t)
-    longer = {v for (meth, v), n in its.items() if meth == "ours" and n > common}
+    longer = {v for (meth, v), n in its.items() if meth == T.OURS and n > common}
     variants = sorted(v for v in m["variant"].unique() if v != recipe and v not in longer)
     if not variants:
         return []
-    res = family_test(m, t, "ours", recipe, variants)
+    res = family_test(m, t, T.OURS, recipe, variants)
     parts = []
     for v, r in res.items():
         if not r["tested"]:
