@@ -639,6 +639,7 @@ def test_render_from_fake_results(tmp_path):
     div = pd.read_csv(out / "tables" / "diverged.csv")
     assert len(div) == 2 and set(div["variant"]) == {"no_ramp"}
     assert "2 of 18 runs stopped on a non-finite loss" in md
+    assert "; 2 runs diverged." in md.split("## Claims")[0]     # the summary counts runs, not seeds
     summary = pd.read_csv(out / "tables" / "summary_gmm.csv")
     assert summary["method"].tolist()[:1] == ["ours"]
     assert summary.set_index("variant").loc["no_ramp", "diverged"] == 1
@@ -1141,3 +1142,30 @@ def test_ours_variant_lines_apply_c5s_rule_off_the_mixture():
     # the mixture tasks: C5 tests ours's variants there
     ctx.records["t"]["paper_claims"] = True
     assert ours_variant_lines("t", ctx) == []
+
+
+def test_summary_counts_diverged_runs_in_words():
+    from flowbench.report.sections.claims import _diverged_runs
+    assert [_diverged_runs(n) for n in (0, 1, 3)] == ["no run diverged", "1 run diverged", "3 runs diverged"]
+
+
+def test_git_state_ignores_the_rendered_report_but_not_the_code(tmp_path):
+    import shutil
+    import subprocess
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "README.md").write_text("old report\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    subprocess.run(git + ["add", "."], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "init"], cwd=tmp_path, check=True)
+    assert R.git_state(tmp_path, ignore=["report"])["dirty"] is False
+    (tmp_path / "report" / "README.md").write_text("rendered again\n")
+    (tmp_path / "untracked.txt").write_text("ignored\n")
+    assert R.git_state(tmp_path)["dirty"] is True                   # the report is tracked
+    assert R.git_state(tmp_path, ignore=["report"])["dirty"] is False
+    assert R.git_state(tmp_path, ignore=["report/"])["commit"]
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert R.git_state(tmp_path, ignore=["report"])["dirty"] is True

@@ -112,13 +112,19 @@ def hardware() -> dict:
     return hw
 
 
-def git_state(workdir: str | Path = ".") -> dict:
-    """Commit and dirty flag of the working tree (read-only git calls); None outside a repository."""
+def git_state(workdir: str | Path = ".", ignore=()) -> dict:
+    """Commit and dirty flag of the working tree (read-only git calls); None outside a repository.
+
+    Untracked files and the paths in ``ignore`` (the report directory the run renders into: a
+    committed report is rewritten by every render, which says nothing about the code) do not
+    count as changes."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workdir, capture_output=True,
                                 text=True, timeout=20, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=workdir,
-                               capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+        excludes = [f":(exclude){str(p).rstrip('/')}" for p in ignore if str(p).strip("./")]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes],
+                               cwd=workdir, capture_output=True, text=True, timeout=20,
+                               check=True).stdout.strip()
         return {"commit": commit, "dirty": bool(dirty)}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
@@ -183,11 +189,13 @@ def lock_provenance(path: str | Path = LOCK_FILE, workdir: str | Path = ".") -> 
 
 
 def collect_provenance(config: dict, configfiles=(), benchmark_root: str | Path = "results/benchmarks",
-                       benchmark_patterns: dict[str, str] | None = None, workdir: str | Path = ".") -> dict:
+                       benchmark_patterns: dict[str, str] | None = None, workdir: str | Path = ".",
+                       report_dir: str | Path | None = None) -> dict:
     """Everything the report's "How it was produced" needs, as one JSON-serialisable dict.
 
     ``lock_file`` names the lock file of the environment (``LOCK_FILE`` under ``workdir``), its
-    SHA-256 and the installed packages that differ from it."""
+    SHA-256 and the installed packages that differ from it. Changes under ``report_dir`` (what the
+    run renders) do not make the tree dirty."""
     from ..config import digest
     jobs = read_benchmarks(benchmark_root, benchmark_patterns, relative_to=workdir)
     configfiles = [str(f) for f in configfiles]
@@ -198,7 +206,7 @@ def collect_provenance(config: dict, configfiles=(), benchmark_root: str | Path 
         "command": reproduce_command(configfiles),
         "packages": package_versions(),
         "hardware": hardware(),
-        "git": git_state(workdir),
+        "git": git_state(workdir, ignore=[report_dir] if report_dir else ()),
         "lock_file": lock_provenance(LOCK_FILE, workdir),
         "benchmarks": summarise_benchmarks(jobs),
     }

@@ -70,6 +70,8 @@ rule provenance:
         lock_digest=lock_digest(),
         benchmark_root=f"{RESULTS}/benchmarks",
         benchmark_patterns=lambda wc: benchmark_patterns(),
+        # what this run renders: its changes do not make the tree dirty
+        report_dir=REPORT_DIR,
     threads: 1
     resources:
         **job_resources("provenance"),

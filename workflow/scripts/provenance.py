@@ -7,7 +7,8 @@ from flowbench.report import collect_provenance
 log = setup(snakemake)  # noqa: F821
 p = snakemake.params  # noqa: F821
 prov = collect_provenance(dict(snakemake.config), configfiles=p.configfiles,  # noqa: F821
-                          benchmark_root=p.benchmark_root, benchmark_patterns=dict(p.benchmark_patterns))
+                          benchmark_root=p.benchmark_root, benchmark_patterns=dict(p.benchmark_patterns),
+                          report_dir=p.report_dir)
 write_json(snakemake.output[0], prov)  # noqa: F821
 b = prov["benchmarks"]["total"]
 lock = prov["lock_file"]

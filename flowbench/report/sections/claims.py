@@ -13,6 +13,12 @@ from ..today import answer, standing, standing_sentence
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
 
 
+def _diverged_runs(n: int) -> str:
+    """'no run diverged' / '1 run diverged' / 'n runs diverged' (after a list of seeds, a bare
+    '0 diverged' read as 'seed 0 diverged')."""
+    return "no run diverged" if n == 0 else f"{n} run{'s' if n != 1 else ''} diverged"
+
+
 def summary(ctx: ReportContext) -> list[str]:
     r = ctx.run_table
     tasks = ctx.tasks
@@ -28,8 +34,8 @@ def summary(ctx: ReportContext) -> list[str]:
         + f". It was rendered from `results/` alone, produced with {ctx.config_name} (config digest "
         f"`{ctx.digest}`): "
         f"{len(r)} runs over {len(tasks)} task{'s' if len(tasks) != 1 else ''} "
-        f"({', '.join(tasks) if tasks else 'none'}), seeds {', '.join(map(str, seeds)) if seeds else 'none'}, "
-        f"{int(r['diverged'].sum()) if len(r) else 0} diverged. "
+        f"({', '.join(tasks) if tasks else 'none'}), seeds {', '.join(map(str, seeds)) if seeds else 'none'}; "
+        f"{_diverged_runs(int(r['diverged'].sum()) if len(r) else 0)}. "
         f"Verdicts on the {len(ctx.claims)} claims: {verdict_counts(ctx.claims)}. Every posterior distance is "
         "measured against samples of the exact posterior" + (
             " (on the practical inverse problems, against a rejection-ABC reference whose own quality "
