@@ -1169,3 +1169,18 @@ def test_git_state_ignores_the_rendered_report_but_not_the_code(tmp_path):
     assert R.git_state(tmp_path, ignore=["report/"])["commit"]
     (tmp_path / "code.py").write_text("x = 2\n")
     assert R.git_state(tmp_path, ignore=["report"])["dirty"] is True
+
+
+def test_summary_says_verdicts_on_too_few_seeds_are_not_tests(tmp_path, monkeypatch):
+    from flowbench.report.sections import claims as S
+    res = fake_results(tmp_path / "results")
+    prov = json.loads((res / "provenance.json").read_text())
+    prov["configfiles"] = ["config/paper_figures.yaml"]          # not a smoke run
+    (res / "provenance.json").write_text(json.dumps(prov))
+    most = max(len(w2s) for _, _, w2s, _ in RUNS)
+    R.render_report(res, tmp_path / "a", tasks=["gmm", "gmm_some"])
+    head = (tmp_path / "a" / "README.md").read_text().split("## ")[0]
+    assert f"Every run here has at most {most} seeds" in head and "not as tests" in head
+    monkeypatch.setattr(S, "TEST_SEEDS", most)                   # enough seeds: no caveat
+    R.render_report(res, tmp_path / "b", tasks=["gmm", "gmm_some"])
+    assert "not as tests" not in (tmp_path / "b" / "README.md").read_text()

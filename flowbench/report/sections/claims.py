@@ -11,6 +11,9 @@ from ..markdown import markdown
 from ..today import answer, standing, standing_sentence
 
 _PRETTY = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+# seeds per run below which the summary says the verdicts are not tests (the full config runs 5
+# wherever a verdict tests a difference)
+TEST_SEEDS = 5
 
 
 def _diverged_runs(n: int) -> str:
@@ -44,6 +47,10 @@ def summary(ctx: ReportContext) -> list[str]:
     if any("smoke" in str(f) for f in ctx.configfiles):
         text += (" This is a smoke run (tiny networks, a few iterations): it checks the plumbing, "
                  "and its verdicts say nothing about the paper.")
+    elif len(r) and (most := int(r.groupby(["task", "method", "variant"]).size().max())) < TEST_SEEDS:
+        text += (f" Every run here has at most {most} seed{'s' if most != 1 else ''}: a verdict that tests "
+                 f"a difference between runs needs at least {TEST_SEEDS} (config/config.yaml runs them), so "
+                 "read these verdicts as a description of these runs, not as tests.")
     return ["# Replication report: Xiao, Yan & Amit (2019), "
             "\"A Method to Model Conditional Distributions with Normalizing Flows\"", "", text, ""]
 
