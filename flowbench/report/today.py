@@ -26,8 +26,6 @@ import pandas as pd
 from .. import tables as T
 from .stats import log_ratio_test
 
-OURS = T.OURS
-
 
 @dataclass
 class TaskStanding:
@@ -53,14 +51,14 @@ def _seeds(metrics: pd.DataFrame, task: str, method: str, variant: str) -> np.nd
 def standing(task: str, summary: pd.DataFrame, metrics: pd.DataFrame, recipes: dict | None = None,
              costs: pd.DataFrame | None = None) -> TaskStanding | None:
     """Ours against the best other method on ``task`` (None without ours or a second method)."""
-    if summary is None or summary.empty or OURS not in set(summary["method"]) or summary["method"].nunique() < 2:
+    if summary is None or summary.empty or T.OURS not in set(summary["method"]) or summary["method"].nunique() < 2:
         return None
     rank = T.ranking_table(summary, recipes)
-    ours_row = rank[rank["method"] == OURS].iloc[0]
-    others = rank[rank["method"] != OURS]
+    ours_row = rank[rank["method"] == T.OURS].iloc[0]
+    others = rank[rank["method"] != T.OURS]
     r = int(ours_row["rank"])
     other_row = others.iloc[0]   # the leader, or the runner-up when ours leads
-    a = _seeds(metrics, task, OURS, ours_row["variant"])
+    a = _seeds(metrics, task, T.OURS, ours_row["variant"])
     b = _seeds(metrics, task, other_row["method"], other_row["variant"])
     worse, better = (a, b) if r > 1 else (b, a)
     test = log_ratio_test(worse, better)
@@ -78,7 +76,7 @@ def standing(task: str, summary: pd.DataFrame, metrics: pd.DataFrame, recipes: d
         c = costs[(costs["method"] == row["method"]) & (costs["variant"] == row["variant"])]
         return float(c[col].iloc[0]) if len(c) else float("nan")
 
-    return TaskStanding(task=task, n_methods=len(rank), rank=r, ours=f"{OURS}/{ours_row['variant']}",
+    return TaskStanding(task=task, n_methods=len(rank), rank=r, ours=f"{T.OURS}/{ours_row['variant']}",
                         other=f"{other_row['method']}/{other_row['variant']}", ratio=float(test["ratio"]),
                         ci=(float(lo), float(hi)), position=position,
                         ours_spi=float(ours_row["seconds_per_iteration"]),
