@@ -19,26 +19,23 @@ Any problem raises ``ConfigError`` with one message that names the key path.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+from .errors import ConfigError
+from .images.names import DEFAULT_FLOWS, N_CLASSES, PAPER_FLOW
+from .memory import _check_sizes, human_bytes, images_run, memory_budget_bytes
+from .methods import method_class
+from .recipes import deep_merge, digest, iter_runs, method_params, task_recipes
+from .schema import SCHEMA_PATH, load_schema
+from .tasks import TASK_KINDS, task_class
 
-N_CLASSES = 10            # MNIST / Fashion-MNIST classes
-
-
-class ConfigError(ValueError):
-    """A bad config key or value; the message names the key."""
-
-
-def load_schema(path: Path | str = SCHEMA_PATH) -> dict:
-    with open(path) as fh:
-        return yaml.safe_load(fh)
+__all__ = ["ConfigError", "SCHEMA_PATH", "deep_merge", "digest", "dim_requirement", "human_bytes",
+           "iter_runs", "load_config_file", "load_schema", "memory_budget_bytes", "method_params",
+           "read_config_file", "task_dims", "task_recipes", "validate_config"]
 
 
 # ------------------------------------------------------------------------------ schema pass
@@ -125,7 +122,7 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
     for tname, task in config["tasks"].items():
         _check_task_dims(config, tname, task)
     images = config.get("images")
-    if images and _images_run(images):
+    if images and images_run(images):
         _check_image_dims(images)
     curve = (images or {}).get("epoch_curve") or {}
     extra = sorted(set(curve.get("flow_at", [])) - set(curve.get("checkpoints", [])))
@@ -147,7 +144,6 @@ def _with_task_kinds(schema: dict, config: dict) -> dict:
     tasks = config.get("tasks")
     if not isinstance(tasks, dict):
         return schema
-    from .tasks import TASK_KINDS
     kinds = sorted(k for k in TASK_KINDS if f"task_{k}" in schema.get("$defs", {}))
     schema = copy.deepcopy(schema)
     props = {}
@@ -208,7 +204,6 @@ def _check_benchmark(config: dict) -> None:
 def task_dims(where: str, task: dict) -> tuple[int, int]:
     """(x_dim, y_dim) of a schema-valid task section, from its task class (which raises
     ConfigError naming the key when the section's parts do not fit together)."""
-    from .tasks import task_class
     return task_class(task.get("kind", "gmm")).config_dims(where, task)
 
 
@@ -220,7 +215,6 @@ def _dim_key(config: dict, method: str, variant: str) -> str:
 def dim_requirement(method: str, x_dim: int, y_dim: int, x_name: str = "x_dim",
                     y_name: str = "y_dim") -> tuple[int, str]:
     """The least ``dim`` the method's class accepts for these dimensions, and why."""
-    from .methods import method_class
     try:
         cls = method_class(method)
     except ValueError as exc:
@@ -245,194 +239,18 @@ def _check_task_dims(config: dict, tname: str, task: dict) -> None:
             _check_dim(config, run["method"], v, tname, x_dim, y_dim, f"tasks.{tname}.runs.{i}")
 
 
-def _images_run(images: dict) -> bool:
-    return bool(images.get("datasets") or (images.get("epoch_curve") or {}).get("datasets"))
-
-
 def _check_image_dims(images: dict) -> None:
     latent = images["autoencoder"]["latent_dim"]
     curve = images.get("epoch_curve") or {}
-    used = ["ours", "cinn"] if images.get("datasets") else []
+    used = list(DEFAULT_FLOWS) if images.get("datasets") else []
     if curve.get("datasets") and curve.get("flow_at") and not used:
-        used = ["ours"]  # the epoch curve trains ours only
+        used = [PAPER_FLOW]  # the epoch curve trains the paper's method only
     for method in used:
         dim = images[method]["dim"]
         need, why = dim_requirement(method, latent, N_CLASSES, "images.autoencoder.latent_dim", "classes")
         if dim < need:
             raise ConfigError(f"config key 'images.{method}.dim': {method} needs dim >= {need} "
                               f"({why}), got {dim}")
-
-
-# --------------------------------------------------------------------------------- sizes
-#
-# Each size key gets an estimate of the bytes its largest arrays take at once in one job. The
-# estimates count only arrays that are certainly allocated (a lower bound of the true peak), so
-# a refused value would not have fitted either; they are not a promise that an accepted value
-# fits next to other jobs.
-
-_F32, _F64 = 4, 8
-MNIST_TRAIN = 60000       # training images of MNIST and of Fashion-MNIST
-AE_FLOATS = 12544 + 6272 + 1024 + 1024 + 6272 + 12544 + 784   # auto-encoder activations per image
-CNN_FLOATS = 25088 + 6272 + 12544 + 3136 + 128                 # SmallCNN activations per image
-
-
-def memory_budget_bytes() -> int:
-    """Half of this machine's memory (physical memory, or a smaller cgroup limit)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        total = 16 * 2**30
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit.isdigit():
-            total = min(total, int(limit))
-    except OSError:
-        pass
-    return total // 2
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
-
-
-def _train_bytes(method: str, p: dict) -> tuple[int, str]:
-    """Per sample, training: the activations autograd keeps (the method class's estimate)."""
-    from .methods import method_class
-    return method_class(method).train_bytes_per_sample(p)
-
-
-def _sample_bytes(method: str, p: dict) -> tuple[int, str]:
-    """Per sample, no grad: the method class's estimate, and what the samples pass through."""
-    from .methods import method_class
-    return method_class(method).sample_bytes_per_sample(p)
-
-
-def _task_methods(config: dict, task: dict) -> list[tuple[str, dict]]:
-    out = []
-    for run in task["runs"]:
-        for v in run["variants"]:
-            out.append((run["method"], method_params(config, run["method"], v)))
-    return out
-
-
-def _method_memory_terms(method: str, params: dict, batch: int) -> list[tuple[int, str]]:
-    from .methods import method_class
-    return method_class(method).train_memory_terms(params, batch)
-
-
-def _train_estimate(methods):
-    """Training step of batch b: flow activations, plus the INN's b x b MMD distance matrices."""
-    def est(b):
-        best = (0, "")
-        for m, p in methods:
-            per, what = _train_bytes(m, p)
-            parts = [(b * per, f"{m}: {what}")]
-            parts += _method_memory_terms(m, p, b)
-            total = sum(x for x, _ in parts)
-            if total > best[0]:
-                best = (total, " + ".join(d for _, d in parts))
-        return best
-    return est
-
-
-def _metric_estimate(metrics, methods=()):
-    """n samples per label: the quadratic metrics (run one after the other) and, for a model,
-    the sampling of n points through the flow."""
-    def est(n):
-        cands = [(0, "")]
-        if "w2" in metrics:
-            cands.append((2 * _F64 * n * n, "w2: the n x n cost and transport matrices (float64)"))
-        if "mmd" in metrics or "mmd_kruse" in metrics:
-            cands.append((3 * _F64 * n * n, "mmd: three n x n kernel matrices (float64)"))
-        for m, p in methods:
-            per, through = _sample_bytes(m, p)
-            cands.append((n * per, f"{m}: sampling n points through {through}"))
-        return max(cands)
-    return est
-
-
-def _forward_estimate(methods):
-    def est(n):
-        return max([(n * _sample_bytes(m, p)[0], f"{m}: one forward pass over all n points")
-                    for m, p in methods] + [(0, "")])
-    return est
-
-
-def _size_checks(config: dict):
-    """(key path, value, estimate function) for every sample and batch size key that is used."""
-    for tname, task in config["tasks"].items():
-        methods = _task_methods(config, task)
-        at = f"tasks.{tname}"
-        yield f"{at}.n_eval", task["n_eval"], _metric_estimate(task["metrics"], methods)
-        yield f"{at}.n_test", task["n_test"], _forward_estimate(methods)
-        yield f"{at}.train.batch_size", task["train"]["batch_size"], _train_estimate(methods)
-        if task["train"]["probe_every"]:
-            yield f"{at}.train.probe_n", task["train"]["probe_n"], _metric_estimate(["w2"], methods)
-    b = config.get("benchmark") or {}
-    if b.get("task") in config["tasks"]:
-        methods = config.get("methods", {})
-        runs = [(r["method"], method_params(config, r["method"], r["variant"])) for r in b["runs"]
-                if r["method"] in methods and r["variant"] in methods[r["method"]]["variants"]]
-        for i, bs in enumerate(b["batch_sizes"]):
-            yield f"benchmark.batch_sizes.{i}", bs, _train_estimate(runs)
-        yield "benchmark.profile_batch", b["profile_batch"], _train_estimate(runs)
-        metrics = config["tasks"][b["task"]]["metrics"]
-        for i, n in enumerate(b["precision"]["sample_sizes"]):
-            yield f"benchmark.precision.sample_sizes.{i}", n, _metric_estimate(metrics)
-    im = config.get("images")
-    if im and _images_run(im):
-        n_train = im["n_train"] or MNIST_TRAIN
-        latent = im["autoencoder"]["latent_dim"]
-
-        def per_item(floats, clip=None, what=""):
-            return lambda n: (_F32 * floats * (min(n, clip) if clip else n), what)
-
-        yield ("images.autoencoder.batch_size", im["autoencoder"]["batch_size"],
-               per_item(AE_FLOATS + latent, n_train, "auto-encoder activations of a batch (at most n_train)"))
-        yield ("images.classifier_cnn.batch_size", im["classifier_cnn"]["batch_size"],
-               per_item(CNN_FLOATS, n_train, "CNN activations of a batch (at most n_train)"))
-        yield ("images.latent_classifier.batch_size", im["latent_classifier"]["batch_size"],
-               per_item(2 * im["latent_classifier"]["hidden"] + latent, n_train,
-                        "latent classifier activations of a batch (at most n_train)"))
-        from .images.names import configured_flows
-        for m in configured_flows(im):
-            p = im[m]
-            per, what = _train_bytes(m, p)
-            yield (f"images.{m}.batch_size", p["batch_size"],
-                   per_item(per // _F32, None,
-                            f"{m}: {what} (a batch above n_train is drawn with replacement)"))
-        ev = im["evaluation"]
-        yield ("images.evaluation.n_generated", ev["n_generated"],
-               per_item(N_CLASSES * 28 * 28, None, "10 x n decoded images (float32)"))
-        rows = max(ev["n_style"], ev["fig_rows"])
-        key = "images.evaluation.n_style" if ev["n_style"] >= ev["fig_rows"] else "images.evaluation.fig_rows"
-        yield key, rows, per_item(N_CLASSES * 28 * 28 * 2, None, "10 x n style images (float64)")
-
-
-def _largest_fitting(est, value: int, budget: int) -> int:
-    lo, hi = 0, value
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if est(mid)[0] <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _check_sizes(config: dict, budget: int) -> None:
-    for key, value, est in _size_checks(config):
-        need, what = est(value)
-        if need > budget:
-            fit = _largest_fitting(est, value, budget)
-            raise ConfigError(
-                f"config key '{key}': {value} needs about {human_bytes(need)} of memory in one job "
-                f"({what}), above the limit of {human_bytes(budget)} (half of this machine's "
-                f"memory); at most {fit} fits")
 
 
 # ---------------------------------------------------------------------------------- files
@@ -498,59 +316,6 @@ def read_config_file(path: str | Path) -> dict:
         got = "nothing (empty file)" if data is None else type(data).__name__
         raise ConfigError(f"config file '{path}': the top level must be a mapping of keys, got {got}")
     return data
-
-
-# ------------------------------------------------------------------------------- helpers
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in override.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def method_params(config: dict, method: str, variant: str) -> dict:
-    """The full hyper-parameters of (method, variant): base merged with the variant's overrides."""
-    try:
-        m = config["methods"][method]
-    except KeyError:
-        raise ConfigError(f"unknown method {method!r}; configured: {sorted(config['methods'])}") from None
-    if variant not in m["variants"]:
-        raise ConfigError(f"unknown variant {variant!r} of method {method!r}; allowed: {sorted(m['variants'])}")
-    return deep_merge(m["base"], m["variants"][variant] or {})
-
-
-def iter_runs(config: dict, task: str | None = None):
-    """Yield (task, method, variant, seed) for every configured run, in config order, no repeats."""
-    seen = set()
-    for tname, t in config["tasks"].items():
-        if task is not None and tname != task:
-            continue
-        for run in t["runs"]:
-            for v in run["variants"]:
-                for s in run["seeds"]:
-                    key = (tname, run["method"], v, int(s))
-                    if key not in seen:
-                        seen.add(key)
-                        yield key
-
-
-def task_recipes(config: dict, task: str) -> dict[str, str]:
-    """{method: its recipe on ``task``}: the first variant the task's runs list for each method
-    (what the report ranks and the figures single out)."""
-    recipes: dict[str, str] = {}
-    for _, method, variant, _ in iter_runs(config, task):
-        recipes.setdefault(method, variant)
-    return recipes
-
-
-def digest(obj) -> str:
-    """Short SHA-256 of a JSON-serialisable object (config digests, checkpoint identity)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def load_config_file(path: str | Path) -> dict:

@@ -1,4 +1,4 @@
-"""The generative baselines (issue #16): conditional VAE, conditional WGAN-GP, conditional flow
+"""The generative baselines: conditional VAE, conditional WGAN-GP, conditional flow
 matching. Behaviour, not timings: the ELBO bounds an exact Gaussian marginal, the flow-matching
 ODE reaches a closed-form end point, each method learns a Gaussian, shapes, and bad values."""
 import copy
@@ -12,6 +12,7 @@ from torch import nn
 from flowbench import metrics as M
 from flowbench.config import ConfigError, load_schema, method_params, validate_config
 from flowbench.methods import make_method, method_class
+from flowbench.params import defaults_of
 from flowbench.training import train
 
 NEW = ("cvae", "cgan", "cfm")
@@ -266,12 +267,15 @@ def test_bad_values_are_refused_naming_the_key(name, key, value):
 
 
 def test_schema_defaults_are_the_class_defaults():
-    defs = load_schema()["$defs"]
+    methods = load_schema()["properties"]["methods"]["properties"]
     for name in NEW:
-        full = defs[f"{name}_full"]["properties"]
-        schema_defaults = {k: v["default"] for k, v in full.items()}
-        assert schema_defaults == method_class(name).DEFAULTS, name
-        assert set(defs[f"{name}_params"]["properties"]) == set(schema_defaults), name
+        base = methods[name]["properties"]["base"]["properties"]
+        schema_defaults = {k: v["default"] for k, v in base.items()}
+        assert schema_defaults == defaults_of(method_class(name).PARAMS), name
+        assert schema_defaults["width"] == 512, name   # the declared size, not a shared fallback
+        variant = methods[name]["properties"]["variants"]["additionalProperties"]["properties"]
+        assert set(variant) == set(schema_defaults), name
+        assert not any("default" in v for v in variant.values()), name
 
 
 def _with_new_methods(cfg):
@@ -287,7 +291,7 @@ def test_config_accepts_the_new_methods_and_fills_their_defaults(smoke_config):
     cfg = validate_config(_with_new_methods(smoke_config))
     for name in NEW:
         p = method_params(cfg, name, "default")
-        assert p == {**method_class(name).DEFAULTS, **SMALL[name]}
+        assert p == {**defaults_of(method_class(name).PARAMS), **SMALL[name]}
 
 
 @pytest.mark.parametrize("name,key,value", [("cgan", "n_critic", -1), ("cfm", "solver", "rk45"),

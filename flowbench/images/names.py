@@ -1,26 +1,41 @@
 """The image stage's names (paper Sec. 5.2): classes, flows, variants and figures.
 
 Which flows a run trains is the config's choice: each method of :data:`FLOWS` whose section is
-present in ``config["images"]`` (:func:`configured_flows`). Ours and the cINN always are (their
-sections have schema defaults); the generative baselines (cvae, cgan, cfm) are opted in by writing
-their section (``images.cvae: {width: ..., epochs: ..., batch_size: ...}``).
+present in ``config["images"]`` (:func:`configured_flows`). The methods with
+``image_defaults`` always are (their sections have defaults); the others are opted in by writing
+their section (``images.<method>: {width: ..., epochs: ..., batch_size: ...}``).
 
-Plain Python, no torch and no numpy: the Snakefile (at parse time) and the report import the figure
-list from here, and the stage's own modules take every name from here too, so each is written once.
+The lists are read from the method registry (``flowbench.methods``): a method that can train on
+the latents declares it (``image_flow``, ``image_defaults``, ``image_variant``, ``fixed_noise``),
+and its figures and rows appear here. The Snakefile, the report and the stage's own modules take
+every name from here.
 """
 from __future__ import annotations
 
 N_CLASSES = 10
-#: the methods that can be trained on the auto-encoder's latents, in report order: ours (Xiao, Yan
-#: & Amit 2019), the cINN (Ardizzone et al. 2019), and the generative baselines of issue #16, the
-#: conditional VAE (Sohn et al. 2015), the conditional WGAN-GP (Mirza & Osindero 2014; Gulrajani et
-#: al. 2017) and conditional flow matching (Lipman et al. 2023). The index of a flow here is its
-#: evaluation seed offset, so a flow's numbers do not depend on which others run.
-FLOWS = ("ours", "cinn", "cvae", "cgan", "cfm")
-#: the flows whose config sections have schema defaults: every run of the image stage trains them
-DEFAULT_FLOWS = ("ours", "cinn")
-#: the ``variant`` column of the tidy metric rows, per method
-VARIANT = {"ours": "paper", "cinn": "default", "cvae": "default", "cgan": "default", "cfm": "default",
+
+
+def _image_methods() -> tuple[str, ...]:
+    from ..methods import METHODS  # the registry (imports torch)
+    return tuple(sorted((n for n, c in METHODS.items() if c.image_flow),
+                        key=lambda n: (METHODS[n].order, n)))
+
+
+def _method(name: str):
+    from ..methods import METHODS
+    return METHODS[name]
+
+
+#: the methods that can be trained on the auto-encoder's latents, in report order (the method
+#: registry's ``image_flow`` methods by ``order``). The index of a flow here is its evaluation
+#: seed offset, so a flow's numbers do not depend on which others run.
+FLOWS = _image_methods()
+#: the flows whose config sections have defaults (``image_defaults``): every image run trains them
+DEFAULT_FLOWS = tuple(f for f in FLOWS if _method(f).image_defaults is not None)
+#: the seed paper's method (Xiao, Yan & Amit 2019): the epoch curve trains it
+PAPER_FLOW = next(f for f in FLOWS if _method(f).role == "paper")
+#: the ``variant`` column of the tidy metric rows, per method (and the two reference classifiers)
+VARIANT = {**{f: _method(f).image_variant for f in FLOWS},
            "latent_classifier": "default", "cnn": "default"}
 CLASS_NAMES = {
     "mnist": [str(k) for k in range(10)],
@@ -30,21 +45,10 @@ CLASS_NAMES = {
 
 #: each image figure (``results/<name>/images/<dataset>/figures/<figure>.png``) and what it shows:
 #: ``(flow, panel)``, the flow whose samples it draws and the paper figure's layout (Fig. 5.3: one
-#: row per class; Fig. 5.4: one fixed z per row, the labels across). Order: the report's order.
-FIGURE_SOURCES = {
-    "fig5_3": ("ours", "fig5_3"),
-    "fig5_4": ("ours", "fig5_4"),
-    "fig5_3_cinn": ("cinn", "fig5_3"),
-    "fig5_4_cinn": ("cinn", "fig5_4"),
-    # the generative baselines, where configured; Fig. 5.4's fixed noise is each method's
-    # ``generate`` noise (cvae: z and the decoder noise; cgan: z; cfm: the ODE's start x0)
-    "fig5_3_cvae": ("cvae", "fig5_3"),
-    "fig5_4_cvae": ("cvae", "fig5_4"),
-    "fig5_3_cgan": ("cgan", "fig5_3"),
-    "fig5_4_cgan": ("cgan", "fig5_4"),
-    "fig5_3_cfm": ("cfm", "fig5_3"),
-    "fig5_4_cfm": ("cfm", "fig5_4"),
-}
+#: row per class; Fig. 5.4: one fixed z per row, the labels across). The paper's method keeps the
+#: paper's names; every other flow's figures carry its name. Order: the report's order.
+FIGURE_SOURCES = {(panel if f == PAPER_FLOW else f"{panel}_{f}"): (f, panel)
+                  for f in FLOWS for panel in ("fig5_3", "fig5_4")}
 #: every image figure's name, in order: the one list the rules, the plots and the report share
 #: (a run draws those of its flows: :func:`flow_figures`)
 IMAGE_FIGURES = tuple(FIGURE_SOURCES)
@@ -63,8 +67,7 @@ def flow_figures(flows) -> tuple[str, ...]:
 
 
 #: what Fig. 5.4 holds fixed along a row: the noise ``generate`` takes (``noise_dims``), per flow
-FIXED_NOISE = {"ours": "z", "cinn": "z", "cvae": "z and decoder noise", "cgan": "z",
-               "cfm": "ODE start x0"}
+FIXED_NOISE = {f: _method(f).fixed_noise for f in FLOWS}
 
 #: the figures of every run of the image stage (those of :data:`DEFAULT_FLOWS`)
 DEFAULT_FIGURES = flow_figures(DEFAULT_FLOWS)

@@ -24,11 +24,72 @@ MLP of the generative baselines, the per-sample memory estimates the config's si
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from ..params import Param, merged, resolved
+
 LOG_2PI = math.log(2 * math.pi)
+
+# ------------------------------------------------------------------ declared parameter groups
+#: Adam and the learning-rate schedule, shared by every method (``filled=False``: the code's
+#: defaults; the generative baselines' declarations write them into the config)
+OPTIMISER_PARAMS = {
+    "lr": Param("number", "Adam learning rate", default=1e-3, filled=False, exclusive_minimum=0),
+    "betas": Param("array", "Adam betas", default=[0.9, 0.999], filled=False,
+                   items=Param("number", minimum=0, exclusive_maximum=1), min_items=2, max_items=2),
+    "adam_eps": Param("number", "Adam epsilon", default=1e-8, filled=False, exclusive_minimum=0),
+    "weight_decay": Param("number", "Adam L2 weight decay", default=0.0, filled=False, minimum=0),
+    "grad_clamp": Param(("number", "null"), "element-wise gradient clamp (null: none)",
+                        default=None, filled=False, exclusive_minimum=0),
+    "lr_schedule": Param(None, "constant, or cosine decay to lr * lr_final_factor",
+                         default="constant", filled=False, enum=("constant", "cosine")),
+    "lr_final_factor": Param("number", "the cosine schedule's final lr over lr", default=0.01,
+                             filled=False, exclusive_minimum=0, maximum=1),
+}
+#: the training budget of a variant beyond the task's (the ceiling runs that separate a method from
+#: the recipe's budget); the image stage sets its budget in epochs instead
+BUDGET_PARAMS = {
+    "iterations_factor": Param("integer", "trains this variant for this many times the task's "
+                               "train.iterations", default=1, filled=False, minimum=1, maximum=100),
+}
+#: the coupling flows' keys (ours, inn, cinn): Real NVP blocks of two affine couplings and a
+#: permutation (Dinh et al. 2017, arXiv:1605.08803), inputs padded with noise to ``dim``
+FLOW_PARAMS = {
+    "dim": Param("integer", "the flow's width: x padded with noise to dim features", minimum=2,
+                 required=True),
+    "blocks": Param("integer", "paper blocks (two couplings and a permutation each)", minimum=1,
+                    required=True),
+    "subnet_layers": Param("integer", "Linear layers of each coupling's subnet", minimum=2,
+                           required=True),
+    "width": Param("integer", "hidden units of each subnet layer", minimum=1, required=True),
+    "clamp": Param("number", "soft clamp of the log-scales", exclusive_minimum=0, required=True),
+    "init_scale": Param(("number", "null"), "std of the subnets' initial weights (null: torch's)",
+                        default=None, filled=False, exclusive_minimum=0),
+    "pad_noise": Param("number", "std of the noise in the padding dimensions", minimum=0,
+                       default=0.0, filled=False),
+    "pad_resample": Param(None, "per_sample: fresh padding noise per sample; per_iteration: one "
+                          "vector per batch", default="per_sample", filled=False,
+                          enum=("per_sample", "per_iteration")),
+    **OPTIMISER_PARAMS,
+    **BUDGET_PARAMS,
+}
+#: the generative baselines' networks (cvae, cgan, cfm): MLPs of ``layers`` x ``width``
+GENERATIVE_PARAMS = merged(
+    {"width": Param("integer", "units of every hidden layer", minimum=1),
+     "layers": Param("integer", "Linear layers of each MLP (2: one hidden layer)", minimum=2)},
+    {k: p.replace(filled=True) for k, p in OPTIMISER_PARAMS.items()},
+    {k: p.replace(filled=True) for k, p in BUDGET_PARAMS.items()},
+)
+#: the image stage's training keys (Xiao et al. 2019, Sec. 5.2): epochs over the latents
+IMAGE_TRAINING_PARAMS = {
+    "epochs": Param("integer", "passes over the training latents", minimum=1, default=40),
+    "batch_size": Param("integer", "latents per step", minimum=1, default=256),
+    "log_every": Param(("integer", "null"), "iterations between progress lines (null: once per "
+                       "epoch)", minimum=1, default=None),
+}
 
 
 def std_normal_log_prob(z: torch.Tensor, std: float = 1.0) -> torch.Tensor:
@@ -38,9 +99,42 @@ def std_normal_log_prob(z: torch.Tensor, std: float = 1.0) -> torch.Tensor:
 
 
 class ConditionalMethod(nn.Module):
-    """Base class. Subclasses set ``self.flow`` and implement ``loss``/``sample_posterior``."""
+    """Base class. Subclasses set ``self.flow`` and implement ``loss``/``sample_posterior``.
+
+    Class metadata (the registry's view of a method; nothing outside ``flowbench.methods``
+    lists methods by name): ``name`` (config name), ``label`` (display name), ``order`` (report
+    and colour order), ``role`` (``paper``: the seed paper's method, every comparison is set
+    against it; ``paper_baseline``: the INN the paper compares with; ``baseline``), ``summary``
+    (one line with the paper), ``PARAMS`` (the declared keys, :class:`flowbench.params.Param`),
+    ``image_defaults`` (the image stage's defaults where every image run trains it, ``None``:
+    trained on the latents only when its ``images`` section is written; ``image_flow=False``: not
+    an image method), ``image_variant`` (the variant name of its image rows) and
+    ``fixed_noise`` (what Fig. 5.4 holds fixed along a row: the noise ``generate`` takes).
+    """
 
     name = "base"
+    label = "base"
+    order = 100
+    role = "baseline"
+    summary = ""
+    PARAMS: ClassVar[dict] = {}
+    image_flow = True
+    image_defaults: ClassVar[dict | None] = None
+    image_variant = "default"
+    fixed_noise = "the generator's noise"
+
+    @classmethod
+    def resolve(cls, params: dict | None) -> dict:
+        """``params`` with every declared default filled in: what the method reads."""
+        return resolved(cls.PARAMS, params)
+
+    @classmethod
+    def has(cls, capability: str) -> bool:
+        """Whether the method implements ``capability``: ``log_prob`` (a density), ``predict`` (a
+        forward predictor), ``noise_of`` (the inverse of ``generate``) or ``generate``."""
+        if capability not in ("log_prob", "predict", "noise_of", "generate"):
+            raise ValueError(f"unknown capability {capability!r}")
+        return getattr(cls, capability) is not getattr(ConditionalMethod, capability)
 
     def __init__(self, x_dim: int, y_dim: int, params: dict, total_steps: int = 1,
                  conditions: str = "label"):
@@ -49,7 +143,8 @@ class ConditionalMethod(nn.Module):
             raise ValueError(f"conditions must be 'label' or 'continuous', got {conditions!r}")
         self.x_dim, self.y_dim = int(x_dim), int(y_dim)
         self.conditions = conditions
-        self.params = dict(params)
+        params = self.resolve(params)
+        self.params = params
         self.total_steps = int(total_steps)
         self.pad_noise = float(params.get("pad_noise", 0.0))
         self.pad_mode = params.get("pad_resample", "per_sample")
@@ -80,10 +175,8 @@ class ConditionalMethod(nn.Module):
     # -- optimiser -----------------------------------------------------------------
     def make_optimizer(self) -> torch.optim.Optimizer:
         p = self.params
-        return torch.optim.Adam(self.parameters(), lr=float(p.get("lr", 1e-3)),
-                                betas=tuple(p.get("betas", (0.9, 0.999))),
-                                eps=float(p.get("adam_eps", 1e-8)),
-                                weight_decay=float(p.get("weight_decay", 0.0)))
+        return torch.optim.Adam(self.parameters(), lr=float(p["lr"]), betas=tuple(p["betas"]),
+                                eps=float(p["adam_eps"]), weight_decay=float(p["weight_decay"]))
 
     @property
     def grad_clamp(self) -> float | None:

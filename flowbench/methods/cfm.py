@@ -27,7 +27,7 @@ one); the optimal-transport paths are close to straight, so a fourth-order metho
 leaves an error far below the metrics' sampling noise (measured on a model trained 200 iterations
 on gmm_some, against dopri5 at tolerance 1e-7: mean |dx| 2e-6, max 4e-5; 10 steps 6e-6 / 3e-4).
 
-No forward predictor. Default size (``DEFAULTS``; the fair budget of issue #16: the task's
+No forward predictor. Default size (``PARAMS``; a fair budget: the task's
 iterations and batch size, as ours): one MLP of 6 Linear layers of width 512 (SiLU). Parameters:
 1,057,794 on the 2-d mixture (x 2-d, y one-hot 8-d) and 1,067,018 on gaussian_linear (x, y 10-d),
 against ours' 4,333,728 and 4,456,768: the same order, a quarter of ours. A training step passes the
@@ -38,13 +38,13 @@ posterior samples take ~30 s on that loaded thread (ours: 1.7 s). ``describe()``
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import nn
 from torchdiffeq import odeint
 
+from ..params import Param, with_defaults
 from .base import (
+    GENERATIVE_PARAMS,
     ConditionalMethod,
     mlp,
     n_parameters,
@@ -90,12 +90,21 @@ class _FieldWithTrace(nn.Module):
 @register_method
 class ConditionalFlowMatching(ConditionalMethod):
     name = "cfm"
-    #: every key's default (workflow/schemas/config.schema.yaml, $defs/cfm_full, says the same)
-    DEFAULTS: ClassVar[dict] = {
-        "width": 512, "layers": 6, "lr": 1e-3, "betas": [0.9, 0.999], "sigma_min": 1e-4,
-        "solver": "rk4", "steps": 20, "rtol": 1e-5, "atol": 1e-5, "lr_schedule": "constant",
-        "lr_final_factor": 0.01, "iterations_factor": 1, "adam_eps": 1e-8, "weight_decay": 0.0,
-        "grad_clamp": None}
+    label = "CFM"
+    order = 5
+    summary = "conditional flow matching (Lipman et al. 2023, arXiv:2210.02747)"
+    PARAMS = with_defaults({
+        **GENERATIVE_PARAMS,
+        "sigma_min": Param("number", "width of the OT path at the data end", minimum=0,
+                           exclusive_maximum=1),
+        "solver": Param(None, "torchdiffeq ODE solver", enum=("euler", "midpoint", "rk4", "dopri5",
+                                                               "bosh3", "adaptive_heun")),
+        "steps": Param("integer", "equal steps on [0, 1] of the fixed-grid solvers", minimum=1),
+        "rtol": Param("number", "relative tolerance of the adaptive solvers", exclusive_minimum=0),
+        "atol": Param("number", "absolute tolerance of the adaptive solvers", exclusive_minimum=0),
+    }, {"width": 512, "layers": 6, "sigma_min": 1e-4, "solver": "rk4", "steps": 20, "rtol": 1e-5,
+        "atol": 1e-5})
+    fixed_noise = "ODE start x0"
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
@@ -103,16 +112,16 @@ class ConditionalFlowMatching(ConditionalMethod):
 
     @classmethod
     def train_bytes_per_sample(cls, params):
-        p = {**cls.DEFAULTS, **params}
+        p = cls.resolve(params)
         return 4 * 2 * (p["layers"] - 1) * p["width"], "the velocity network's activations kept for backward"
 
     @classmethod
     def sample_bytes_per_sample(cls, params):
-        return 4 * 2 * {**cls.DEFAULTS, **params}["width"], "the ODE of the velocity network"
+        return 4 * 2 * cls.resolve(params)["width"], "the ODE of the velocity network"
 
     def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
                  conditions="label"):
-        super().__init__(x_dim, y_dim, {**self.DEFAULTS, **params}, total_steps, conditions)
+        super().__init__(x_dim, y_dim, params, total_steps, conditions)
         p = self.params
         width, layers = int(p["width"]), int(p["layers"])
         self.sigma_min = float(p["sigma_min"])

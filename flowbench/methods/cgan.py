@@ -34,7 +34,7 @@ Nowozin 2018) and oscillates around the target; in 400 iterations a faster criti
 time-scales, Heusel et al. 2017: ``critic_lr`` 1e-3) with a weaker penalty (``gp_weight`` 1) came
 much closer on the mixture (W2 0.18 against 0.54, one seed each).
 
-Default size (``DEFAULTS``; the fair budget of issue #16: the task's iterations and batch size, as
+Default size (``PARAMS``; a fair budget: the task's iterations and batch size, as
 ours): generator and critic MLPs of 4 Linear layers of width 512 (ReLU), noise_dim = x_dim.
 Parameters: 1,063,427 on the 2-d mixture (x 2-d, y one-hot 8-d) and 1,077,771 on gaussian_linear
 (x, y 10-d), against ours' 4,333,728 and 4,456,768: the same order, a quarter of ours, because an
@@ -45,23 +45,36 @@ thread (measured side by side: cgan 0.41-0.43 s, ours 0.61 s on a loaded machine
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch.func import functional_call
 
-from .base import ConditionalMethod, mlp, n_parameters, register_method
+from ..params import Param, with_defaults
+from .base import GENERATIVE_PARAMS, ConditionalMethod, mlp, n_parameters, register_method
 
 
 @register_method
 class ConditionalWGANGP(ConditionalMethod):
     name = "cgan"
-    #: every key's default (workflow/schemas/config.schema.yaml, $defs/cgan_full, says the same)
-    DEFAULTS: ClassVar[dict] = {
-        "width": 512, "layers": 4, "lr": 1e-4, "betas": [0.0, 0.9], "noise_dim": None,
+    label = "cGAN"
+    order = 4
+    summary = "conditional WGAN-GP (Mirza & Osindero 2014; Gulrajani et al. 2017)"
+    PARAMS = with_defaults({
+        **GENERATIVE_PARAMS,
+        "betas": GENERATIVE_PARAMS["betas"].replace(
+            doc="Adam betas of both networks (Gulrajani et al. 2017, Algorithm 1)"),
+        "noise_dim": Param(("integer", "null"), "dimensions of the generator's z (null: x_dim)",
+                           minimum=1),
+        "critic_width": Param(("integer", "null"), "critic hidden units (null: width)", minimum=1),
+        "critic_layers": Param(("integer", "null"), "critic Linear layers (null: layers)",
+                               minimum=2),
+        "n_critic": Param("integer", "critic updates per generator update, on chunks of the batch",
+                          minimum=1),
+        "gp_weight": Param("number", "lambda of the gradient penalty", minimum=0),
+        "critic_lr": Param(("number", "null"), "the critic's lr (null: lr)", exclusive_minimum=0),
+    }, {"width": 512, "layers": 4, "lr": 1e-4, "betas": [0.0, 0.9], "noise_dim": None,
         "critic_width": None, "critic_layers": None, "n_critic": 5, "gp_weight": 10.0,
-        "critic_lr": None, "lr_schedule": "constant", "lr_final_factor": 0.01,
-        "iterations_factor": 1, "adam_eps": 1e-8, "weight_decay": 0.0, "grad_clamp": None}
+        "critic_lr": None})
+    fixed_noise = "z"
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
@@ -70,7 +83,7 @@ class ConditionalWGANGP(ConditionalMethod):
     @classmethod
     def train_bytes_per_sample(cls, params):
         # the generator step: hidden activations of G and D (pre- and post-ReLU) kept for backward
-        p = {**cls.DEFAULTS, **params}
+        p = cls.resolve(params)
         cw = p["width"] if p["critic_width"] is None else p["critic_width"]
         cl = p["layers"] if p["critic_layers"] is None else p["critic_layers"]
         return (4 * 2 * ((p["layers"] - 1) * p["width"] + (cl - 1) * cw),
@@ -78,11 +91,11 @@ class ConditionalWGANGP(ConditionalMethod):
 
     @classmethod
     def sample_bytes_per_sample(cls, params):
-        return 4 * 2 * {**cls.DEFAULTS, **params}["width"], "the generator"
+        return 4 * 2 * cls.resolve(params)["width"], "the generator"
 
     def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
                  conditions="label"):
-        super().__init__(x_dim, y_dim, {**self.DEFAULTS, **params}, total_steps, conditions)
+        super().__init__(x_dim, y_dim, params, total_steps, conditions)
         p = self.params
         self.z_dim = int(x_dim if p["noise_dim"] is None else p["noise_dim"])
         width, layers = int(p["width"]), int(p["layers"])

@@ -10,12 +10,26 @@ import numpy as np
 import torch
 
 from ..flows import build_flow
-from .base import ConditionalMethod, register_method, std_normal_log_prob
+from ..params import Param
+from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_log_prob
 
 
 @register_method
 class ConditionalINN(ConditionalMethod):
     name = "cinn"
+    label = "cINN"
+    order = 2
+    summary = "the conditional INN of Ardizzone et al. (2019), arXiv:1907.02392"
+    PARAMS = {**FLOW_PARAMS,
+              "cond_noise": Param("number", "std of the noise added to the condition in training",
+                                  minimum=0, default=0.0, filled=False)}
+    #: the image stage (Sec. 5.2): the latent (no padding), conditioned on the one-hot label
+    image_defaults = {"blocks": 4, "subnet_layers": 3, "width": 64, "clamp": 2.0, "init_scale": None,
+                      "pad_resample": "per_sample", "lr": 1e-3, "betas": [0.8, 0.9], "adam_eps": 1e-6,
+                      "weight_decay": 2e-5, "grad_clamp": None, "lr_schedule": "constant",
+                      "lr_final_factor": 0.01, "epochs": 40, "batch_size": 256, "log_every": None,
+                      "dim": 20, "pad_noise": 0.0, "cond_noise": 0.0}
+    fixed_noise = "z"
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
@@ -28,9 +42,9 @@ class ConditionalINN(ConditionalMethod):
             raise ValueError(f"cinn: dim={self.dim} must be at least x_dim={x_dim}")
         prior = np.full(y_dim, 1.0 / y_dim) if label_prior is None else np.asarray(label_prior, float)
         self.register_buffer("log_prior", torch.log(torch.as_tensor(prior, dtype=torch.float32)))
-        self.cond_noise = float(params.get("cond_noise", 0.0))
-        self.flow = build_flow(self.dim, params["blocks"], params["subnet_layers"], params["width"],
-                               params["clamp"], params.get("init_scale"), context_dim=y_dim, seed=seed)
+        self.cond_noise = float(self.params["cond_noise"])
+        self.flow = build_flow(self.dim, self.params["blocks"], self.params["subnet_layers"], self.params["width"],
+                               self.params["clamp"], self.params.get("init_scale"), context_dim=y_dim, seed=seed)
 
     def log_prob(self, x, y):
         z, logdet = self.flow(self.pad(x), context=y)

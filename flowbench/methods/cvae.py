@@ -34,7 +34,7 @@ so ``generate(y, noise_of(x, y)) == x``. ``log_prob`` is the importance-weighted
 of log p(x | y) in expectation, tighter than the ELBO, exact when q is the true posterior. No
 forward predictor.
 
-Default size (``DEFAULTS``; the fair budget of issue #16: the task's iterations and batch size, as
+Default size (``PARAMS``; a fair budget: the task's iterations and batch size, as
 ours): encoder and decoder MLPs of 5 Linear layers of width 512 (ReLU), latent_dim = x_dim.
 Parameters: 1,591,304 on the 2-d mixture (x 2-d, y one-hot 8-d) and 1,617,960 on gaussian_linear
 (x, y 10-d), against ours' 4,333,728 and 4,456,768 (dim 10 / 20, 8 blocks of two affine couplings
@@ -46,12 +46,12 @@ alone ~0.33 s). ``describe()`` states the count of a built model.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
-
 import torch
 from torch import nn
 
+from ..params import Param, with_defaults
 from .base import (
+    GENERATIVE_PARAMS,
     LOG_2PI,
     ConditionalMethod,
     mlp,
@@ -72,12 +72,23 @@ def _gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tenso
 @register_method
 class ConditionalVAE(ConditionalMethod):
     name = "cvae"
-    #: every key's default (workflow/schemas/config.schema.yaml, $defs/cvae_full, says the same)
-    DEFAULTS: ClassVar[dict] = {
-        "width": 512, "layers": 5, "lr": 1e-3, "betas": [0.9, 0.999], "latent_dim": None,
-        "decoder_variance": "network", "decoder_std": 1.0, "kl_warmup": 0.0, "iwae_samples": 64,
-        "lr_schedule": "constant", "lr_final_factor": 0.01, "iterations_factor": 1,
-        "adam_eps": 1e-8, "weight_decay": 0.0, "grad_clamp": None}
+    label = "cVAE"
+    order = 3
+    summary = "conditional VAE (Sohn et al. 2015)"
+    PARAMS = with_defaults({
+        **GENERATIVE_PARAMS,
+        "latent_dim": Param(("integer", "null"), "dimensions of z (null: x_dim)", minimum=1),
+        "decoder_variance": Param(None, "network: the decoder also outputs log sigma^2(z, y); "
+                                  "per_dim: one learned log-variance per x dimension; fixed: "
+                                  "sigma = decoder_std", enum=DECODER_VARIANCES),
+        "decoder_std": Param("number", "fixed sigma, or per_dim's initial sigma",
+                             exclusive_minimum=0),
+        "kl_warmup": Param("number", "fraction of the run over which the KL weight rises from 0 "
+                           "to 1 (0: the plain ELBO)", minimum=0, maximum=1),
+        "iwae_samples": Param("integer", "importance samples of log_prob's IWAE bound", minimum=1),
+    }, {"width": 512, "layers": 5, "latent_dim": None, "decoder_variance": "network",
+        "decoder_std": 1.0, "kl_warmup": 0.0, "iwae_samples": 64})
+    fixed_noise = "z and decoder noise"
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
@@ -86,16 +97,16 @@ class ConditionalVAE(ConditionalMethod):
     @classmethod
     def train_bytes_per_sample(cls, params):
         # encoder and decoder: layers - 1 hidden activations each (pre- and post-ReLU) kept for backward
-        p = {**cls.DEFAULTS, **params}
+        p = cls.resolve(params)
         return 4 * 2 * 2 * (p["layers"] - 1) * p["width"], "encoder and decoder activations kept for backward"
 
     @classmethod
     def sample_bytes_per_sample(cls, params):
-        return 4 * 2 * {**cls.DEFAULTS, **params}["width"], "the decoder"
+        return 4 * 2 * cls.resolve(params)["width"], "the decoder"
 
     def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None,
                  conditions="label"):
-        super().__init__(x_dim, y_dim, {**self.DEFAULTS, **params}, total_steps, conditions)
+        super().__init__(x_dim, y_dim, params, total_steps, conditions)
         p = self.params
         self.latent_dim = int(x_dim if p["latent_dim"] is None else p["latent_dim"])
         width, layers = int(p["width"]), int(p["layers"])

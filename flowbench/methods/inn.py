@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from ..flows import build_flow
-from .base import ConditionalMethod, register_method
+from ..params import NO_DEFAULT, Param
+from .base import FLOW_PARAMS, ConditionalMethod, register_method
 from .schedules import ramp_weight
 
 
@@ -37,6 +38,29 @@ def mmd_multiscale(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) ->
 @register_method
 class FourLossINN(ConditionalMethod):
     name = "inn"
+    label = "INN"
+    order = 1
+    role = "paper_baseline"
+    summary = "the four-loss MMD-trained INN of Ardizzone et al. (2018), arXiv:1808.04730"
+    image_flow = False
+    _W = Param("number", minimum=0, required=True)
+    PARAMS = {
+        **FLOW_PARAMS,
+        "pad_noise": FLOW_PARAMS["pad_noise"].replace(required=True, default=NO_DEFAULT),
+        "y_noise": Param("number", "std of the noise added to y", minimum=0, required=True),
+        "weights": Param("object", "the four losses' weights", required=True, fields={
+            "y": _W.replace(doc="L_y"), "z": _W.replace(doc="L_z"), "x": _W.replace(doc="L_x"),
+            "rec": _W.replace(doc="L_rec")}),
+        "ramp": Param("object", "the schedule of L_x's weight", required=True, fields={
+            "kind": Param(None, enum=("exp", "linear", "constant", "none"), required=True),
+            "speed": Param("number", exclusive_minimum=0, default=1.0, filled=False),
+            "base": Param("number", exclusive_minimum=0, exclusive_maximum=1, default=0.002,
+                          filled=False),
+            "iters_per_epoch": Param("integer", minimum=1, default=8, filled=False)}),
+        "mmd_widths": Param("array", "widths of the inverse multiquadric kernels", required=True,
+                            items=Param("number", exclusive_minimum=0), min_items=1),
+    }
+    del _W
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
@@ -57,18 +81,18 @@ class FourLossINN(ConditionalMethod):
             raise ValueError(f"inn: dim={self.dim} must be at least x_dim + y_dim = {x_dim + y_dim}")
         self.z_dim = x_dim
         self.pad_out_dim = self.dim - x_dim - y_dim
-        self.y_noise = float(params["y_noise"])
-        w = params["weights"]
+        self.y_noise = float(self.params["y_noise"])
+        w = self.params["weights"]
         self.w_y, self.w_z, self.w_x, self.w_rec = (float(w[k]) for k in ("y", "z", "x", "rec"))
-        self.ramp = dict(params["ramp"])
-        self.widths = tuple(params["mmd_widths"])
-        self.flow = build_flow(self.dim, params["blocks"], params["subnet_layers"], params["width"],
-                               params["clamp"], params.get("init_scale"), seed=seed)
+        self.ramp = dict(self.params["ramp"])
+        self.widths = tuple(self.params["mmd_widths"])
+        self.flow = build_flow(self.dim, self.params["blocks"], self.params["subnet_layers"], self.params["width"],
+                               self.params["clamp"], self.params.get("init_scale"), seed=seed)
 
     def ramp_value(self, step: int) -> float:
         r = self.ramp
-        return ramp_weight(r["kind"], step, self.total_steps, r.get("iters_per_epoch", 8),
-                           r.get("speed", 1.0), r.get("base", 0.002))
+        return ramp_weight(r["kind"], step, self.total_steps, r["iters_per_epoch"], r["speed"],
+                           r["base"])
 
     def _pad_noise(self, n, like):
         return self.pad_noise * torch.randn(n, self.pad_out_dim, device=like.device, dtype=like.dtype)

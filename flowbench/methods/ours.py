@@ -13,12 +13,28 @@ from __future__ import annotations
 import torch
 
 from ..flows import build_flow
-from .base import ConditionalMethod, register_method, std_normal_log_prob
+from ..params import NO_DEFAULT, Param
+from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_log_prob
 
 
 @register_method
 class LikelihoodFlow(ConditionalMethod):
     name = "ours"
+    label = "ours"
+    order = 0
+    role = "paper"
+    summary = "the single-likelihood conditional flow of Xiao, Yan & Amit (2019), Eq. (5), (6)"
+    PARAMS = {**FLOW_PARAMS,
+              "pad_noise": FLOW_PARAMS["pad_noise"].replace(required=True, default=NO_DEFAULT),
+              "eps": Param("number", "std of y~ around y (Eq. 4)", exclusive_minimum=0, required=True)}
+    #: the image stage (Sec. 5.2): u (20) + 10 padding -> [z (20), y~ (10)]
+    image_defaults = {"blocks": 4, "subnet_layers": 3, "width": 64, "clamp": 2.0, "init_scale": None,
+                      "pad_resample": "per_sample", "lr": 1e-3, "betas": [0.8, 0.9], "adam_eps": 1e-6,
+                      "weight_decay": 2e-5, "grad_clamp": None, "lr_schedule": "constant",
+                      "lr_final_factor": 0.01, "epochs": 40, "batch_size": 256, "log_every": None,
+                      "dim": 30, "eps": 0.1, "pad_noise": 0.05}
+    image_variant = "paper"
+    fixed_noise = "z"
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
@@ -31,12 +47,12 @@ class LikelihoodFlow(ConditionalMethod):
         if self.dim < max(x_dim, y_dim + 1):
             raise ValueError(f"ours: dim={self.dim} must be at least max(x_dim={x_dim}, "
                              f"y_dim+1={y_dim + 1}) so that z has at least one dimension")
-        self.eps = float(params["eps"])
+        self.eps = float(self.params["eps"])
         if self.eps <= 0:
             raise ValueError(f"ours: eps must be > 0, got {self.eps}")
         self.z_dim = self.dim - y_dim
-        self.flow = build_flow(self.dim, params["blocks"], params["subnet_layers"], params["width"],
-                               params["clamp"], params.get("init_scale"), seed=seed)
+        self.flow = build_flow(self.dim, self.params["blocks"], self.params["subnet_layers"], self.params["width"],
+                               self.params["clamp"], self.params.get("init_scale"), seed=seed)
 
     def _log_prob_parts(self, x, y):
         out, logdet = self.flow(self.pad(x))

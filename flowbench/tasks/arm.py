@@ -23,7 +23,8 @@ from typing import ClassVar
 import numpy as np
 
 from .base import register_task
-from .inverse import SimulatorTask
+from ..params import Param, resolved
+from .inverse import SimulatorTask, simulation_params
 
 PRIOR_STD = np.array([0.25, 0.5, 0.5, 0.5])
 LENGTHS = np.array([0.5, 0.5, 1.0])
@@ -63,14 +64,20 @@ class ArmTask(SimulatorTask):
         "calibration_curves": SimulatorTask.calibration_caption,
     }
 
-    ystar: bool = True
+    description = ("Kruse et al. (2021, arXiv:2101.10763) inverse kinematics: x = (rail height, "
+                   "three joint angles) ~ N(0, diag(0.25^2, 0.5^2, 0.5^2, 0.5^2)), y = the end "
+                   "effector of segments (0.5, 0.5, 1.0); n_obs observations from the prior "
+                   "predictive (and y* = (1.5, 0) with ystar); reference by rejection ABC")
+    PARAMS = simulation_params(ystar=Param(
+        "boolean", "also score at the authors' y* = (1.5, 0) (condition id ystar)", default=True))
+    ystar: bool = PARAMS["ystar"].default
 
     x_dim = 4
     y_dim = 2
 
     @classmethod
     def from_config(cls, cfg: dict) -> ArmTask:
-        return cls(ystar=bool(cfg.get("ystar", True)), **cls._common_fields(cfg))
+        return cls(ystar=bool(resolved(cls.PARAMS, cfg)["ystar"]), **cls._common_fields(cfg))
 
     def prior_sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.standard_normal((n, 4)) * PRIOR_STD

@@ -156,6 +156,11 @@ class BallisticsTask(SimulatorTask):
     }
 
 
+    description = ("Kruse et al. (2021, arXiv:2101.10763) inverse ballistics with drag: x = (launch "
+                   "x, launch height, angle, speed ~ Poisson(15), dequantised), y = the landing "
+                   "position; x and y standardised by fixed constants; n_obs observations from the "
+                   "prior predictive; reference by rejection ABC")
+
     x_dim = 4
     y_dim = 1
 

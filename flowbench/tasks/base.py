@@ -27,8 +27,9 @@ Nothing outside a task knows whether its conditions are class labels or continuo
   captions in ``figure_captions``; then the common ones); ``describe()``: one sentence for the
   report.
 
-A new task is one module in this package that subclasses ``Task`` with ``@register_task``; the
-config schema gets one definition, ``$defs/task_<kind>``.
+A new task is one module in this package that subclasses ``Task`` with ``@register_task`` and
+declares its config keys in ``PARAMS`` (:class:`flowbench.params.Param`); the config schema's
+``$defs/task_<kind>`` is generated from them (``flowbench.schema``).
 """
 from __future__ import annotations
 
@@ -36,10 +37,40 @@ from pathlib import Path
 
 import numpy as np
 
+from ..params import Param
+
 # seed of the exact-posterior draws: the same for every method and seed
 REFERENCE_SEED = 20191107
 
 TASK_KINDS: dict[str, type] = {}
+
+#: the posterior metrics of ``flowbench.metrics`` a task can be scored on
+POSTERIOR_METRICS = ("w2", "sliced_w2", "mmd", "c2st")
+
+
+def metrics_param(names=POSTERIOR_METRICS) -> Param:
+    """The ``metrics`` key of a task kind scored on these metrics (default: all of them)."""
+    return Param("array", "the posterior metrics scored", items={"enum": list(names)},
+                 default=list(names))
+
+
+#: the keys of every task kind: sample sizes, the training schedule and the runs (the methods'
+#: names are filled in from the method registry: ``$defs/task_runs``)
+TASK_PARAMS = {
+    "kind": Param("string", "the task kind (its module in flowbench.tasks)", required=True),
+    "n_test": Param("integer", "test points of the forward predictor", minimum=10, default=2000),
+    "n_eval": Param("integer", "posterior draws per evaluation condition", minimum=10,
+                    default=2000),
+    "metrics": metrics_param(),
+    "train": Param("object", "the training schedule of every run", required=True, fields={
+        "iterations": Param("integer", "optimiser steps", minimum=1, required=True),
+        "batch_size": Param("integer", "joint draws per step", minimum=1, required=True),
+        "log_every": Param("integer", "steps between log rows", minimum=1, default=20),
+        "probe_every": Param("integer", "W2 probe interval (0: off)", minimum=0, default=0),
+        "probe_n": Param("integer", "posterior draws of each probe", minimum=10, default=500)}),
+    "runs": Param(None, "which methods, variants and seeds run", required=True,
+                  schema={"$ref": "#/$defs/task_runs"}),
+}
 
 
 def register_task(cls):
@@ -52,6 +83,10 @@ def register_task(cls):
 
 class Task:
     kind = "base"
+    #: one line for the schema and the README
+    description = ""
+    #: the config keys of this kind (``TASK_PARAMS`` and its own)
+    PARAMS: dict = TASK_PARAMS
     conditions = "label"          # or "continuous"
     #: figures of the generic pipeline, drawn for every task (flowbench.plots)
     common_figures = ("w2_comparison", "training_curves", "w2_vs_time")

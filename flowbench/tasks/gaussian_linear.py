@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import REFERENCE_SEED, Task, register_task
+from ..params import Param, resolved
+from .base import REFERENCE_SEED, TASK_PARAMS, Task, register_task
 
 OBSERVATION_SEED = 20210301   # the K evaluation observations: the same for every method and seed
 
@@ -41,22 +42,37 @@ class GaussianLinearTask(Task):
                            "ones: too small means over-confident, shifted means biased.",
     }
 
-    dim: int = 10
-    prior_var: float = 0.1
-    noise_var: float = 0.1
-    n_obs: int = 10
-    n_test: int = 2000
-    n_eval: int = 2000
+    description = ("sbibm's Gaussian linear task: x ~ N(0, prior_var I) in dim dimensions, y | x ~ "
+                   "N(x, noise_var I), exact Gaussian posterior; n_obs fixed observations drawn "
+                   "once from the prior predictive")
+    PARAMS = {
+        "kind": TASK_PARAMS["kind"],
+        "dim": Param("integer", "dimensions of x and y", minimum=1, maximum=1000, default=10),
+        "prior_var": Param("number", "prior variance", exclusive_minimum=0, default=0.1),
+        "noise_var": Param("number", "observation noise variance", exclusive_minimum=0,
+                           default=0.1),
+        "n_obs": Param("integer", "evaluation observations", minimum=1, maximum=1000, default=10),
+        **{k: v for k, v in TASK_PARAMS.items() if k != "kind"},
+    }
+
+    dim: int = PARAMS["dim"].default
+    prior_var: float = PARAMS["prior_var"].default
+    noise_var: float = PARAMS["noise_var"].default
+    n_obs: int = PARAMS["n_obs"].default
+    n_test: int = PARAMS["n_test"].default
+    n_eval: int = PARAMS["n_eval"].default
 
     @classmethod
     def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
-        return int(cfg["dim"]), int(cfg["dim"])
+        dim = int(resolved(cls.PARAMS, cfg)["dim"])
+        return dim, dim
 
     @classmethod
     def from_config(cls, cfg: dict) -> "GaussianLinearTask":
+        cfg = resolved(cls.PARAMS, cfg)
         return cls(dim=int(cfg["dim"]), prior_var=float(cfg["prior_var"]),
                    noise_var=float(cfg["noise_var"]), n_obs=int(cfg["n_obs"]),
-                   n_test=int(cfg.get("n_test", 2000)), n_eval=int(cfg.get("n_eval", 2000)))
+                   n_test=int(cfg["n_test"]), n_eval=int(cfg["n_eval"]))
 
     # --- shapes and the exact posterior ------------------------------------------------------
     @property

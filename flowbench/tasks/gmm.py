@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
-from .base import REFERENCE_SEED, Task, register_task
+from ..params import Param, resolved
+from .base import REFERENCE_SEED, TASK_PARAMS, Task, register_task
 
 LABEL_MAPS = {
     "all": None,  # identity
@@ -135,14 +136,45 @@ class GaussianMixtureTask(Task):
                       "one frame; a red note counts the drawn samples that fall outside it.",
     }
     paper_claims = True   # the paper states its mixture claims (C1-C4) on this task
+    description = ("the paper's 2-d Gaussian mixture (Xiao, Yan & Amit 2019, Sec. 5.1): modes on a "
+                   "regular polygon (or explicit centres), each with a label; exact posterior")
+    PARAMS = {
+        "kind": TASK_PARAMS["kind"],
+        "modes": Param("object", "either n modes on a regular polygon (n, radius, optional "
+                       "phase_deg) or explicit centres (n, if also given, must equal their count); "
+                       "null means \"not set\", so that a config file merged over another can drop "
+                       "a key of the other", required=True, fields={
+                           "std": Param("number", "std of every mode", exclusive_minimum=0,
+                                        required=True),
+                           "n": Param(("integer", "null"), "number of modes", minimum=1,
+                                      maximum=10000, maximum_reason=(
+                                          "a sanity bound: the task keeps arrays over the modes "
+                                          "(centres, label map, a density term per mode and test "
+                                          "point), and 'all' gives one label and so one flow "
+                                          "dimension per mode")),
+                           "radius": Param(("number", "null"), "radius of the polygon",
+                                           exclusive_minimum=0),
+                           "phase_deg": Param(("number", "null"), "angle of the first mode",
+                                              default=22.5, filled=False),
+                           "centres": Param(("array", "null"), "explicit [x, y] centres",
+                                            min_items=1, items={"type": "array",
+                                                                "items": {"type": "number"},
+                                                                "minItems": 2, "maxItems": 2})}),
+        "labels": Param(None, "all: one label per mode; some / none; or an explicit label per mode",
+                        required=True, schema={"oneOf": [
+                            {"enum": ["all", "some", "none"]},
+                            {"type": "array", "items": {"type": "integer", "minimum": 0},
+                             "minItems": 1}]}),
+        **{k: v for k, v in TASK_PARAMS.items() if k != "kind"},
+    }
     forward_metric_names = ("accuracy",)
     summary_metrics = ("mode_weight_tv", "w2_within_modes")
 
     centres: np.ndarray          # [n_modes, 2]
     std: float
     mode_labels: np.ndarray      # [n_modes] label of each mode
-    n_test: int = 2000
-    n_eval: int = 2000           # exact posterior samples per label for the metrics
+    n_test: int = TASK_PARAMS["n_test"].default
+    n_eval: int = TASK_PARAMS["n_eval"].default  # exact posterior samples per label for the metrics
     name: str = "gmm"
 
     @classmethod
@@ -154,16 +186,17 @@ class GaussianMixtureTask(Task):
 
     @classmethod
     def from_config(cls, cfg: dict) -> "GaussianMixtureTask":
+        cfg = resolved(cls.PARAMS, cfg)
         m = cfg["modes"]
         if m.get("centres") is not None:
             centres = np.asarray(m["centres"], dtype=float)
             if centres.ndim != 2 or centres.shape[1] != 2:
                 raise ValueError(f"modes.centres must be a list of [x, y] pairs, got shape {centres.shape}")
         else:
-            centres = polygon_centres(int(m["n"]), float(m["radius"]), float(m.get("phase_deg", 22.5)))
+            centres = polygon_centres(int(m["n"]), float(m["radius"]), float(m["phase_deg"]))
         labels = resolve_label_map(cfg["labels"], len(centres))
         return cls(centres=centres, std=float(m["std"]), mode_labels=labels,
-                   n_test=int(cfg.get("n_test", 2000)), n_eval=int(cfg.get("n_eval", 2000)),
+                   n_test=int(cfg["n_test"]), n_eval=int(cfg["n_eval"]),
                    name=cfg.get("name", "gmm"))
 
     # --- shapes ---------------------------------------------------------------

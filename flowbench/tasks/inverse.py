@@ -44,7 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Task
+from ..params import Param, resolved
+from .base import POSTERIOR_METRICS, TASK_PARAMS, Task, metrics_param
 
 OBSERVATION_SEED = 20210707   # the K evaluation observations (the same for every method and seed)
 CALIBRATION_SEED = 20210708   # the calibration observations and their true x
@@ -88,6 +89,48 @@ class _Nearest:
         self.d, self.idx, self.x = d[order], idx[order], x[order]
 
 
+#: the keys of the simulation tasks (arm, ballistics) beside ``TASK_PARAMS``
+SIMULATION_PARAMS = {
+    "n_obs": Param("integer", "evaluation observations from the prior predictive", minimum=1,
+                   maximum=1000, default=10),
+    "metrics": metrics_param((*POSTERIOR_METRICS, "mmd_kruse")),
+    "reference": Param(
+        "object", "the reference posterior (rule reference_task, results/<name>/<task>/"
+        "reference.npz): for each observation the `keep` prior draws of a pool of `pool` whose "
+        "simulated y is nearest to it, streamed in chunks of `chunk` draws (rejection ABC; Kruse "
+        "et al. 2021 keep 4,000 of 10^8); keep must be at least twice n_eval (the noise floor "
+        "draws two disjoint subsets) and pool at least 10 keep (the 10x smaller pool check)",
+        default={}, fields={
+            "pool": Param("integer", "prior draws simulated", minimum=1000, maximum=10000000000,
+                          default=100000000, maximum_reason="a sanity bound on the prior draws "
+                          "the reference job simulates (10^8 takes minutes)"),
+            "keep": Param("integer", "nearest draws kept per observation", minimum=20,
+                          maximum=1000000, default=4000, maximum_reason="a sanity bound: the kept "
+                          "draws of every observation are held in memory"),
+            "chunk": Param("integer", "prior draws simulated at once (rounded down to whole "
+                           "blocks of 10,000); the kept draws do not depend on it", minimum=10000,
+                           maximum=10000000, default=1000000, maximum_reason="a chunk of 10^7 "
+                           "draws already takes a few GiB of intermediate arrays"),
+            "seed": Param("integer", "seed of the pool", minimum=0, default=20210709)}),
+    "calibration": Param(
+        "object", "expected coverage of central credible intervals: n_obs observations from the "
+        "prior predictive with known true x, n_samples posterior draws each, sampled by the "
+        "training job", default={}, fields={
+            "n_obs": Param("integer", "0: no calibration rows", minimum=0, maximum=100000,
+                           default=500),
+            "n_samples": Param("integer", "posterior draws per observation", minimum=10,
+                               maximum=100000, default=200)}),
+}
+
+
+def simulation_params(**own: Param) -> dict:
+    """A simulation task kind's keys: kind, n_obs, its ``own`` keys, then the common ones."""
+    common = {k: v for k, v in TASK_PARAMS.items() if k not in ("kind", "metrics")}
+    return {"kind": TASK_PARAMS["kind"], "n_obs": SIMULATION_PARAMS["n_obs"], **own,
+            "n_test": common.pop("n_test"), "n_eval": common.pop("n_eval"),
+            **{k: v for k, v in SIMULATION_PARAMS.items() if k != "n_obs"}, **common}
+
+
 @dataclass
 class SimulatorTask(Task):
     """Base of the deterministic-simulator inverse problems (subclasses: ``arm``, ``ballistics``).
@@ -98,15 +141,16 @@ class SimulatorTask(Task):
     re-simulation error are reported physically) and optionally ``extra_conditions()``.
     The dataclass fields below are every subclass's; ``config_dims`` is (x_dim, y_dim).
     """
-    n_obs: int = 10
-    n_test: int = 2000
-    n_eval: int = 2000
-    pool: int = 100_000_000
-    keep: int = 4000
-    chunk: int = 1_000_000
-    reference_seed: int = 20210709
-    calibration_n_obs: int = 500
-    calibration_n_samples: int = 200
+    PARAMS = simulation_params()
+    n_obs: int = SIMULATION_PARAMS["n_obs"].default
+    n_test: int = TASK_PARAMS["n_test"].default
+    n_eval: int = TASK_PARAMS["n_eval"].default
+    pool: int = SIMULATION_PARAMS["reference"].fields["pool"].default
+    keep: int = SIMULATION_PARAMS["reference"].fields["keep"].default
+    chunk: int = SIMULATION_PARAMS["reference"].fields["chunk"].default
+    reference_seed: int = SIMULATION_PARAMS["reference"].fields["seed"].default
+    calibration_n_obs: int = SIMULATION_PARAMS["calibration"].fields["n_obs"].default
+    calibration_n_samples: int = SIMULATION_PARAMS["calibration"].fields["n_samples"].default
     conditions = "continuous"
     reference_file = True
     practical = True      # a practical inverse problem of Kruse et al. (2021): the suite's claim C9
@@ -123,16 +167,15 @@ class SimulatorTask(Task):
         "narrow (over-confident).")
 
     # --- config ---------------------------------------------------------------------------
-    @staticmethod
-    def _common_fields(cfg: dict) -> dict:
-        ref = cfg.get("reference") or {}
-        cal = cfg.get("calibration") or {}
-        return {"n_obs": int(cfg.get("n_obs", 10)), "n_test": int(cfg.get("n_test", 2000)),
-                "n_eval": int(cfg.get("n_eval", 2000)), "pool": int(ref.get("pool", 100_000_000)),
-                "keep": int(ref.get("keep", 4000)), "chunk": int(ref.get("chunk", 1_000_000)),
-                "reference_seed": int(ref.get("seed", 20210709)),
-                "calibration_n_obs": int(cal.get("n_obs", 500)),
-                "calibration_n_samples": int(cal.get("n_samples", 200))}
+    @classmethod
+    def _common_fields(cls, cfg: dict) -> dict:
+        cfg = resolved(cls.PARAMS, cfg)
+        ref, cal = cfg["reference"], cfg["calibration"]
+        return {"n_obs": int(cfg["n_obs"]), "n_test": int(cfg["n_test"]),
+                "n_eval": int(cfg["n_eval"]), "pool": int(ref["pool"]), "keep": int(ref["keep"]),
+                "chunk": int(ref["chunk"]), "reference_seed": int(ref["seed"]),
+                "calibration_n_obs": int(cal["n_obs"]),
+                "calibration_n_samples": int(cal["n_samples"])}
 
     @classmethod
     def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
@@ -146,9 +189,9 @@ class SimulatorTask(Task):
         f = cls._common_fields(cfg)
         keep, pool = f["keep"], f["pool"]
         sizes = {f"{where}.n_eval": f["n_eval"]}
-        tr = cfg.get("train") or {}
-        if tr.get("probe_every"):
-            sizes[f"{where}.train.probe_n"] = int(tr.get("probe_n", 500))
+        tr = resolved(cls.PARAMS, cfg)["train"]
+        if tr["probe_every"]:
+            sizes[f"{where}.train.probe_n"] = int(tr["probe_n"])
         for key, n in sizes.items():
             if keep < 2 * n:
                 raise _config_error(
