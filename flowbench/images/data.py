@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data import ensure_dataset, load_split
+from ..datasets import ensure_dataset, load_split
 from .names import N_CLASSES
 
 
@@ -47,7 +47,7 @@ def load_images(data_root: str | Path, dataset: str, split: str, n: int | None =
     """Images ``float32 [N, 1, 28, 28]`` in [0, 1] and labels ``int64 [N]`` of one split.
 
     ``n`` keeps the first ``n`` examples (None: all). Missing files are downloaded when
-    ``download`` (``flowbench.data.ensure_dataset``).
+    ``download`` (``flowbench.datasets.ensure_dataset``).
     """
     folder = ensure_dataset(Path(data_root) / dataset, dataset, download=download)
     images, labels = load_split(folder, dataset, split)
