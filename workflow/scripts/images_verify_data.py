@@ -5,7 +5,7 @@ it (FLOWBENCH_DATA, when set, over ``images.data_root``)."""
 from _common import ROOT, setup  # noqa: I001  (sets the import path)
 
 from flowbench.datasets import ensure_dataset, verify_dataset
-from flowbench.images.data import resolve_data_root
+from flowbench.images.inputs import resolve_data_root
 from flowbench.io import write_json
 
 log = setup(snakemake)  # noqa: F821
