@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowbench.data import (DATASETS, DataError, ensure_dataset, load_split, main, read_idx,
-                            verify_dataset)
+from flowbench.datasets import (DATASETS, DataError, ensure_dataset, load_split, main, read_idx,
+                                verify_dataset)
 
 N = 12
 REPO = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from flowbench.flows import SoftClampAffineCoupling, build_flow, soft_clamp
+from flowbench.coupling import SoftClampAffineCoupling, build_flow, soft_clamp
 from flowbench.methods import make_method, std_normal_log_prob
 
 

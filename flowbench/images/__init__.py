@@ -7,9 +7,10 @@ classifier and an independent CNN give reference accuracies and score generated 
 
 - :mod:`.names`: classes, flows, variants, seed offsets and ``IMAGE_FIGURES``, the figure list the
   rules, the plots and the report share (no torch);
-- :mod:`.data`: data folders, train/test subsets, ``latents.npz``, standardisation;
+- :mod:`.inputs`: data folders, train/test subsets, ``latents.npz``, standardisation;
 - :mod:`.models`: the networks (GLF's auto-encoder, the latent classifier, the small CNN);
-- :mod:`.autoencoder`: training, encoding, decoding; :mod:`.flows`: the latent task and the flows;
+- :mod:`.autoencoder`: training, encoding, decoding; :mod:`.latent_flows`: the latent task and
+  the flows;
 - :mod:`.classifiers`: latent classifier and CNN; :mod:`.generation`: grids and generation metrics;
 - :mod:`.figures`: Fig. 5.3 / 5.4 (no torch); :mod:`.epoch_curve`: accuracy against AE epochs;
 - :mod:`.stages`: ``run_autoencoder``, ``run_flow``, ``run_cnn``, ``run_evaluate`` (the rules' steps).
@@ -23,21 +24,21 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("names", "data", "models", "autoencoder", "flows", "classifiers", "generation",
-               "figures", "epoch_curve", "stages")
+_SUBMODULES = ("names", "inputs", "models", "autoencoder", "latent_flows", "classifiers",
+               "generation", "figures", "epoch_curve", "stages")
 
 _EXPORTS = {
     "names": ("N_CLASSES", "FLOWS", "DEFAULT_FLOWS", "VARIANT", "CLASS_NAMES", "FIGURE_SOURCES",
               "IMAGE_FIGURES", "DEFAULT_FIGURES", "FIXED_NOISE", "configured_flows", "flow_figures",
               "CNN_SEED", "LATCLS_SEED", "EVAL_SEED", "ZCLS_SEED"),
-    "data": ("default_log", "images_config", "resolve_data_root", "load_images", "train_test",
-             "one_hot", "batches", "latent_scale", "standardise", "unstandardise", "load_latents"),
+    "inputs": ("default_log", "images_config", "resolve_data_root", "load_images", "train_test",
+               "one_hot", "batches", "latent_scale", "standardise", "unstandardise", "load_latents"),
     "models": ("IMAGE_SHAPE", "init_normal_002", "Encoder", "Decoder", "AutoEncoder", "ae_loss",
                "LatentClassifier", "SmallCNN"),
     "autoencoder": ("autoencoder_identity", "train_autoencoder", "encode", "decode",
                     "reconstruction_mse"),
-    "flows": ("TRAIN_KEYS", "LatentTask", "flow_params", "flow_identity", "build_flow_method",
-              "train_flow", "flow_accuracy"),
+    "latent_flows": ("TRAIN_KEYS", "LatentTask", "flow_params", "flow_identity",
+                     "build_flow_method", "train_flow", "flow_accuracy"),
     "classifiers": ("cnn_identity", "predict_labels", "train_latent_classifier", "train_cnn"),
     "generation": ("draw_noise", "generate_latents", "class_grid", "style_grid",
                    "style_consistency", "to_uint8", "evaluate_generation", "noise_features"),

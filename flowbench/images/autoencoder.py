@@ -7,7 +7,7 @@ import time
 import numpy as np
 import torch
 
-from .data import batches, default_log
+from .inputs import batches, default_log
 from .models import AutoEncoder, ae_loss
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import batches, default_log
+from .inputs import batches, default_log
 from .models import LatentClassifier, SmallCNN
 from .names import N_CLASSES
 

@@ -10,8 +10,8 @@ import pandas as pd
 from ..io import resolve_device, write_csv
 from .autoencoder import encode, reconstruction_mse, train_autoencoder
 from .classifiers import predict_labels, train_latent_classifier
-from .data import default_log, images_config, latent_scale, standardise, train_test
-from .flows import flow_accuracy, train_flow
+from .inputs import default_log, images_config, latent_scale, standardise, train_test
+from .latent_flows import flow_accuracy, train_flow
 from .names import EVAL_SEED, LATCLS_SEED
 
 EPOCH_CURVE_COLUMNS = ["dataset", "seed", "epoch", "train_loss", "test_reconstruction_mse",

@@ -15,7 +15,7 @@ import torch
 
 from .autoencoder import decode
 from .classifiers import predict_labels
-from .data import one_hot, unstandardise
+from .inputs import one_hot, unstandardise
 from .models import AutoEncoder
 from .names import N_CLASSES
 

@@ -25,9 +25,9 @@ import torch
 from ..io import load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
 from .autoencoder import autoencoder_identity, encode, reconstruction_mse, train_autoencoder
 from .classifiers import cnn_identity, predict_labels, train_cnn, train_latent_classifier
-from .data import default_log, images_config, latent_scale, load_latents, train_test
-from .flows import build_flow_method, flow_accuracy, flow_identity, flow_params, train_flow
 from .generation import evaluate_generation, noise_features
+from .inputs import default_log, images_config, latent_scale, load_latents, train_test
+from .latent_flows import build_flow_method, flow_accuracy, flow_identity, flow_params, train_flow
 from .models import AutoEncoder, SmallCNN
 from .names import (
     CNN_SEED,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..flows import build_flow
+from ..coupling import build_flow
 from ..params import Param
 from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_log_prob
 

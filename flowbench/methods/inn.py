@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..flows import build_flow
+from ..coupling import build_flow
 from ..params import NO_DEFAULT, Param
 from .base import FLOW_PARAMS, ConditionalMethod, register_method
 from .schedules import ramp_weight

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..flows import build_flow
+from ..coupling import build_flow
 from ..params import NO_DEFAULT, Param
 from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_log_prob
 

@@ -4,8 +4,8 @@ reads them; write the per-file digests to the output JSON. Missing files are dow
 it (FLOWBENCH_DATA, when set, over ``images.data_root``)."""
 from _common import ROOT, setup  # noqa: I001  (sets the import path)
 
-from flowbench.data import ensure_dataset, verify_dataset
-from flowbench.images.data import resolve_data_root
+from flowbench.datasets import ensure_dataset, verify_dataset
+from flowbench.images.inputs import resolve_data_root
 from flowbench.io import write_json
 
 log = setup(snakemake)  # noqa: F821

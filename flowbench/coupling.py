@@ -1,9 +1,10 @@
-"""Flow building blocks on nflows.
+"""Affine coupling flows on nflows: the invertible network of ours, the INN and the cINN.
 
-A *paper block* (Eq. 2 of Xiao et al. 2019, FrEIA's GLOW block) transforms both halves of its
-input in turn, each by a subnet predicting a log-scale and a shift. nflows' ``CouplingTransform``
-transforms one half, so one paper block is two nflows couplings with complementary masks followed
-by a fixed random permutation. Blocks are counted the paper's way everywhere in this project.
+A *paper block* (Eq. 2 of Xiao, Yan & Amit 2019, arXiv 1911.02052: the INN's affine coupling
+block, Ardizzone et al. 2018, arXiv 1808.04730, as FrEIA's GLOW block implements it) transforms
+both halves of its input in turn, each by a subnet predicting a log-scale and a shift. nflows'
+``CouplingTransform`` transforms one half, so one paper block is two nflows couplings with
+complementary masks followed by a fixed random permutation. Blocks are counted the paper's way everywhere in this project.
 
 The log-scale is soft-clamped, ``s = clamp * 2/pi * atan(s_raw / clamp)``, so the scale
 ``exp(s)`` lies in ``(exp(-clamp), exp(clamp))`` and can expand as well as contract (nflows 0.14's
@@ -137,4 +138,5 @@ def build_flow(dim: int, blocks: int, subnet_layers: int, width: int, clamp: flo
 
 
 def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

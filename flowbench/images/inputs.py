@@ -1,5 +1,6 @@
-"""The image stage's data: the IDX folders, the configured train and test subsets, the latents file
-(``latents.npz``) and the per-dimension standardisation of the latents.
+"""The image stage's inputs: its config section, the IDX folders, the configured train and test
+subsets of images, the latents file (``latents.npz``) and the per-dimension standardisation of the
+latents; with the small helpers its steps share (log, one-hot labels, batch slices).
 
 Beyond the paper (Sec. 5.2): the latents are standardised per dimension (train-set mean and std,
 stored in ``latents.npz`` and undone before decoding) so that the flows' fixed noise scales (y~ std
@@ -15,11 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data import ensure_dataset, load_split
+from ..datasets import ensure_dataset, load_split
 from .names import N_CLASSES
 
 
 def default_log(msg):
+    """Print ``msg`` to stderr, flushed: the steps' log when none is given."""
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -47,7 +49,7 @@ def load_images(data_root: str | Path, dataset: str, split: str, n: int | None =
     """Images ``float32 [N, 1, 28, 28]`` in [0, 1] and labels ``int64 [N]`` of one split.
 
     ``n`` keeps the first ``n`` examples (None: all). Missing files are downloaded when
-    ``download`` (``flowbench.data.ensure_dataset``).
+    ``download`` (``flowbench.datasets.ensure_dataset``).
     """
     folder = ensure_dataset(Path(data_root) / dataset, dataset, download=download)
     images, labels = load_split(folder, dataset, split)
@@ -67,6 +69,7 @@ def train_test(cfg: dict, dataset: str, repo_root):
 
 
 def one_hot(labels, n_classes: int = N_CLASSES) -> torch.Tensor:
+    """Labels ``[N]`` -> float32 one-hot ``[N, n_classes]``."""
     return F.one_hot(torch.as_tensor(labels, dtype=torch.long), n_classes).float()
 
 
@@ -85,10 +88,12 @@ def latent_scale(train_u: np.ndarray, per_dim: bool) -> tuple[np.ndarray, np.nda
 
 
 def standardise(u: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Latents ``u [N, d]`` -> float32 ``(u - mean) / std``."""
     return ((u - mean) / std).astype(np.float32)
 
 
 def unstandardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`standardise`: ``x [N, d]`` -> float32 ``x * std + mean``."""
     return (x * std + mean).astype(np.float32)
 
 

@@ -1,18 +1,19 @@
 """The flows on the auto-encoder's latents (paper Sec. 5.2), trained on the *detached* latents (two
-stages, as GLF's stopped gradient makes them in effect; Xiao, Yan & Amit 2019b) with the project's
-methods and training loop:
+stages, as GLF's stopped gradient makes them in effect; Xiao, Yan & Amit 2019b, arXiv 1905.10485)
+with the project's methods and training loop:
 
 - ours: ``make_method("ours", x_dim=20, y_dim=10)``, ``[u (20), x0 (10)] -> [z (20), y~ (10)]``;
   generation decodes ``f^{-1}([z, y + eps v])``; classification is the argmax of ``y~``
   (``method.predict``), the paper's Table 1.
 - cINN: ``make_method("cinn", x_dim=20, y_dim=10)`` conditioned on the one-hot label; it
   classifies by Bayes' rule (``method.predict``).
-- the generative baselines (issue #16), where the config has their sections: the conditional VAE
-  (Sohn et al. 2015), the conditional WGAN-GP (Gulrajani et al. 2017) and conditional flow matching
-  (Lipman et al. 2023), ``make_method(name, x_dim=20, y_dim=10)`` on the one-hot label. They
-  generate (``method.generate``) but have no forward predictor (``predict`` raises
-  NotImplementedError): Table 1 has no accuracy of theirs. The same loop, epochs and batch size
-  as ours give them the same number of samples seen.
+- the generative baselines, where the config has their sections: the conditional VAE (Sohn, Lee &
+  Yan 2015, NeurIPS), the conditional WGAN-GP (Gulrajani et al. 2017, arXiv 1704.00028) and
+  conditional flow matching (Lipman et al. 2023, arXiv 2210.02747),
+  ``make_method(name, x_dim=20, y_dim=10)`` on the one-hot label. They generate
+  (``method.generate``) but have no forward predictor (``predict`` raises NotImplementedError):
+  Table 1 has no accuracy of theirs. The same loop, epochs and batch size as ours give them the
+  same number of samples seen.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import torch
 from ..config import digest
 from ..methods import make_method
 from ..training import train
-from .data import batches, default_log, one_hot
+from .inputs import batches, default_log, one_hot
 from .names import FLOWS, N_CLASSES, VARIANT
 
 # keys of a flow's config section that steer training, not the method itself
@@ -72,12 +73,16 @@ def flow_params(section: dict) -> dict:
 
 
 def flow_identity(method: str, dataset: str, params: dict, x_dim: int) -> dict:
+    """What identifies a trained image flow (method, variant, data set, hyper-parameters and their
+    digest, dimensions): the record its checkpoint is checked against."""
     return {"method": method, "variant": VARIANT[method], "dataset": dataset, "params": params,
             "x_dim": int(x_dim), "y_dim": N_CLASSES, "params_digest": digest(params)}
 
 
 def build_flow_method(method: str, section: dict, x_dim: int, seed: int, label_prior=None,
                       total_steps: int = 1):
+    """An untrained image flow: ``make_method(method)`` on latents of ``x_dim`` features and the
+    10 classes, with the section's hyper-parameters; a ValueError for a method not in ``FLOWS``."""
     if method not in FLOWS:
         raise ValueError(f"unknown image flow {method!r}; allowed: {list(FLOWS)}")
     return make_method(method, x_dim=x_dim, y_dim=N_CLASSES, params=flow_params(section),
