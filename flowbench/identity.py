@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import copy
 
-from .config import digest, method_params
+from .images.names import DEFAULT_FLOWS, FLOWS, PAPER_FLOW
+from .recipes import digest, method_params
 
 # task keys that only the evaluation step reads (not training, not sampling)
 _EVAL_ONLY_KEYS = ("metrics",)
@@ -78,26 +79,23 @@ def task_digest(config: dict, task: str) -> str:
     return digest(copy.deepcopy(config["tasks"][task]))
 
 
-# the image stage: which sections of ``images`` each step reads (Xiao et al. 2019, Sec. 5.2)
+# the image stage: which sections of ``images`` each step reads (Xiao et al. 2019, Sec. 5.2); each
+# image method's training reads its own section (the registry's image methods: ``FLOWS``)
 IMAGE_STAGE_KEYS = {
     "autoencoder": ("n_train", "n_test", "autoencoder", "standardise"),
-    "ours": ("ours",),
-    "cinn": ("cinn",),
-    "cvae": ("cvae",),
-    "cgan": ("cgan",),
-    "cfm": ("cfm",),
+    **{flow: (flow,) for flow in FLOWS},
     "classifier_cnn": ("n_train", "n_test", "classifier_cnn"),
-    "evaluate": ("n_train", "n_test", "latent_classifier", "evaluation", "ours", "cinn",
+    "evaluate": ("n_train", "n_test", "latent_classifier", "evaluation", *DEFAULT_FLOWS,
                  "autoencoder", "standardise"),
     "figures": ("evaluation",),
-    "epoch_curve": ("n_train", "n_test", "autoencoder", "standardise", "latent_classifier", "ours",
-                    "epoch_curve"),
+    "epoch_curve": ("n_train", "n_test", "autoencoder", "standardise", "latent_classifier",
+                    PAPER_FLOW, "epoch_curve"),
 }
 
 
-# keys a stage reads only where the config has them: the generative baselines' sections (the image
-# flows are those with a section), so a config without them keeps its digests
-IMAGE_STAGE_OPTIONAL_KEYS = {"evaluate": ("cvae", "cgan", "cfm")}
+# keys a stage reads only where the config has them: the opt-in image methods' sections, so a
+# config without them keeps its digests
+IMAGE_STAGE_OPTIONAL_KEYS = {"evaluate": tuple(f for f in FLOWS if f not in DEFAULT_FLOWS)}
 
 
 def images_digest(config: dict, stage: str) -> str:

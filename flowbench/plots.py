@@ -8,135 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from . import tables as T  # noqa: E402
-from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: E402
-from .config import iter_runs, task_recipes  # noqa: E402
-from .tasks import make_task  # noqa: E402
-
-PALETTE = "tab10"
-DPI = 110
-
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # no timestamps in the PNG metadata: same results, same bytes
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    return path
-
-
-def _first_seed(config, task, method, variant):
-    seeds = sorted(s for (t, m, v, s) in iter_runs(config, task) if m == method and v == variant)
-    return seeds[0] if seeds else None
-
-
-def _not_run(ax, text):
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.4")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _posterior_panel(ax, task, npz_path: Path, title: str, lim: float):
-    if not npz_path.exists():
-        _not_run(ax, f"{title}\n(not in this config)")
-        return
-    d = np.load(npz_path)
-    _scatter_posterior(ax, task, d["samples"], d["condition_ids"], title, lim)
-
-
-def _frame(task) -> float:
-    """Half-width of the square frame of every posterior panel: the modes plus 4 standard deviations."""
-    return float(np.abs(task.centres).max() + 4 * task.std)
-
-
-def _scatter_posterior(ax, task, samples, condition_ids, title: str, lim: float, n: int = 600):
-    """Samples [conditions, n, 2] coloured by their label, the true mode centres marked."""
-    colors = sns.color_palette(PALETTE, task.n_labels)
-    if not np.all(np.isfinite(samples)):
-        _not_run(ax, f"{title}\n(diverged)")
-        return
-    shown = samples[:, :n]
-    for k, lab in enumerate(condition_ids):
-        pts = shown[k]
-        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=colors[int(lab)], rasterized=True)
-    _mark_centres(ax, task)
-    outside = int(np.any(np.abs(shown) > lim, axis=-1).sum())
-    if outside:   # a shifted or exploded sampler must not look clean because the frame cuts it
-        ax.text(0.02, 0.02, f"{outside} of {shown.shape[0] * shown.shape[1]} samples outside the frame",
-                transform=ax.transAxes,
-                fontsize=8, ha="left", va="bottom", color="crimson",
-                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
-    ax.set_title(title, fontsize=10)
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-
-
-def _mark_centres(ax, task):
-    colors = sns.color_palette(PALETTE, task.n_labels)
-    for c, lab in zip(task.centres, task.mode_labels):
-        ax.scatter([c[0]], [c[1]], marker="x", s=50, color="black", linewidths=2.2)
-        ax.scatter([c[0]], [c[1]], marker="x", s=40, color=colors[int(lab)], linewidths=1.2)
-
-
-def fig5_1(config, task_name, task_dir: Path, out: Path) -> Path:
-    task = make_task(config["tasks"][task_name])
-    lim = _frame(task)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
-    seed = _first_seed(config, task_name, "ours", "paper")
-    colors = sns.color_palette(PALETTE, task.n_labels)
-    if seed is None:
-        _not_run(axes[0], "ours/paper not in this config")
-        _not_run(axes[1], "ours/paper not in this config")
-    else:
-        run = task_dir / "ours" / "paper" / f"seed{seed}"
-        p = np.load(run / "predictions.npz")
-        ok = np.all(np.isfinite(p["y_hat"]), axis=1)
-        pred = np.where(ok, np.argmax(np.nan_to_num(p["y_hat"]), axis=1), -1)
-        acc = float((pred == np.argmax(p["y"], axis=1)).mean())
-        axes[0].scatter(p["x"][ok, 0], p["x"][ok, 1], s=2, c=[colors[int(k)] for k in pred[ok]],
-                        rasterized=True)
-        axes[0].set_title(f"forward: predicted label of test points (acc {acc:.3f})", fontsize=10)
-        axes[0].set_xlim(-lim, lim)
-        axes[0].set_ylim(-lim, lim)
-        axes[0].set_aspect("equal")
-        _posterior_panel(axes[1], task, run / "posterior_samples.npz",
-                         "inverse: posterior samples given each label", lim)
-    fig.suptitle(f"Fig. 5.1 ({task_name}, ours/paper, seed {seed}); colour = label, x = true mode centres",
-                 fontsize=10)
-    return _save(fig, out)
-
-
-def fig5_2(config, task_name, task_dir: Path, out: Path) -> Path:
-    task = make_task(config["tasks"][task_name])
-    lim = _frame(task)
-    variants = [v for v in ("ramp_fast", "ramp_slow", "no_ramp", "ramp_linear")
-                if _first_seed(config, task_name, "inn", v) is not None]
-    panels = [("full", "INN: full losses, tuned weights"),
-              ("forward_only", "INN: forward losses only"),
-              (variants[0] if variants else "ramp_fast", "INN: changed ramp ({})")]
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.3))
-    seed = _first_seed(config, task_name, "ours", "paper")
-    _posterior_panel(axes[0], task, task_dir / "ours" / "paper" / f"seed{seed}" / "posterior_samples.npz",
-                     "ours (paper recipe)", lim)
-    for ax, (v, title) in zip(axes[1:], panels):
-        s = _first_seed(config, task_name, "inn", v)
-        _posterior_panel(ax, task, task_dir / "inn" / v / f"seed{s}" / "posterior_samples.npz",
-                         title.format(v), lim)
-    fig.suptitle(f"Fig. 5.2 ({task_name}): posterior samples, first seed of each run", fontsize=10)
-    return _save(fig, out)
+from . import tables as T
+from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
+from .registry import method_order, method_with_role
+from .plotting import PALETTE, not_run, plt, read_task_metrics, save_figure
+from .recipes import first_seed, iter_runs, task_recipes
+from .tasks import make_task
 
 
 def _method_order(methods) -> list[str]:
-    """The report's order of methods (``tables.method_key``: ours, the INN, the cINN, the baselines)."""
-    return sorted(set(methods), key=T.method_key)
+    """The report's order of methods (the registry's ``order``: ours, the INN, the cINN, the
+    baselines)."""
+    return method_order(methods)
 
 
 def _recipe_first(variants, recipe: str | None) -> list[str]:
@@ -147,12 +34,6 @@ def _recipe_first(variants, recipe: str | None) -> list[str]:
 def _is_recipe(df: pd.DataFrame, recipes: dict[str, str]) -> pd.Series:
     """Rows (with ``method`` and ``variant``) of each method's recipe."""
     return df["variant"] == df["method"].map(recipes)
-
-
-def _read_metrics(task_dir: Path) -> pd.DataFrame:
-    """The task's ``metrics.csv`` (conditions as text, "nan" values as NaN)."""
-    return pd.read_csv(Path(task_dir) / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
-                       na_values={"value": ["", "nan", "NaN"]})
 
 
 def _method_colours(methods) -> dict[str, tuple]:
@@ -219,39 +100,6 @@ def _x_range(values: np.ndarray, floor: float, span: float = 100.0) -> tuple[flo
     return lo / 1.6, max(hi * 1.6, lo * 10)
 
 
-def posteriors_by_method(config, task_name, task_dir: Path, out: Path, n: int = 600) -> Path:
-    """The exact posterior beside every method at its recipe (first seed), one panel each, with the
-    seed's mean W2 over labels in the title: the baselines' samples, not only ours' and the INN's."""
-    task = make_task(config["tasks"][task_name])
-    lim = _frame(task)
-    recipes = task_recipes(config, task_name)
-    methods = _method_order(recipes)
-    metrics = _read_metrics(task_dir) if (Path(task_dir) / "metrics.csv").exists() else pd.DataFrame()
-    panels = 1 + len(methods)
-    cols = min(panels, 4)
-    rows = -(-panels // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.7 * rows), squeeze=False, layout="constrained")
-    flat = axes.ravel()
-    rng = np.random.default_rng(0)
-    exact = np.stack([task.sample_posterior(k, n, rng) for k in range(task.n_labels)])
-    _scatter_posterior(flat[0], task, exact, np.arange(task.n_labels), "exact posterior", lim, n)
-    for ax, m in zip(flat[1:], methods):
-        v = recipes[m]
-        seed = _first_seed(config, task_name, m, v)
-        title = f"{m}/{v}"
-        if len(metrics):
-            w = metrics[(metrics["method"] == m) & (metrics["variant"] == v) & (metrics["seed"] == seed)
-                        & (metrics["metric"] == "w2") & (metrics["condition"] != "")]["value"]
-            if len(w) and np.all(np.isfinite(w)):
-                title += f" (W2 {w.mean():.3f})"
-        _posterior_panel(ax, task, Path(task_dir) / m / v / f"seed{seed}" / "posterior_samples.npz", title, lim)
-    for ax in flat[panels:]:
-        ax.axis("off")
-    fig.suptitle(f"{task_name}: posterior samples given each label, every method at its recipe (first seed); "
-                 "colour = label, x = true mode centres", fontsize=10)
-    return _save(fig, out)
-
-
 def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFrame | None = None,
                   recipes: dict[str, str] | None = None) -> Path:
     """Left: every run's W2 per seed (mean over the evaluation conditions), its geometric mean over
@@ -261,9 +109,9 @@ def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFr
     d = metrics[(metrics.metric == "w2") & (metrics.condition.astype(str) != "")].copy()
     if d.empty:
         fig, ax = plt.subplots(figsize=(8, 3))
-        _not_run(ax, "no W2 values (none configured)")
+        not_run(ax, "no W2 values (none configured)")
         ax.set_title(f"{task_name}: W2 to the reference posterior", fontsize=10)
-        return _save(fig, out)
+        return save_figure(fig, out)
     d["run"] = d["method"] + "/" + d["variant"]
     floor, n = task_floor(floors, task_name)
     colours = _method_colours(d["method"].unique())
@@ -317,7 +165,7 @@ def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFr
     r["run"] = pd.Categorical(r["run"], categories=rec_order, ordered=True)
     r = r[np.isfinite(r["value"]) & (r["value"] > 0)]
     if r.empty:
-        _not_run(ax2, "no finite W2 for the recipes")
+        not_run(ax2, "no finite W2 for the recipes")
         if handles:
             ax2.legend(handles=handles, fontsize=7.5, loc="upper left")
     else:
@@ -336,7 +184,7 @@ def w2_comparison(metrics: pd.DataFrame, task_name, out: Path, floors: pd.DataFr
         ax2.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1))
         ax2.set_title("each method at its recipe, per condition", fontsize=9)
     fig.suptitle(f"{task_name}: W2 to the reference posterior (log scale, lower is better)", fontsize=10)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _load_logs(config, task_name, task_dir):
@@ -381,11 +229,11 @@ def training_curves(config, task_name, task_dir: Path, out: Path, settle: float 
         ax.set_title(f"{m}: training loss (mean over seeds)", fontsize=10)
         ax.legend(fontsize=7, ncol=2 if len(hue_order) > 5 else 1)
     if not methods:
-        _not_run(flat[0], "no training logs")
+        not_run(flat[0], "no training logs")
     for ax in flat[max(len(methods), 1):]:
         ax.axis("off")
     fig.suptitle(f"{task_name}: training loss; y axis from {settle:.0%} of each run's steps on", fontsize=10)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFrame | None = None,
@@ -397,10 +245,10 @@ def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFram
     d = logs.dropna(subset=["probe_w2"]) if "probe_w2" in logs else pd.DataFrame()
     if logs.empty or "probe_w2" not in logs or d.empty:
         fig, ax = plt.subplots(figsize=(7, 4.2))
-        _not_run(ax, "no W2 probes (train.probe_every is 0)" if logs.empty or "probe_w2" not in logs
+        not_run(ax, "no W2 probes (train.probe_every is 0)" if logs.empty or "probe_w2" not in logs
                  else "no finite W2 probe (every probed run diverged)")
         ax.set_title(f"{task_name}: time to quality (one line per seed)", fontsize=10)
-        return _save(fig, out)
+        return save_figure(fig, out)
     probe_n = (config["tasks"][task_name].get("train") or {}).get("probe_n")
     floor, n = task_floor(floors, task_name, probe_n)
     if threshold is None:
@@ -451,7 +299,7 @@ def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFram
     clipped = "; axis cut at 100x the threshold" if float(w.max()) > 100 * threshold else ""
     fig.suptitle(f"{task_name}: time to quality, one line per seed (dotted: {threshold:.3g}, {where}{clipped})",
                  fontsize=10)
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 def _read_floors(task_dir: Path) -> pd.DataFrame | None:
@@ -468,7 +316,7 @@ def draw_figure(config, task_name, name: str, task_dir: Path, out: Path) -> Path
     (any task), else one of the task kind's own (``Task.make_figure``)."""
     task_dir, out = Path(task_dir), Path(out)
     if name == "w2_comparison":
-        return w2_comparison(_read_metrics(task_dir), task_name, out, _read_floors(task_dir), task_recipes(config, task_name))
+        return w2_comparison(read_task_metrics(task_dir), task_name, out, _read_floors(task_dir), task_recipes(config, task_name))
     if name == "training_curves":
         return training_curves(config, task_name, task_dir, out)
     if name == "w2_vs_time":
@@ -491,7 +339,8 @@ def scaling_figure(costs: pd.DataFrame, out) -> Path:
     axes[0].legend(fontsize=8)
     axes[0].set_title("seconds per training iteration", fontsize=10)
     piv = costs.pivot(index="batch_size", columns="method", values="seconds_per_iteration")
-    ours = [c for c in piv.columns if c.startswith("ours")]
+    paper = method_with_role("paper")
+    ours = [c for c in piv.columns if c.split("/", 1)[0] == paper]
     if ours:
         for c in piv.columns:
             if c != ours[0]:
@@ -501,7 +350,7 @@ def scaling_figure(costs: pd.DataFrame, out) -> Path:
         axes[1].set_xscale("log")
         axes[1].legend(fontsize=8)
     axes[1].set_title("time ratio (below 1: ours is faster)", fontsize=10)
-    return _save(fig, Path(out))
+    return save_figure(fig, Path(out))
 
 
 def epoch_curve_figure(curve: pd.DataFrame, out, paper_accuracy: float | None = None,
@@ -526,4 +375,4 @@ def epoch_curve_figure(curve: pd.DataFrame, out, paper_accuracy: float | None = 
     axes[1].set_xlabel("auto-encoder epochs")
     axes[1].set_ylabel("summed squared pixel error per test image")
     axes[1].set_title("test reconstruction error", fontsize=10)
-    return _save(fig, Path(out))
+    return save_figure(fig, Path(out))

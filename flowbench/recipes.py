@@ -61,3 +61,10 @@ def task_recipes(config: dict, task: str) -> dict[str, str]:
 def digest(obj) -> str:
     """Short SHA-256 of a JSON-serialisable object (config digests, checkpoint identity)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def first_seed(config: dict, task: str, method: str, variant: str) -> int | None:
+    """The smallest seed of (method, variant) on ``task`` (None when the config does not run it):
+    the seed a figure draws."""
+    seeds = sorted(s for (_, m, v, s) in iter_runs(config, task) if m == method and v == variant)
+    return seeds[0] if seeds else None

@@ -334,10 +334,11 @@ def test_posterior_panel_counts_the_samples_the_frame_cuts(smoke_config):
     exact = np.stack([task.sample_posterior(k, 100, rng) for k in range(task.n_labels)])
     ids = np.arange(task.n_labels)
     fig, (a, b) = plt.subplots(1, 2)
-    plots._scatter_posterior(a, task, exact, ids, "exact", lim)
+    import flowbench.tasks.gmm as gmm_figures
+    gmm_figures._scatter_posterior(a, task, exact, ids, "exact", lim)
     shifted = exact.copy()
     shifted[0] += 10.0                       # one label's 100 samples far outside
-    plots._scatter_posterior(b, task, shifted, ids, "shifted", lim)
+    gmm_figures._scatter_posterior(b, task, shifted, ids, "shifted", lim)
     assert not [t for t in a.texts if "outside" in t.get_text()]
     notes = [t.get_text() for t in b.texts if "outside" in t.get_text()]
     assert notes == [f"100 of {100 * task.n_labels} samples outside the frame"]

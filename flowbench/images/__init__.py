@@ -28,7 +28,7 @@ _SUBMODULES = ("names", "inputs", "models", "autoencoder", "latent_flows", "clas
                "generation", "figures", "epoch_curve", "stages")
 
 _EXPORTS = {
-    "names": ("N_CLASSES", "FLOWS", "DEFAULT_FLOWS", "VARIANT", "CLASS_NAMES", "FIGURE_SOURCES",
+    "names": ("N_CLASSES", "FLOWS", "DEFAULT_FLOWS", "PAPER_FLOW", "VARIANT", "CLASS_NAMES", "FIGURE_SOURCES",
               "IMAGE_FIGURES", "DEFAULT_FIGURES", "FIXED_NOISE", "configured_flows", "flow_figures",
               "CNN_SEED", "LATCLS_SEED", "EVAL_SEED", "ZCLS_SEED"),
     "inputs": ("default_log", "images_config", "resolve_data_root", "load_images", "train_test",

@@ -12,7 +12,7 @@ from .autoencoder import encode, reconstruction_mse, train_autoencoder
 from .classifiers import predict_labels, train_latent_classifier
 from .inputs import default_log, images_config, latent_scale, standardise, train_test
 from .latent_flows import flow_accuracy, train_flow
-from .names import EVAL_SEED, LATCLS_SEED
+from .names import EVAL_SEED, LATCLS_SEED, PAPER_FLOW
 
 EPOCH_CURVE_COLUMNS = ["dataset", "seed", "epoch", "train_loss", "test_reconstruction_mse",
                        "latent_classifier_accuracy", "ours_accuracy", "ae_train_seconds",
@@ -55,7 +55,7 @@ def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str 
         lc_acc = float((predict_labels(lc, zte) == yte).mean())
         ours_acc = float("nan")
         if epoch in flow_at:
-            flow, _, _ = train_flow("ours", cfg["ours"], ztr, ytr, seed, dev, lambda msg: None)
+            flow, _, _ = train_flow(PAPER_FLOW, cfg[PAPER_FLOW], ztr, ytr, seed, dev, lambda msg: None)
             flow.to(dev).eval()
             ours_acc = flow_accuracy(flow, zte, yte, dev, seed + EVAL_SEED)
         row = {"dataset": dataset, "seed": seed, "epoch": epoch,

@@ -5,25 +5,24 @@ present in ``config["images"]`` (:func:`configured_flows`). The methods with
 ``image_defaults`` always are (their sections have defaults); the others are opted in by writing
 their section (``images.<method>: {width: ..., epochs: ..., batch_size: ...}``).
 
-The lists are read from the method registry (``flowbench.methods``): a method that can train on
+The lists are read from the method registry (``flowbench.registry``, torch-free): a method that can train on
 the latents declares it (``image_flow``, ``image_defaults``, ``image_variant``, ``fixed_noise``),
 and its figures and rows appear here. The Snakefile, the report and the stage's own modules take
 every name from here.
 """
 from __future__ import annotations
 
+from ..registry import method_infos
+
 N_CLASSES = 10
 
 
 def _image_methods() -> tuple[str, ...]:
-    from ..methods import METHODS  # the registry (imports torch)
-    return tuple(sorted((n for n, c in METHODS.items() if c.image_flow),
-                        key=lambda n: (METHODS[n].order, n)))
+    return tuple(n for n, i in method_infos().items() if i.image_flow)
 
 
 def _method(name: str):
-    from ..methods import METHODS
-    return METHODS[name]
+    return method_infos()[name]
 
 
 #: the methods that can be trained on the auto-encoder's latents, in report order (the method

@@ -15,6 +15,7 @@ this registry dispatches on a method's name.
 import importlib
 import pkgutil
 
+from ..registry import method_label, method_order, method_with_role
 from .base import METHODS, ConditionalMethod, register_method, std_normal_log_prob
 
 for _mod in pkgutil.iter_modules(__path__):
@@ -36,5 +37,5 @@ def make_method(name: str, x_dim: int, y_dim: int, params: dict, total_steps: in
                               seed=seed, label_prior=label_prior, conditions=conditions)
 
 
-__all__ = ["METHODS", "ConditionalMethod", "make_method", "method_class", "register_method",
-           "std_normal_log_prob"]
+__all__ = ["METHODS", "ConditionalMethod", "make_method", "method_class", "method_label",
+           "method_order", "method_with_role", "register_method", "std_normal_log_prob"]

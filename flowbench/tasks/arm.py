@@ -104,7 +104,7 @@ class ArmTask(SimulatorTask):
         import matplotlib.pyplot as plt
         from matplotlib.collections import LineCollection
 
-        from ..plots import _not_run, _save
+        from ..plotting import not_run, save_figure
         ids, ys, _ = self._observations
         k = ids.index("ystar") if "ystar" in ids else 0
         panels = self._panel_runs(config, task_name, task_dir, k)
@@ -115,7 +115,7 @@ class ArmTask(SimulatorTask):
             ax.axis("off")
         for ax, (title, s, why) in zip(axes.ravel(), panels):
             if s is None:
-                _not_run(ax, f"{title}\n({why})")
+                not_run(ax, f"{title}\n({why})")
                 continue
             s = np.asarray(s, dtype=np.float64)[:150]
             pts = joints(s)
@@ -134,4 +134,4 @@ class ArmTask(SimulatorTask):
         fig.suptitle(f"{task_name}: 150 sampled arm configurations at observation {ids[k]} "
                      f"(y = ({ys[k][0]:.2f}, {ys[k][1]:.2f}))", fontsize=10)
         fig.tight_layout()
-        return _save(fig, Path(out))
+        return save_figure(fig, Path(out))

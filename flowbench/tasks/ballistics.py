@@ -201,7 +201,7 @@ class BallisticsTask(SimulatorTask):
         import matplotlib.pyplot as plt
         from matplotlib.collections import LineCollection
 
-        from ..plots import _not_run, _save
+        from ..plotting import not_run, save_figure
         ids, ys, _ = self._observations
         k = 0
         target = MU_Y + SD_Y * float(ys[k][0])
@@ -214,7 +214,7 @@ class BallisticsTask(SimulatorTask):
         ref_lines = None
         for ax, (title, s, why) in zip(axes.ravel(), panels):
             if s is None:
-                _not_run(ax, f"{title}\n({why})")
+                not_run(ax, f"{title}\n({why})")
                 continue
             p = to_physical(np.asarray(s, dtype=np.float64)[:100])
             p[:, 3] = np.floor(p[:, 3])
@@ -243,4 +243,4 @@ class BallisticsTask(SimulatorTask):
         fig.suptitle(f"{task_name}: 100 sampled trajectories at observation {ids[k]} "
                      f"(landing at {target:.2f} m)", fontsize=10)
         fig.tight_layout()
-        return _save(fig, Path(out))
+        return save_figure(fig, Path(out))

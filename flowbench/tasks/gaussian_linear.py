@@ -140,8 +140,8 @@ class GaussianLinearTask(Task):
             return super().make_figure(name, config, task_name, task_dir, out)
         import matplotlib.pyplot as plt
 
-        from ..config import iter_runs
-        from ..plots import _not_run, _save
+        from ..recipes import iter_runs
+        from ..plotting import not_run, save_figure
         runs = {}
         for (_, m, v, s) in iter_runs(config, task_name):
             runs.setdefault((m, v), s)   # the first seed of each run
@@ -157,7 +157,7 @@ class GaussianLinearTask(Task):
                 ref = self.reference_posterior(k, 500)
                 ax.scatter(ref[:, 0], ref[:, 1], s=3, color="0.7", rasterized=True, label="exact")
                 if samples is None or not np.all(np.isfinite(samples[k])):
-                    _not_run(ax, f"{m}/{v}\n(" + ("not run" if samples is None else "diverged") + ")")
+                    not_run(ax, f"{m}/{v}\n(" + ("not run" if samples is None else "diverged") + ")")
                 else:
                     ax.scatter(samples[k][:500, 0], samples[k][:500, 1], s=3, alpha=0.6,
                                rasterized=True, label=f"{m}/{v}")
@@ -167,7 +167,7 @@ class GaussianLinearTask(Task):
                 ax.set_xlabel("x1", fontsize=8)
                 ax.set_ylabel("x2", fontsize=8)
         if not runs:
-            _not_run(axes[0][0], "no runs")
+            not_run(axes[0][0], "no runs")
         fig.suptitle(f"{task_name}: posterior samples (x1, x2) against the exact posterior", fontsize=10)
         fig.subplots_adjust(hspace=0.5, wspace=0.3)
-        return _save(fig, Path(out))
+        return save_figure(fig, Path(out))

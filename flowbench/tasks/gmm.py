@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError
+from ..errors import ConfigError
 from ..params import Param, resolved
 from .base import REFERENCE_SEED, TASK_PARAMS, Task, register_task
 
@@ -320,9 +320,8 @@ class GaussianMixtureTask(Task):
                                                    ": several modes share a label, multi-modal posteriors"))
 
     def make_figure(self, name: str, config: dict, task_name: str, task_dir: Path, out: Path) -> Path:
-        from .. import plots
-        return {"fig5_1": plots.fig5_1, "fig5_2": plots.fig5_2,
-                "posteriors": plots.posteriors_by_method}[name](config, task_name, task_dir, out)
+        return {"fig5_1": fig5_1, "fig5_2": fig5_2,
+                "posteriors": posteriors_by_method}[name](config, task_name, task_dir, out)
 
     def sample_posterior(self, label: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """n exact draws of p(x | y=label): the equal mixture of the modes with that label."""
@@ -344,3 +343,158 @@ class GaussianMixtureTask(Task):
         d2 = ((x[:, None, :] - self.centres[None]) ** 2).sum(-1)
         logc = -d2 / (2 * self.std ** 2) - math.log(2 * math.pi * self.std ** 2)
         return np.logaddexp.reduce(logc, axis=1) - math.log(self.n_modes)
+
+
+# ------------------------------------------------------------------------------ figures
+# Fig. 5.1 and Fig. 5.2 of Xiao, Yan & Amit (2019, Sec. 5.1), and every method's posterior. The
+# runs they draw: the paper's method (registry role ``paper``) at the paper's recipe, and the
+# four-loss INN (role ``paper_baseline``) with full losses, forward losses only and a changed ramp.
+FIG5_PAPER_VARIANT = "paper"
+FIG5_2_PANELS = (("full", "INN: full losses, tuned weights"),
+                 ("forward_only", "INN: forward losses only"))
+FIG5_2_RAMP_VARIANTS = ("ramp_fast", "ramp_slow", "no_ramp", "ramp_linear")
+
+
+def _palette(n: int):
+    import seaborn as sns
+
+    from ..plotting import PALETTE
+    return sns.color_palette(PALETTE, n)
+
+
+def _posterior_panel(ax, task, npz_path: Path, title: str, lim: float):
+    from ..plotting import not_run
+    if not npz_path.exists():
+        not_run(ax, f"{title}\n(not in this config)")
+        return
+    d = np.load(npz_path)
+    _scatter_posterior(ax, task, d["samples"], d["condition_ids"], title, lim)
+
+
+def _frame(task) -> float:
+    """Half-width of the square frame of every posterior panel: the modes plus 4 standard deviations."""
+    return float(np.abs(task.centres).max() + 4 * task.std)
+
+
+def _scatter_posterior(ax, task, samples, condition_ids, title: str, lim: float, n: int = 600):
+    """Samples [conditions, n, 2] coloured by their label, the true mode centres marked."""
+    from ..plotting import not_run
+    colors = _palette(task.n_labels)
+    if not np.all(np.isfinite(samples)):
+        not_run(ax, f"{title}\n(diverged)")
+        return
+    shown = samples[:, :n]
+    for k, lab in enumerate(condition_ids):
+        pts = shown[k]
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=colors[int(lab)], rasterized=True)
+    _mark_centres(ax, task)
+    outside = int(np.any(np.abs(shown) > lim, axis=-1).sum())
+    if outside:   # a shifted or exploded sampler must not look clean because the frame cuts it
+        ax.text(0.02, 0.02, f"{outside} of {shown.shape[0] * shown.shape[1]} samples outside the frame",
+                transform=ax.transAxes,
+                fontsize=8, ha="left", va="bottom", color="crimson",
+                bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+
+
+def _mark_centres(ax, task):
+    colors = _palette(task.n_labels)
+    for c, lab in zip(task.centres, task.mode_labels):
+        ax.scatter([c[0]], [c[1]], marker="x", s=50, color="black", linewidths=2.2)
+        ax.scatter([c[0]], [c[1]], marker="x", s=40, color=colors[int(lab)], linewidths=1.2)
+
+
+def fig5_1(config, task_name, task_dir: Path, out: Path) -> Path:
+    """Fig. 5.1: the paper's method as a classifier (left) and its posterior samples (right)."""
+    from ..methods import method_with_role
+    from ..plotting import not_run, plt, save_figure
+    from ..recipes import first_seed
+    task = GaussianMixtureTask.from_config(config["tasks"][task_name])
+    lim = _frame(task)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.4))
+    paper, variant = method_with_role("paper"), FIG5_PAPER_VARIANT
+    run_name = f"{paper}/{variant}"
+    seed = first_seed(config, task_name, paper, variant)
+    colors = _palette(task.n_labels)
+    if seed is None:
+        not_run(axes[0], f"{run_name} not in this config")
+        not_run(axes[1], f"{run_name} not in this config")
+    else:
+        run = task_dir / paper / variant / f"seed{seed}"
+        p = np.load(run / "predictions.npz")
+        ok = np.all(np.isfinite(p["y_hat"]), axis=1)
+        pred = np.where(ok, np.argmax(np.nan_to_num(p["y_hat"]), axis=1), -1)
+        acc = float((pred == np.argmax(p["y"], axis=1)).mean())
+        axes[0].scatter(p["x"][ok, 0], p["x"][ok, 1], s=2, c=[colors[int(k)] for k in pred[ok]],
+                        rasterized=True)
+        axes[0].set_title(f"forward: predicted label of test points (acc {acc:.3f})", fontsize=10)
+        axes[0].set_xlim(-lim, lim)
+        axes[0].set_ylim(-lim, lim)
+        axes[0].set_aspect("equal")
+        _posterior_panel(axes[1], task, run / "posterior_samples.npz",
+                         "inverse: posterior samples given each label", lim)
+    fig.suptitle(f"Fig. 5.1 ({task_name}, {run_name}, seed {seed}); colour = label, x = true mode centres",
+                 fontsize=10)
+    return save_figure(fig, out)
+
+
+def fig5_2(config, task_name, task_dir: Path, out: Path) -> Path:
+    """Fig. 5.2: posterior samples of the paper's method beside the INN's three settings."""
+    from ..methods import method_with_role
+    from ..plotting import plt, save_figure
+    from ..recipes import first_seed
+    task = GaussianMixtureTask.from_config(config["tasks"][task_name])
+    lim = _frame(task)
+    paper, inn = method_with_role("paper"), method_with_role("paper_baseline")
+    variants = [v for v in FIG5_2_RAMP_VARIANTS if first_seed(config, task_name, inn, v) is not None]
+    panels = [*FIG5_2_PANELS,
+              (variants[0] if variants else FIG5_2_RAMP_VARIANTS[0], "INN: changed ramp ({})")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.3))
+    seed = first_seed(config, task_name, paper, FIG5_PAPER_VARIANT)
+    _posterior_panel(axes[0], task, task_dir / paper / FIG5_PAPER_VARIANT / f"seed{seed}" /
+                     "posterior_samples.npz", f"{paper} (paper recipe)", lim)
+    for ax, (v, title) in zip(axes[1:], panels):
+        s = first_seed(config, task_name, inn, v)
+        _posterior_panel(ax, task, task_dir / inn / v / f"seed{s}" / "posterior_samples.npz",
+                         title.format(v), lim)
+    fig.suptitle(f"Fig. 5.2 ({task_name}): posterior samples, first seed of each run", fontsize=10)
+    return save_figure(fig, out)
+
+
+def posteriors_by_method(config, task_name, task_dir: Path, out: Path, n: int = 600) -> Path:
+    """The exact posterior beside every method at its recipe (first seed), one panel each, with the
+    seed's mean W2 over labels in the title: the baselines' samples, not only ours' and the INN's."""
+    from ..methods import method_order
+    from ..plotting import plt, read_task_metrics, save_figure
+    from ..recipes import first_seed, task_recipes
+    task = GaussianMixtureTask.from_config(config["tasks"][task_name])
+    lim = _frame(task)
+    recipes = task_recipes(config, task_name)
+    methods = method_order(recipes)
+    metrics = read_task_metrics(task_dir) if (Path(task_dir) / "metrics.csv").exists() else pd.DataFrame()
+    panels = 1 + len(methods)
+    cols = min(panels, 4)
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.7 * rows), squeeze=False, layout="constrained")
+    flat = axes.ravel()
+    rng = np.random.default_rng(0)
+    exact = np.stack([task.sample_posterior(k, n, rng) for k in range(task.n_labels)])
+    _scatter_posterior(flat[0], task, exact, np.arange(task.n_labels), "exact posterior", lim, n)
+    for ax, m in zip(flat[1:], methods):
+        v = recipes[m]
+        seed = first_seed(config, task_name, m, v)
+        title = f"{m}/{v}"
+        if len(metrics):
+            w = metrics[(metrics["method"] == m) & (metrics["variant"] == v) & (metrics["seed"] == seed)
+                        & (metrics["metric"] == "w2") & (metrics["condition"] != "")]["value"]
+            if len(w) and np.all(np.isfinite(w)):
+                title += f" (W2 {w.mean():.3f})"
+        _posterior_panel(ax, task, Path(task_dir) / m / v / f"seed{seed}" / "posterior_samples.npz", title, lim)
+    for ax in flat[panels:]:
+        ax.axis("off")
+    fig.suptitle(f"{task_name}: posterior samples given each label, every method at its recipe (first seed); "
+                 "colour = label, x = true mode centres", fontsize=10)
+    return save_figure(fig, out)

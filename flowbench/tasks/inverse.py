@@ -57,7 +57,7 @@ class StaleReference(RuntimeError):
 
 
 def _config_error(msg: str):
-    from ..config import ConfigError
+    from ..errors import ConfigError
     return ConfigError(msg)
 
 
@@ -421,7 +421,7 @@ class SimulatorTask(Task):
 
     # --- figures ----------------------------------------------------------------------------
     def _runs(self, config: dict, task_name: str) -> dict:
-        from ..config import iter_runs
+        from ..recipes import iter_runs
         runs: dict = {}
         for (_, m, v, s) in iter_runs(config, task_name):
             runs.setdefault((m, v), []).append(s)
@@ -442,7 +442,7 @@ class SimulatorTask(Task):
         import matplotlib.pyplot as plt
 
         from .. import metrics as M
-        from ..plots import _not_run, _save
+        from ..plotting import not_run, save_figure
         runs = self._runs(config, task_name)
         lev = np.asarray(M.COVERAGE_LEVELS)
         curves = {}
@@ -479,12 +479,12 @@ class SimulatorTask(Task):
                 ax.set_ylabel("coverage", fontsize=8)
             ax.tick_params(labelsize=7)
         if not curves:
-            _not_run(axes[0][0], "no calibration samples")
+            not_run(axes[0][0], "no calibration samples")
         else:
             axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.03, 1))
         fig.suptitle(f"{task_name}: calibration of the central credible intervals "
                      f"({self.calibration_n_obs} observations, mean over seeds)", fontsize=10)
-        return _save(fig, Path(out))
+        return save_figure(fig, Path(out))
 
     def _panel_runs(self, config, task_name, task_dir, k: int):
         """[(title, samples or None, why)] of the reference and the first seed of each run."""

@@ -4,6 +4,7 @@ import pandas as pd
 
 from flowbench.benchmark import matmul_fraction, step_costs
 from flowbench.config import method_params
+from flowbench.methods import method_with_role
 from flowbench.io import resolve_device, write_csv, write_json
 from flowbench.plots import scaling_figure
 from flowbench.tasks import make_task
@@ -18,7 +19,7 @@ methods = {f"{r['method']}/{r['variant']}": (r["method"], method_params(cfg, r["
 rows = step_costs(cfg["tasks"][b["task"]], methods, b["batch_sizes"], b["n_warmup"], b["n_steps"], device=dev, log=log)
 df = pd.DataFrame(rows)
 write_csv(snakemake.output.costs, df)  # noqa: F821
-ours = next((p for name, (m, p) in methods.items() if m == "ours"), None)
+ours = next((p for name, (m, p) in methods.items() if m == method_with_role("paper")), None)
 frac = {}
 if ours is not None:
     frac = {str(bs): matmul_fraction(task, ours, bs, b["n_steps"], device=dev) for bs in (400, 1600)}

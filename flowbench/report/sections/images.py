@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from ... import tables as T
 from ...captions import IMAGE_CAPTIONS
+from ...images.names import FLOWS
+from ...registry import method_label
 from ..claims import finite
 from ..context import ReportContext
 from ..markdown import markdown
 from .common import ci_cell, figure_block
 
-_METHOD_NAMES = {"ours": "ours", "cinn": "cINN", "cvae": "cVAE", "cgan": "cGAN", "cfm": "CFM",
-                 "latent_classifier": "latent", "cnn": "CNN"}
+#: short names of the image stage's reference classifiers (the methods' come from the registry)
+_CLASSIFIER_NAMES = {"latent_classifier": "latent", "cnn": "CNN"}
+
+
+def _short_name(method: str) -> str:
+    return _CLASSIFIER_NAMES.get(method) or method_label(method)
 
 
 def _table1_methods(t1) -> list[str]:
     """Table 1's methods, in column order: those with columns (the baselines only where they ran)."""
-    return [m for m in ("ours", "cinn", *T.IMAGE_BASELINES, "latent_classifier", "cnn")
-            if f"{m}_n_seeds" in t1.columns]
+    return [m for m in (*FLOWS, *_CLASSIFIER_NAMES) if f"{m}_n_seeds" in t1.columns]
 
 
 def _no_forward(row, method: str) -> bool:
@@ -34,7 +39,7 @@ def _seeds_cell(row, methods) -> str:
     ns = {m: int(getattr(row, f"{m}_n_seeds")) for m in methods if not _no_forward(row, m)}
     if len(set(ns.values())) == 1:
         return str(next(iter(ns.values())))
-    return ", ".join(f"{_METHOD_NAMES[m]} {n}" for m, n in ns.items())
+    return ", ".join(f"{_short_name(m)} {n}" for m, n in ns.items())
 
 
 def table1(ctx: ReportContext) -> list[str]:
@@ -49,7 +54,7 @@ def table1(ctx: ReportContext) -> list[str]:
             "Bayes' rule over the ten labels. Latent classifier: a plain classifier on the same "
             "auto-encoder latents, the reference for what the latents allow. CNN: an independent "
             "small CNN on the real images (the same CNN scores the generated images below)."
-            + (" " + ", ".join(_METHOD_NAMES[m] for m in baselines) + ": generative baselines "
+            + (" " + ", ".join(_short_name(m) for m in baselines) + ": generative baselines "
                "trained on the same latents with ours' epochs and batch size; they have no forward "
                "predictor, so no accuracy here (their generated images are scored below)."
                if baselines else ""),
@@ -93,7 +98,7 @@ def generated(ctx: ReportContext) -> list[str]:
                "encoder mean and the decoder residual; CFM: the ODE run backwards); the cGAN has no "
                "such map, so it has none." if set(gen["method"]) & set(T.IMAGE_BASELINES) else ""),
             "",
-            markdown([[r.dataset, _METHOD_NAMES.get(r.method, r.method),
+            markdown([[r.dataset, _short_name(r.method),
                          ci_cell(r.generated_accuracy_mean, r.generated_accuracy_ci95, ".3f"),
                          ci_cell(r.style_follows_label_mean, r.style_follows_label_ci95, ".3f"),
                          ci_cell(r.style_consistency_mean, r.style_consistency_ci95, ".3f"),
