@@ -16,7 +16,7 @@ None of them imports torch: the report needs none.
 from .cost import (BENCH_INN, BENCH_OURS, BENCH_PRIMARY_BATCH, PRECISION_COLUMNS, cpu_by_stage,
                    load_step_costs, precision_summary, sort_step_costs, step_cost_ratios,
                    wall_time_table)
-from .formatting import NA, csv_text, fmt, fmt_p, fmt_pm, write_csv
+from .formatting import NA, csv_text, fmt, fmt_p, fmt_pm
 from .image_stage import (GENERATION_METRICS, IMAGE_BASELINES, IMAGE_FLOWS, IMAGE_METHOD_LABELS,
                           IMAGE_METHODS, NO_FORWARD_PREDICTOR, PAPER_TABLE1, generation_table,
                           image_baselines_of, image_datasets_of, image_diverged,
@@ -46,5 +46,5 @@ __all__ = [
     "BENCH_OURS", "BENCH_INN", "BENCH_PRIMARY_BATCH", "load_step_costs", "sort_step_costs",
     "step_cost_ratios", "PRECISION_COLUMNS", "precision_summary", "wall_time_table", "cpu_by_stage",
     # formatting
-    "NA", "fmt", "fmt_pm", "fmt_p", "csv_text", "write_csv",
+    "NA", "fmt", "fmt_pm", "fmt_p", "csv_text",
 ]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 
@@ -41,10 +40,3 @@ def csv_text(df: pd.DataFrame) -> str:
     """The deterministic CSV text of ``df`` (fixed float format, ``\\n`` line ends)."""
     return df.to_csv(index=False, lineterminator="\n", float_format="%.6g", na_rep="")
 
-
-def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Deterministic CSV (``csv_text``) at ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(csv_text(df))
-    return path
