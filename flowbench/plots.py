@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from . import tables as T  # noqa: E402
-from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: E402
+from .tables import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: E402
 from .config import iter_runs, task_recipes  # noqa: E402
 from .tasks import make_task  # noqa: E402
 
