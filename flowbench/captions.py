@@ -8,8 +8,8 @@ Needs no torch.
 """
 from __future__ import annotations
 
-W2_THRESHOLD_TIME = 0.15    # time-to-quality threshold on the probe W2 when no floor is known
-TIME_FLOOR_MULTIPLE = 3.0   # time to quality: the first probe W2 within this multiple of its floor
+# the time-to-quality threshold, defined beside the rule that applies it (importable from here too)
+from .tables.time_to_w2 import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: F401
 
 COMMON_CAPTIONS = {
     "w2_comparison": "W2 distance to the reference posterior (log scale, lower is better). Left: every "

@@ -52,11 +52,13 @@ def write_npz(path, **arrays) -> None:
 
 
 def write_csv(path, df) -> None:
+    """Write the frame ``df`` to ``path`` as CSV (no index, pandas' float format, ``\\n`` line
+    ends), atomically (``atomic_path``)."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n")
 
 
-from .tables import METRIC_COLUMNS  # noqa: E402  (one definition of the tidy columns)
+from .tables.metrics import METRIC_COLUMNS  # noqa: E402  (one definition of the tidy columns)
 
 
 def aggregate_metrics(metric_files, out_csv):

@@ -190,7 +190,7 @@ def runs_table(info_files) -> pd.DataFrame:
 def probe_threshold(config: dict, task_name: str, floor_csv=None) -> float:
     """The probe-W2 threshold of time to quality: TIME_FLOOR_MULTIPLE x the task's W2 floor at the
     probe's sample size (``noise_floor.csv``), or the fixed W2_THRESHOLD_TIME without a floor."""
-    from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
+    from .tables import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
     if floor_csv is None or not Path(floor_csv).exists():
         return W2_THRESHOLD_TIME
     f = pd.read_csv(floor_csv, dtype={"condition": str}, keep_default_na=False)

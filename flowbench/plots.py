@@ -13,10 +13,10 @@ import pandas as pd
 import seaborn as sns
 
 from . import tables as T
-from .captions import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
-from .registry import method_order, method_with_role
+from .tables import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
 from .plotting import PALETTE, not_run, plt, read_task_metrics, save_figure
 from .recipes import first_seed, iter_runs, task_recipes
+from .registry import method_order, method_with_role
 from .tasks import make_task
 
 

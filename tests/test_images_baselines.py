@@ -15,7 +15,7 @@ from flowbench import tables as T
 from flowbench.config import ConfigError, validate_config
 from flowbench.identity import images_digest
 from flowbench.images.models import AutoEncoder, SmallCNN
-from flowbench.io import save_checkpoint, write_json, write_npz
+from flowbench.io import save_checkpoint, write_csv, write_json, write_npz
 
 BASELINES = ("cvae", "cgan", "cfm")
 TINY = {"cvae": {"width": 16, "layers": 2}, "cgan": {"width": 16, "layers": 2, "n_critic": 2},
@@ -209,8 +209,8 @@ def test_report_with_baselines(tmp_path):
     from test_report import fake_results, tiny_png
     res = fake_results(tmp_path / "results", with_images=True, image_datasets=("mnist",))
     metrics = pd.read_csv(res / "images" / "metrics.csv", keep_default_na=False, dtype={"condition": str})
-    T.write_csv(T.tidy(pd.concat([metrics, pd.DataFrame(baseline_rows())], ignore_index=True)),
-                res / "images" / "metrics.csv")
+    write_csv(res / "images" / "metrics.csv",
+              T.tidy(pd.concat([metrics, pd.DataFrame(baseline_rows())], ignore_index=True)))
     for name in I.IMAGE_FIGURES:   # every figure, the baselines' included
         (res / "images" / "mnist" / "figures" / f"{name}.png").write_bytes(tiny_png((0, 255, 0)))
     out = tmp_path / "report"

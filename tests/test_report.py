@@ -13,6 +13,7 @@ from scipy import stats
 from flowbench import report as R
 from flowbench import tables as T
 from flowbench.images.names import DEFAULT_FIGURES, flow_figures
+from flowbench.io import write_csv
 
 N_LABELS = 8
 
@@ -558,16 +559,16 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
                                      "iterations": 20 if method != "inn" else 40, "batch_size": 64,
                                      "n_eval": 200, "device": "cpu"})
         rows += run_rows("inn", "no_ramp", 0, diverged=True, step=7, task=task)
-        T.write_csv(pd.DataFrame([r for r in run_settings if r["task"] == task]), root / task / "runs.csv")
+        write_csv(root / task / "runs.csv", pd.DataFrame([r for r in run_settings if r["task"] == task]))
         (root / task / "task.json").write_text(json.dumps(GMM_RECORD))
-        T.write_csv(floor_rows(0.03, task=task, n=200, probe_n=100), root / task / "noise_floor.csv")
+        write_csv(root / task / "noise_floor.csv", floor_rows(0.03, task=task, n=200, probe_n=100))
         for name in GMM_FIGURES:
             f = root / task / "figures" / f"{name}.png"
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_bytes(tiny_png())
-        T.write_csv(pd.DataFrame(rows).query("task == @task"), root / task / "metrics.csv")
+        write_csv(root / task / "metrics.csv", pd.DataFrame(rows).query("task == @task"))
     if with_images:
-        T.write_csv(image_stage(datasets=image_datasets), root / "images" / "metrics.csv")
+        write_csv(root / "images" / "metrics.csv", image_stage(datasets=image_datasets))
         for i, ds in enumerate(image_datasets):
             for name in R.IMAGE_FIGURE_NAMES:
                 f = root / "images" / ds / "figures" / f"{name}.png"
@@ -664,7 +665,7 @@ def test_mixture_claims_only_on_tasks_they_apply_to(tmp_path):
         for r in run_rows(method, variant, 0, w2=0.3, task="lin"):
             rows.append({**r, "metric": "y_rmse"} if r["metric"] == "accuracy" else r)
     (res / "lin").mkdir()
-    T.write_csv(pd.DataFrame(rows), res / "lin" / "metrics.csv")
+    write_csv(res / "lin" / "metrics.csv", pd.DataFrame(rows))
     figs = ["posterior_pairs", "w2_comparison"]
     (res / "lin" / "task.json").write_text(json.dumps(
         {**GMM_RECORD, "kind": "gaussian_linear", "conditions": "continuous", "paper_claims": False,

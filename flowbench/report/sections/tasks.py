@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 
 from ... import tables as T
-from ...captions import W2_THRESHOLD_TIME, figure_caption
+from ...captions import figure_caption
+from ...tables import W2_THRESHOLD_TIME
 from ..context import ReportContext
 from ..markdown import markdown, summary_markdown
 from .common import figure_block
