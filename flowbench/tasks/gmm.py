@@ -135,6 +135,7 @@ class GaussianMixtureTask(Task):
                       "one frame; a red note counts the drawn samples that fall outside it.",
     }
     paper_claims = True   # the paper states its mixture claims (C1-C4) on this task
+    headline = True
     forward_metric_names = ("accuracy",)
     summary_metrics = ("mode_weight_tv", "w2_within_modes")
 
