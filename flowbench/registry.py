@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 METHODS_DIR = Path(__file__).resolve().parent / "methods"
-_ATTRS = ("name", "label", "order", "role", "summary", "image_flow", "image_defaults",
+_ATTRS = ("name", "label", "long_label", "order", "role", "summary", "image_flow", "image_defaults",
           "image_variant", "fixed_noise")
 CAPABILITIES = ("log_prob", "predict", "noise_of", "generate")
 
@@ -29,6 +29,7 @@ class MethodInfo:
 
     name: str
     label: str
+    long_label: str | None
     order: int
     role: str
     summary: str
@@ -100,7 +101,10 @@ def method_with_role(role: str) -> str | None:
     return found[0] if found else None
 
 
-def method_label(name: str) -> str:
-    """The display name of a method (its ``label``; the name itself if unregistered)."""
+def method_label(name: str, long: bool = False) -> str:
+    """The display name of a method (its ``label``, or with ``long`` its ``long_label`` where it
+    has one; the name itself if unregistered)."""
     info = method_infos().get(name)
-    return info.label if info else name
+    if info is None:
+        return name
+    return (info.long_label or info.label) if long else info.label

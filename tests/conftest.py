@@ -1,12 +1,23 @@
+"""Shared fixtures, and the synthetic data several test modules build from (plain functions:
+``from conftest import metrics_with``): tidy metrics of runs, noise floors, the image stage, the
+benchmark's step costs and a small fake ``results/`` tree for the report."""
+import flowbench.io as flowbench_io
+import json
+import struct
 import sys
+import zlib
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from flowbench import tables as T  # noqa: E402  (after the repository root is on sys.path)
 
 
 @pytest.fixture
@@ -24,3 +35,189 @@ def full_config():
 def smoke_config():
     with open(ROOT / "config" / "smoke.yaml") as fh:
         return yaml.safe_load(fh)
+
+
+# ----------------------------------------------------------------------------------------------
+# synthetic tidy metrics
+# ----------------------------------------------------------------------------------------------
+N_LABELS = 8
+
+
+def run_rows(method, variant, seed, w2=None, acc=1.0, spi=0.1, diverged=False, step=None, task="gmm",
+             c2st=0.55):
+    """Rows of one run; per-label W2 spread around ``w2`` so that its label mean is exactly ``w2``."""
+    base = {"task": task, "method": method, "variant": variant, "seed": seed}
+    rows = [{**base, "condition": "", "metric": "seconds_per_iteration", "value": spi},
+            {**base, "condition": "", "metric": "train_seconds", "value": spi * 100},
+            {**base, "condition": "", "metric": "diverged", "value": float(diverged)}]
+    if diverged:
+        rows.append({**base, "condition": "", "metric": "diverged_step", "value": float(step)})
+        rows.append({**base, "condition": "", "metric": "last_finite_loss", "value": 12.5})
+        return rows
+    rows.append({**base, "condition": "", "metric": "final_loss", "value": 1.0})
+    rows.append({**base, "condition": "", "metric": "accuracy", "value": acc})
+    offsets = np.linspace(-0.01, 0.01, N_LABELS)
+    offsets -= offsets.mean()
+    for k in range(N_LABELS):
+        rows.append({**base, "condition": str(k), "metric": "w2", "value": w2 + offsets[k] * min(w2, 1)})
+        rows.append({**base, "condition": str(k), "metric": "c2st", "value": c2st})
+    return rows
+
+
+def frame(*runs):
+    rows = []
+    for r in runs:
+        rows.extend(r)
+    return T.tidy(pd.DataFrame(rows))
+
+
+def seeds(method, variant, values, **kw):
+    return [run_rows(method, variant, s, w2=v, **kw) for s, v in enumerate(values)]
+
+
+def metrics_with(*groups):
+    return frame(*[r for g in groups for r in g])
+
+
+def floor_rows(value=0.03, task="gmm", n=2000, probe_n=None):
+    """A noise floor: W2 between two exact samples = ``value`` at size n (and 1.6x at probe_n)."""
+    rows = [{"task": task, "condition": str(k), "metric": "w2", "n": n, "repeat": r, "value": value}
+            for k in range(N_LABELS) for r in range(3)]
+    if probe_n:
+        rows += [{**x, "n": probe_n, "value": 1.6 * value} for x in rows]
+    return pd.DataFrame(rows)
+
+
+def tidy_rows(task, method, variant, seeds, w2, extra=None):
+    rows = []
+    for s in seeds:
+        for c in ("0", "1"):
+            rows.append((task, method, variant, s, c, "w2", w2[s]))
+            rows.append((task, method, variant, s, c, "c2st", 0.6))
+            for k, v in (extra or {}).items():
+                rows.append((task, method, variant, s, c, k, v))
+        rows.append((task, method, variant, s, "", "diverged", 0.0))
+        rows.append((task, method, variant, s, "", "seconds_per_iteration", 0.1))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# the image stage and the performance benchmark
+# ----------------------------------------------------------------------------------------------
+def image_stage(datasets=("mnist", "fashion-mnist"), seeds_=(0, 1)):
+    """A full synthetic results/images/metrics.csv: the four methods, every metric."""
+    rows = []
+    acc = {"ours": 0.98, "cinn": 0.97, "latent_classifier": 0.985, "cnn": 0.99}
+    gen = {"ours": (0.95, 0.93, 0.20), "cinn": (0.90, 0.50, 0.05)}
+    for ds in datasets:
+        for s in seeds_:
+            for m in T.IMAGE_METHODS:
+                b = {"task": ds, "method": m, "variant": "paper" if m == "ours" else "default", "seed": s,
+                     "condition": ""}
+                rows += [{**b, "metric": "accuracy", "value": acc[m] - 0.002 * s},
+                         {**b, "metric": "train_seconds", "value": 10.0}]
+                if m in gen:
+                    rows.append({**b, "metric": "diverged", "value": 0.0})
+                    rows.append({**b, "metric": "z_label_accuracy", "value": 0.105 + 0.001 * s})
+                    for metric, v in zip(T.GENERATION_METRICS, gen[m]):
+                        rows.append({**b, "metric": metric, "value": v + 0.01 * s})
+    return T.tidy(pd.DataFrame(rows))
+
+
+def step_costs(ours=(0.010, 0.020), inn=(0.030, 0.080), batches=(400, 1600)):
+    rows = []
+    for name, vals in (("ours/paper", ours), ("inn/full", inn), ("cinn/default", [v * 1.1 for v in ours])):
+        for b, v in zip(batches, vals):
+            rows.append({"method": name, "batch_size": b, "seconds_per_iteration": v, "peak_mem_mb": b / 10})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# a fake results/ tree for the report
+# ----------------------------------------------------------------------------------------------
+def tiny_png(color=(255, 0, 0)) -> bytes:
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"\x00" + bytes(color)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+GMM_FIGURES = ["fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time"]
+GMM_RECORD = {"kind": "gmm", "conditions": "label", "description": "Kind `gmm`: a mixture.",
+              "paper_claims": True, "figures": GMM_FIGURES, "forward_metrics": ["accuracy"]}
+TWO_TASKS = {"gmm": GMM_FIGURES, "gmm_some": GMM_FIGURES}
+
+
+RUNS = [("ours", "paper", [0.08, 0.09], 0.01), ("inn", "full", [0.10, 0.12], 0.03),
+        ("inn", "forward_only", [0.40, 0.45], 0.02), ("inn", "ramp_fast", [0.30], 0.03),
+        ("cinn", "default", [0.2], 0.01)]
+
+
+def fake_results(root, with_images=False, with_benchmark=False, image_datasets=("mnist", "fashion-mnist")):
+    """A small results/ tree: metrics.csv, train logs, figures, provenance.json, benchmarks."""
+    from flowbench import report as R
+    rows, run_settings = [], []
+    for task in ("gmm", "gmm_some"):
+        for method, variant, w2s, spi in RUNS:
+            for seed, w2 in enumerate(w2s):
+                rows += run_rows(method, variant, seed, w2=w2, spi=spi, task=task)
+                base = {"task": task, "method": method, "variant": variant, "seed": seed, "condition": ""}
+                rows += [{**base, "metric": "probe_count", "value": 4.0},
+                         {**base, "metric": "probe_best_w2", "value": w2},
+                         {**base, "metric": "probe_threshold", "value": 0.144}]
+                if w2 <= 0.144:
+                    rows.append({**base, "metric": "seconds_to_probe_threshold", "value": 20 * spi})
+                d = root / task / method / variant / f"seed{seed}"
+                d.mkdir(parents=True)
+                steps = np.arange(20)
+                probe = np.where(steps % 5 == 4, w2 * (1 + 3.0 / (steps + 1)), np.nan)
+                pd.DataFrame({"step": steps, "loss": 10.0 / (steps + 1), "probe_w2": probe,
+                              "seconds": (steps + 1) * spi}).to_csv(d / "train_log.csv", index=False)
+                (d / "train_info.json").write_text(json.dumps({"device": "cpu"}))
+                run_settings.append({"task": task, "method": method, "variant": variant, "seed": seed,
+                                     "iterations": 20 if method != "inn" else 40, "batch_size": 64,
+                                     "n_eval": 200, "device": "cpu"})
+        rows += run_rows("inn", "no_ramp", 0, diverged=True, step=7, task=task)
+        flowbench_io.write_csv(root / task / "runs.csv", pd.DataFrame([r for r in run_settings if r["task"] == task]))
+        (root / task / "task.json").write_text(json.dumps(GMM_RECORD))
+        flowbench_io.write_csv(root / task / "noise_floor.csv", floor_rows(0.03, task=task, n=200, probe_n=100))
+        for name in GMM_FIGURES:
+            f = root / task / "figures" / f"{name}.png"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(tiny_png())
+        flowbench_io.write_csv(root / task / "metrics.csv", pd.DataFrame(rows).query("task == @task"))
+    if with_images:
+        flowbench_io.write_csv(root / "images" / "metrics.csv", image_stage(datasets=image_datasets))
+        for i, ds in enumerate(image_datasets):
+            for name in R.IMAGE_FIGURE_NAMES:
+                f = root / "images" / ds / "figures" / f"{name}.png"
+                f.parent.mkdir(parents=True, exist_ok=True)
+                f.write_bytes(tiny_png((0, 255 - i, 0)))
+    if with_benchmark:
+        b = root / "benchmark"
+        b.mkdir(parents=True)
+        step_costs().to_csv(b / "step_costs.csv", index=False)
+        frac = {str(bs): {"batch_size": bs, "step_gflops": 10.0 * k, "matmul_gflops": 40.0,
+                          "fraction": 0.25 * k} for k, bs in ((1, 400), (2, 1600))}
+        (b / "matmul_fraction.json").write_text(json.dumps({"device": "cpu", "fractions": frac}))
+        (b / "scaling.png").write_bytes(tiny_png((0, 0, 255)))
+        pd.DataFrame({"metric": "w2", "n": [500, 500, 2000, 2000], "label": 0, "repeat": [0, 1, 0, 1],
+                      "value": [0.06, 0.08, 0.03, 0.03], "seconds": [0.1, 0.1, 1.0, 1.2]}
+                     ).to_csv(b / "metric_precision.csv", index=False)
+        pd.DataFrame({"method": ["ours/paper"] * 3, "batch_size": 1600,
+                      "group": ["matmul", "element-wise/reduction", "wall (profiled step)"],
+                      "self_seconds_per_step": [0.8, 0.2, 1.1], "share": [0.8, 0.2, float("nan")]}
+                     ).to_csv(b / "op_profile.csv", index=False)
+    prov = {"config_digest": "0123456789abcdef", "configfiles": ["config/smoke.yaml"],
+            "command": R.reproduce_command(["config/smoke.yaml"]),
+            "config": {"tasks": {"gmm": {"kind": "gmm", "labels": "all",
+                                         "train": {"iterations": 20, "batch_size": 128}, "n_eval": 200}}},
+            "packages": {"numpy": "2.0", "python": "3.11.0"},
+            "hardware": {"platform": "Linux", "cpu_count": 2, "cuda_available": False, "cuda_device": None},
+            "git": {"commit": None, "dirty": None},
+            "benchmarks": R.summarise_benchmarks([
+                {"file": "a/train.tsv", "rule": "train_gmm", "s": 3.0, "cpu_time": 2.0, "max_rss": 300.0},
+                {"file": "b/evaluate.tsv", "rule": "evaluate_gmm", "s": 1.0, "cpu_time": 1.0, "max_rss": 200.0}])}
+    (root / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True))
+    return root

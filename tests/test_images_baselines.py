@@ -188,7 +188,7 @@ def baseline_rows(datasets=("mnist",), seeds_=(0, 1)):
 
 
 def test_table1_says_no_forward_predictor():
-    from test_report import image_stage
+    from conftest import image_stage
     images = T.tidy(pd.concat([image_stage(), pd.DataFrame(baseline_rows())], ignore_index=True))
     t1 = T.table1(images)
     assert T.table1_methods(images) == ["ours", "cinn", "cvae", "cgan", "cfm", "latent_classifier", "cnn"]
@@ -206,7 +206,7 @@ def test_table1_says_no_forward_predictor():
 
 
 def test_report_with_baselines(tmp_path):
-    from test_report import fake_results, tiny_png
+    from conftest import fake_results, tiny_png
     res = fake_results(tmp_path / "results", with_images=True, image_datasets=("mnist",))
     metrics = pd.read_csv(res / "images" / "metrics.csv", keep_default_na=False, dtype={"condition": str})
     write_csv(res / "images" / "metrics.csv",
@@ -215,7 +215,7 @@ def test_report_with_baselines(tmp_path):
         (res / "images" / "mnist" / "figures" / f"{name}.png").write_bytes(tiny_png((0, 255, 0)))
     out = tmp_path / "report"
     written = R.render_report(res, out, tasks=["gmm", "gmm_some"], image_datasets=["mnist"])
-    from test_report import TWO_TASKS
+    from conftest import TWO_TASKS
     expected = R.report_outputs(out, TWO_TASKS, ["mnist"], I.IMAGE_FIGURES)
     assert sorted(str(p) for p in written.values()) == sorted(expected)
     md = (out / "README.md").read_text()

@@ -114,6 +114,7 @@ class ConditionalMethod(nn.Module):
 
     name = "base"
     label = "base"
+    long_label = None          # the label in the image stage's tables (None: ``label``)
     order = 100
     role = "baseline"
     summary = ""

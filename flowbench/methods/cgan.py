@@ -56,6 +56,7 @@ from .base import GENERATIVE_PARAMS, ConditionalMethod, mlp, n_parameters, regis
 class ConditionalWGANGP(ConditionalMethod):
     name = "cgan"
     label = "cGAN"
+    long_label = "cGAN (WGAN-GP)"
     order = 4
     summary = "conditional WGAN-GP (Mirza & Osindero 2014; Gulrajani et al. 2017)"
     PARAMS = with_defaults({

@@ -18,6 +18,7 @@ from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_lo
 class ConditionalINN(ConditionalMethod):
     name = "cinn"
     label = "cINN"
+    long_label = "cINN (Bayes' rule)"
     order = 2
     summary = "the conditional INN of Ardizzone et al. (2019), arXiv:1907.02392"
     PARAMS = {**FLOW_PARAMS,

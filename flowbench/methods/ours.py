@@ -21,6 +21,7 @@ from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_lo
 class LikelihoodFlow(ConditionalMethod):
     name = "ours"
     label = "ours"
+    long_label = "ours (forward process)"
     order = 0
     role = "paper"
     summary = "the single-likelihood conditional flow of Xiao, Yan & Amit (2019), Eq. (5), (6)"

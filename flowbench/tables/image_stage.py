@@ -13,16 +13,16 @@ from __future__ import annotations
 import pandas as pd
 
 from ..images.names import DEFAULT_FLOWS, FLOWS, flow_figures
+from ..registry import method_label
 from .metrics import _finite_runs_of, mean_ci, runs
 
 PAPER_TABLE1 = {"mnist": 0.984, "fashion-mnist": 0.901}
 # the image stage's methods of every run, in report order, with what each accuracy measures
-IMAGE_METHODS = ("ours", "cinn", "latent_classifier", "cnn")
+IMAGE_METHODS = (*DEFAULT_FLOWS, "latent_classifier", "cnn")
 #: the generative baselines on the latents (cVAE, cGAN, CFM): in Table 1 (after the cINN) and the
 #: generated images table only where they ran; no forward predictor, so no accuracy of theirs
 IMAGE_BASELINES = tuple(f for f in FLOWS if f not in DEFAULT_FLOWS)
-IMAGE_METHOD_LABELS = {"ours": "ours (forward process)", "cinn": "cINN (Bayes' rule)",
-                       "cvae": "cVAE", "cgan": "cGAN (WGAN-GP)", "cfm": "CFM",
+IMAGE_METHOD_LABELS = {**{f: method_label(f, long=True) for f in FLOWS},
                        "latent_classifier": "latent classifier (same latents)",
                        "cnn": "CNN (real images)"}
 #: every method the image stage can train on the latents, in report order

@@ -26,15 +26,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..registry import method_order, method_with_role
+
 #: the tidy columns. Defined here, not in flowbench.io, which imports torch for its checkpoints:
 #: the tables and the report need no torch. flowbench.io imports them from here (a test in
 #: tests/test_report.py checks that they agree).
 METRIC_COLUMNS = ["task", "method", "variant", "seed", "condition", "metric", "value"]
 
 RUN_KEYS = ["task", "method", "variant", "seed"]
-METHOD_ORDER = ("ours", "inn", "cinn", "cvae", "cgan", "cfm")
+METHOD_ORDER = tuple(method_order())     # the registry's report order
 DEFAULT_VARIANTS = ("paper", "full", "default")
-OURS = "ours"   # the paper's method: the report sets every other method against it
+OURS = method_with_role("paper")   # the paper's method: the report sets every other method against it
 
 
 # ----------------------------------------------------------------------------------------------

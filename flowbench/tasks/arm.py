@@ -24,7 +24,8 @@ import numpy as np
 
 from .base import register_task
 from ..params import Param, resolved
-from .inverse import SimulatorTask, simulation_params
+from .inverse import SimulatorTask
+from .simulator_params import simulation_params
 
 PRIOR_STD = np.array([0.25, 0.5, 0.5, 0.5])
 LENGTHS = np.array([0.5, 0.5, 1.0])

@@ -167,6 +167,7 @@ class GaussianMixtureTask(Task):
                              "minItems": 1}]}),
         **{k: v for k, v in TASK_PARAMS.items() if k != "kind"},
     }
+    headline = True
     forward_metric_names = ("accuracy",)
     summary_metrics = ("mode_weight_tv", "w2_within_modes")
 
@@ -345,10 +346,8 @@ class GaussianMixtureTask(Task):
         return np.logaddexp.reduce(logc, axis=1) - math.log(self.n_modes)
 
 
-# ------------------------------------------------------------------------------ figures
-# Fig. 5.1 and Fig. 5.2 of Xiao, Yan & Amit (2019, Sec. 5.1), and every method's posterior. The
-# runs they draw: the paper's method (registry role ``paper``) at the paper's recipe, and the
-# four-loss INN (role ``paper_baseline``) with full losses, forward losses only and a changed ramp.
+# ---- figures: Fig. 5.1, 5.2 of Xiao, Yan & Amit (2019, Sec. 5.1), every method's posterior; the
+# runs drawn: the paper's method (role ``paper``) at its recipe, the INN (``paper_baseline``)
 FIG5_PAPER_VARIANT = "paper"
 FIG5_2_PANELS = (("full", "INN: full losses, tuned weights"),
                  ("forward_only", "INN: forward losses only"))
@@ -357,7 +356,6 @@ FIG5_2_RAMP_VARIANTS = ("ramp_fast", "ramp_slow", "no_ramp", "ramp_linear")
 
 def _palette(n: int):
     import seaborn as sns
-
     from ..plotting import PALETTE
     return sns.color_palette(PALETTE, n)
 
