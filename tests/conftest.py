@@ -221,3 +221,31 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
                 {"file": "b/evaluate.tsv", "rule": "evaluate_gmm", "s": 1.0, "cpu_time": 1.0, "max_rss": 200.0}])}
     (root / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True))
     return root
+
+
+# ---------------------------------------------------------------- registry contract helpers
+#: small values for declared keys, so that every registered method builds in milliseconds
+SMALL_VALUES = {"blocks": 1, "subnet_layers": 2, "width": 16, "layers": 2, "clamp": 2.0,
+                "eps": 0.5, "pad_noise": 0.01, "y_noise": 0.05, "steps": 4, "iwae_samples": 16,
+                "weights": {"y": 1.0, "z": 1.0, "x": 1.0, "rec": 1.0}, "ramp": {"kind": "constant"},
+                "mmd_widths": [0.2, 0.9], "n_critic": 1}
+
+
+def tiny_params(cls, x_dim: int, y_dim: int) -> dict:
+    """The smallest sensible parameters of a registered method class on (x_dim, y_dim): every
+    declared key of ``SMALL_VALUES`` and a flow ``dim`` at the method's minimum."""
+    p = {k: v for k, v in SMALL_VALUES.items() if k in cls.PARAMS}
+    if "dim" in cls.PARAMS:
+        p["dim"] = cls.min_dim(x_dim, y_dim)[0]
+    return p
+
+
+def tiny_task_section(kind: str) -> dict:
+    """A small config section of a registered task kind (schema-valid once validated)."""
+    common = {"kind": kind, "n_test": 100, "n_eval": 100,
+              "train": {"iterations": 2, "batch_size": 16}}
+    own = {"gmm": {"modes": {"std": 0.2, "n": 4, "radius": 2.0}, "labels": "all"},
+           "gaussian_linear": {"dim": 3, "n_obs": 2}}
+    sim = {"n_obs": 2, "reference": {"pool": 60_000, "keep": 200},
+           "calibration": {"n_obs": 10, "n_samples": 20}}
+    return {**common, **own.get(kind, sim)}
