@@ -110,12 +110,9 @@ class Claim:
             raise ValueError(f"verdict {self.verdict!r} not in {VERDICTS}")
 
 
-def verdict(spec: ClaimSpec | str, evidence: str, v: str, stable: str = "") -> Claim:
-    """The ``Claim`` of ``spec`` (or of the claim with that id): its words and rule, with this
-    evidence, verdict and leave-one-seed-out stability."""
-    if isinstance(spec, str):
-        from .evaluate import SPECS
-        spec = SPECS[spec]
+def verdict(spec: ClaimSpec, evidence: str, v: str, stable: str = "") -> Claim:
+    """The ``Claim`` of ``spec``: its words and rule, with this evidence, verdict and
+    leave-one-seed-out stability."""
     return Claim(spec.id, spec.claim, evidence, v, spec.rule, stable)
 
 
