@@ -8,6 +8,9 @@ Needs no torch.
 """
 from __future__ import annotations
 
+from .images.names import FIGURE_SOURCES, IMAGE_FIGURES
+from .registry import method_infos
+
 # the time-to-quality threshold, defined beside the rule that applies it (importable from here too)
 from .tables.time_to_w2 import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME  # noqa: F401
 
@@ -63,6 +66,25 @@ IMAGE_CAPTIONS = {
     "fig5_4_cfm": "Fig. 5.4 for conditional flow matching: each row one fixed ODE start x0, the ten labels "
                   "across; look for a style that stays across the row while the class changes.",
 }
+
+
+
+def _generated_caption(name: str) -> str:
+    """Fig. 5.3 / 5.4's caption for an image method without a hand-written one, from its
+    registry entry (label, summary, the noise ``generate`` takes)."""
+    method, panel = FIGURE_SOURCES[name]
+    info = method_infos()[method]
+    if panel == "fig5_3":
+        return (f"Fig. 5.3 for the {info.summary}, same layout: one row per class, 20 samples each, "
+                f"fresh noise ({info.fixed_noise}) per sample; look for the class in every row "
+                f"and variety within it.")
+    return (f"Fig. 5.4 for the {info.summary}: each row one fixed noise ({info.fixed_noise}), the "
+            f"ten labels across; look for a style that stays across the row while the class "
+            f"changes.")
+
+
+# every image figure of the registry's image methods has a caption, in report order
+IMAGE_CAPTIONS = {n: IMAGE_CAPTIONS.get(n) or _generated_caption(n) for n in IMAGE_FIGURES}
 
 
 def figure_caption(name: str) -> str:
