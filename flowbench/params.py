@@ -19,7 +19,7 @@ A leaf module: standard library only.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace as _replace
 from typing import Any
 
 #: marks a parameter without a default
@@ -71,9 +71,7 @@ class Param:
 
     def replace(self, **changes) -> Param:
         """A copy with ``changes`` (e.g. another default or doc)."""
-        kw = {f: getattr(self, f) for f in self.__dataclass_fields__}
-        kw.update(changes)
-        return Param(**kw)
+        return _replace(self, **changes)
 
     def json_schema(self, *, defaults: bool = True, required: bool = True) -> dict:
         """The key's JSON Schema. ``defaults``: include ``default`` where filled; ``required``:

@@ -20,6 +20,9 @@ from pathlib import Path
 METHODS_DIR = Path(__file__).resolve().parent / "methods"
 _ATTRS = ("name", "label", "long_label", "order", "role", "summary", "image_flow", "image_defaults",
           "image_variant", "fixed_noise")
+#: attributes recorded only as whether they are set (not the literal None): their values are built
+#: from shared groups, and the view needs to know only whether every image run trains the method
+_SET_OR_NONE = ("image_defaults",)
 CAPABILITIES = ("log_prob", "predict", "noise_of", "generate")
 
 
@@ -34,7 +37,7 @@ class MethodInfo:
     role: str
     summary: str
     image_flow: bool
-    image_defaults: dict | None
+    image_defaults: bool      # whether the method has image-stage defaults
     image_variant: str
     fixed_noise: str
     capabilities: frozenset
@@ -53,7 +56,9 @@ def _class_attrs(node: ast.ClassDef) -> tuple[dict, set]:
             target, value = stmt.target, stmt.value
         elif isinstance(stmt, ast.FunctionDef):
             defs.add(stmt.name)
-        if isinstance(target, ast.Name) and target.id in _ATTRS:
+        if isinstance(target, ast.Name) and target.id in _SET_OR_NONE:
+            attrs[target.id] = not (isinstance(value, ast.Constant) and value.value is None)
+        elif isinstance(target, ast.Name) and target.id in _ATTRS:
             try:
                 attrs[target.id] = ast.literal_eval(value)
             except ValueError:

@@ -30,9 +30,10 @@ def test_the_torch_free_view_is_the_registry():
     assert set(infos) == set(METHODS)
     for name, info in infos.items():
         cls = METHODS[name]
-        for attr in ("label", "long_label", "order", "role", "image_flow", "image_defaults",
-                     "image_variant", "fixed_noise"):
+        for attr in ("label", "long_label", "order", "role", "image_flow", "image_variant",
+                     "fixed_noise"):
             assert getattr(info, attr) == getattr(cls, attr), (name, attr)
+        assert info.image_defaults == (cls.image_defaults is not None), name
         for cap in ("log_prob", "predict", "noise_of", "generate"):
             assert info.has(cap) == cls.has(cap), (name, cap)
     orders = [i.order for i in infos.values()]

@@ -30,7 +30,7 @@ def _method(name: str):
 #: seed offset, so a flow's numbers do not depend on which others run.
 FLOWS = _image_methods()
 #: the flows whose config sections have defaults (``image_defaults``): every image run trains them
-DEFAULT_FLOWS = tuple(f for f in FLOWS if _method(f).image_defaults is not None)
+DEFAULT_FLOWS = tuple(f for f in FLOWS if _method(f).image_defaults)
 #: the seed paper's method (Xiao, Yan & Amit 2019): the epoch curve trains it
 PAPER_FLOW = next(f for f in FLOWS if _method(f).role == "paper")
 #: the ``variant`` column of the tidy metric rows, per method (and the two reference classifiers)

@@ -83,6 +83,13 @@ GENERATIVE_PARAMS = merged(
     {k: p.replace(filled=True) for k, p in OPTIMISER_PARAMS.items()},
     {k: p.replace(filled=True) for k, p in BUDGET_PARAMS.items()},
 )
+#: the image stage's defaults of the coupling flows (ours, cinn) on the auto-encoder's latents
+#: (Xiao et al. 2019, Sec. 5.2); each adds its own dim and padding
+IMAGE_FLOW_DEFAULTS = {"blocks": 4, "subnet_layers": 3, "width": 64, "clamp": 2.0, "init_scale": None,
+                       "pad_resample": "per_sample", "lr": 1e-3, "betas": [0.8, 0.9],
+                       "adam_eps": 1e-6, "weight_decay": 2e-5, "grad_clamp": None,
+                       "lr_schedule": "constant", "lr_final_factor": 0.01, "epochs": 40,
+                       "batch_size": 256, "log_every": None}
 #: the image stage's training keys (Xiao et al. 2019, Sec. 5.2): epochs over the latents
 IMAGE_TRAINING_PARAMS = {
     "epochs": Param("integer", "passes over the training latents", minimum=1, default=40),

@@ -11,7 +11,7 @@ import torch
 
 from ..coupling import build_flow
 from ..params import Param
-from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_log_prob
+from .base import FLOW_PARAMS, IMAGE_FLOW_DEFAULTS, ConditionalMethod, register_method, std_normal_log_prob
 
 
 @register_method
@@ -25,11 +25,7 @@ class ConditionalINN(ConditionalMethod):
               "cond_noise": Param("number", "std of the noise added to the condition in training",
                                   minimum=0, default=0.0, filled=False)}
     #: the image stage (Sec. 5.2): the latent (no padding), conditioned on the one-hot label
-    image_defaults = {"blocks": 4, "subnet_layers": 3, "width": 64, "clamp": 2.0, "init_scale": None,
-                      "pad_resample": "per_sample", "lr": 1e-3, "betas": [0.8, 0.9], "adam_eps": 1e-6,
-                      "weight_decay": 2e-5, "grad_clamp": None, "lr_schedule": "constant",
-                      "lr_final_factor": 0.01, "epochs": 40, "batch_size": 256, "log_every": None,
-                      "dim": 20, "pad_noise": 0.0, "cond_noise": 0.0}
+    image_defaults = {**IMAGE_FLOW_DEFAULTS, "dim": 20, "pad_noise": 0.0, "cond_noise": 0.0}
     fixed_noise = "z"
 
     @classmethod

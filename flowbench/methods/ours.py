@@ -14,7 +14,7 @@ import torch
 
 from ..coupling import build_flow
 from ..params import NO_DEFAULT, Param
-from .base import FLOW_PARAMS, ConditionalMethod, register_method, std_normal_log_prob
+from .base import FLOW_PARAMS, IMAGE_FLOW_DEFAULTS, ConditionalMethod, register_method, std_normal_log_prob
 
 
 @register_method
@@ -29,11 +29,7 @@ class LikelihoodFlow(ConditionalMethod):
               "pad_noise": FLOW_PARAMS["pad_noise"].replace(required=True, default=NO_DEFAULT),
               "eps": Param("number", "std of y~ around y (Eq. 4)", exclusive_minimum=0, required=True)}
     #: the image stage (Sec. 5.2): u (20) + 10 padding -> [z (20), y~ (10)]
-    image_defaults = {"blocks": 4, "subnet_layers": 3, "width": 64, "clamp": 2.0, "init_scale": None,
-                      "pad_resample": "per_sample", "lr": 1e-3, "betas": [0.8, 0.9], "adam_eps": 1e-6,
-                      "weight_decay": 2e-5, "grad_clamp": None, "lr_schedule": "constant",
-                      "lr_final_factor": 0.01, "epochs": 40, "batch_size": 256, "log_every": None,
-                      "dim": 30, "eps": 0.1, "pad_noise": 0.05}
+    image_defaults = {**IMAGE_FLOW_DEFAULTS, "dim": 30, "eps": 0.1, "pad_noise": 0.05}
     image_variant = "paper"
     fixed_noise = "z"
 
