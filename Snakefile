@@ -11,6 +11,7 @@ sys.path.insert(0, workflow.basedir)
 from flowbench.config import ConfigError, deep_merge, read_config_file, validate_config  # noqa: E402
 from flowbench.configfile import check_config_files, merged_configfiles_note, repeated_configfile_error  # noqa: E402
 from flowbench.locks import clear_stale_locks  # noqa: E402
+from flowbench.records import scan, set_aside  # noqa: E402
 
 # A run killed by SIGKILL leaves its lock; rerunning the same command should simply resume (the
 # lock is kept while jobs of the killed run are still alive).
@@ -39,6 +40,17 @@ except ConfigError as _err:
 # report/) writes outside it, so a smoke or trial run never overwrites the committed report.
 if not config.get("report_dir"):
     config["report_dir"] = f"results/{config['name']}/report"
+
+# Every results file a producer wrote carries its SHA-256 beside it (flowbench/records.py). One
+# whose bytes differ from it (truncated, edited, replaced) or that has none is set aside here, as
+# <file>.damaged, before the DAG is built: Snakemake then reruns the rule that makes it and
+# everything downstream, so a plain `snakemake` repairs it; no job ever reads it.
+if workflow.is_main_process:
+    for _path, _problem in scan(f"results/{config['name']}", skip=[config["report_dir"]]):
+        if workflow.dryrun or workflow.touch:
+            sys.stderr.write(f"{_path}: {_problem}; a run without -n sets it aside and rebuilds it\n")
+        else:
+            sys.stderr.write(f"{_path}: {_problem}; set aside as {set_aside(_path).name}, rebuilding it\n")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tasks.smk"

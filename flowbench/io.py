@@ -1,4 +1,8 @@
-"""Atomic file writing, checkpoints with an identity check, device and thread selection."""
+"""Atomic, recorded file writing; checkpoints loaded safely with an identity check; device and
+thread selection.
+
+Every writer here moves the finished file into place and then records its SHA-256 beside it
+(``flowbench.records``), which every consumer checks before it uses the file."""
 from __future__ import annotations
 
 import contextlib
@@ -10,6 +14,7 @@ import numpy as np
 import torch
 
 from .atomic import create_temp
+from .records import DamagedFile, read_json, verify, write_record
 
 
 @contextlib.contextmanager
@@ -17,7 +22,8 @@ def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
     A killed job therefore never leaves a partial file under the final name. The file gets the
-    user's usual permissions (0666 less the umask), like a file opened for writing.
+    user's usual permissions (0666 less the umask), like a file opened for writing. Once in place,
+    its integrity record is written beside it (``flowbench.records.write_record``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +31,7 @@ def atomic_path(path: str | Path):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+        write_record(path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -32,7 +39,8 @@ def atomic_path(path: str | Path):
 
 def write_json(path, obj) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+        # allow_nan=False: a NaN or infinity is refused here, by its producer, not by a consumer
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default, allow_nan=False) + "\n")
 
 
 def _json_default(o):
@@ -62,11 +70,12 @@ from .tables.metrics import METRIC_COLUMNS  # noqa: E402  (one definition of the
 
 
 def aggregate_metrics(metric_files, out_csv):
-    """Per-run ``metrics.json`` row lists -> one tidy, sorted CSV (``METRIC_COLUMNS``); returns it."""
+    """Per-run ``metrics.json`` row lists -> one tidy, sorted CSV (``METRIC_COLUMNS``); returns it.
+    Each file is checked first (``flowbench.records.read_json``: its record and its rows)."""
     import pandas as pd
     rows = []
     for f in metric_files:
-        rows.extend(json.loads(Path(f).read_text()))
+        rows.extend(read_json(f))
     df = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     df = df.sort_values(["task", "method", "variant", "seed", "metric", "condition"], kind="stable")
     write_csv(out_csv, df)
@@ -74,7 +83,7 @@ def aggregate_metrics(metric_files, out_csv):
 
 
 class CheckpointMismatch(ValueError):
-    pass
+    """A readable checkpoint saved under another architecture or config than the one asked for."""
 
 
 def save_checkpoint(path, model: torch.nn.Module, identity: dict, extra: dict | None = None) -> None:
@@ -84,20 +93,21 @@ def save_checkpoint(path, model: torch.nn.Module, identity: dict, extra: dict | 
 
 
 def load_checkpoint(path, model: torch.nn.Module, identity: dict) -> dict:
-    """Load into ``model`` after checking the saved identity matches ``identity``.
+    """Load into ``model`` after checking the file's record and that the saved identity matches
+    ``identity``.
 
-    A checkpoint saved under another architecture or config is refused with a message naming the
-    differing keys, rather than a shape error deep in torch.
+    The file is read with ``weights_only=True``: torch's restricted unpickler builds tensors,
+    containers and plain values only, so a crafted file cannot run code. Its integrity record is
+    checked first (``flowbench.records.verify``), then its structure. A checkpoint saved under
+    another architecture or config is refused with a message naming the differing keys, rather
+    than a shape error deep in torch.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated or not a checkpoint
-        raise CheckpointMismatch(f"checkpoint {path} cannot be read ({exc}); delete it and rerun") from exc
-    if not isinstance(blob, dict) or "identity" not in blob:
-        raise CheckpointMismatch(f"{path} is not a flowbench checkpoint (no identity record)")
+    blob = read_checkpoint(path)
+    if not isinstance(blob, dict) or "identity" not in blob or "state_dict" not in blob:
+        raise DamagedFile(path, "it is not a flowbench checkpoint (no identity or state_dict)")
     saved = blob["identity"]
     diff = sorted(k for k in set(saved) | set(identity) if saved.get(k) != identity.get(k))
     if diff:
@@ -106,6 +116,17 @@ def load_checkpoint(path, model: torch.nn.Module, identity: dict) -> dict:
                                  f"config ({detail}); retrain it (delete the file) or use the matching config")
     model.load_state_dict(blob["state_dict"])
     return blob.get("extra", {})
+
+
+def read_checkpoint(path) -> object:
+    """The content of a recorded checkpoint: record checked, then loaded with
+    ``weights_only=True`` (no code runs, whatever the file holds)."""
+    verify(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, not a torch file, or a pickle that asks for code
+        raise DamagedFile(path, f"it is not a checkpoint that loads safely ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else exc!r})") from exc
 
 
 def resolve_device(setting: str = "auto") -> torch.device:

@@ -33,6 +33,7 @@ from . import metrics as M
 from .config import digest, method_params
 from .identity import train_digest
 from .io import resolve_device, save_checkpoint, write_csv, write_json, write_npz
+from .records import read_csv, read_json, read_npz
 from .methods import make_method
 from .tasks import load_task, make_task
 from .training import train
@@ -174,11 +175,10 @@ RUN_COLUMNS = ["task", "method", "variant", "seed", "config_digest", "iterations
 def runs_table(info_files) -> pd.DataFrame:
     """One row per run from its ``train_info.json`` (path ``.../<task>/<method>/<variant>/seed<k>/``):
     the settings each run actually used, which the report states."""
-    import json
     rows = []
     for f in info_files:
         f = Path(f)
-        info = json.loads(f.read_text())
+        info = read_json(f)
         seed_dir, variant_dir = f.parent, f.parent.parent
         rows.append({"task": variant_dir.parent.parent.name, "method": variant_dir.parent.name,
                      "variant": variant_dir.name, "seed": int(seed_dir.name.removeprefix("seed")),
@@ -193,7 +193,7 @@ def probe_threshold(config: dict, task_name: str, floor_csv=None) -> float:
     from .tables import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
     if floor_csv is None or not Path(floor_csv).exists():
         return W2_THRESHOLD_TIME
-    f = pd.read_csv(floor_csv, dtype={"condition": str}, keep_default_na=False)
+    f = read_csv(floor_csv, dtype={"condition": str}, keep_default_na=False)
     n = int(config["tasks"][task_name]["train"].get("probe_n", 500))
     f = f[(f["metric"] == "w2") & (f["n"] == n)]
     return TIME_FLOOR_MULTIPLE * float(f["value"].astype(float).mean()) if len(f) else W2_THRESHOLD_TIME
@@ -223,17 +223,19 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
     task's noise floor): everything the report says of the run is one of these rows.
     ``reference``: the task's reference file, for a kind that has one (default: the workflow's
     path, ``flowbench.tasks.reference_path``)."""
-    import json
     rundir = Path(rundir)
     tcfg = config["tasks"][task_name]
     task = load_task(config, task_name, reference)
-    info = json.loads((rundir / "train_info.json").read_text())
+    info = read_json(rundir / "train_info.json")
     check_run_current(config, task_name, method, variant, seed, info, rundir)
     base = {"task": task_name, "method": method, "variant": variant, "seed": seed}
     rows = []
 
     def add(metric, value, condition=""):
-        rows.append({**base, "condition": condition, "metric": metric, "value": float(value)})
+        # a metric that is undefined for this run (NaN: e.g. w2_within_modes when the model put
+        # fewer than 2 samples on every mode) has no row, so every recorded value is a number
+        if np.isfinite(float(value)):
+            rows.append({**base, "condition": condition, "metric": metric, "value": float(value)})
 
     if info["steps_done"] > 0:
         add("seconds_per_iteration", info["seconds_per_iteration"])
@@ -246,14 +248,14 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
         return rows
     add("final_loss", info["last_finite_loss"])
     log_csv = rundir / "train_log.csv"
-    log_df = pd.read_csv(log_csv) if log_csv.exists() else None
+    log_df = read_csv(log_csv) if log_csv.exists() else None
     for name, value in probe_rows(log_df, probe_threshold(config, task_name, floor_csv)).items():
         add(name, value)
-    pred = np.load(rundir / "predictions.npz")
+    pred = read_npz(rundir / "predictions.npz")
     if np.all(np.isfinite(pred["y_hat"])):
         for name, value in task.forward_metrics(pred["y_hat"], pred["y"]).items():
             add(name, value)
-    post = np.load(rundir / "posterior_samples.npz")
+    post = read_npz(rundir / "posterior_samples.npz")
     ids, _ = task.evaluation_conditions()
     got = [str(c) for c in post["condition_ids"]]
     if got != list(ids):
@@ -267,7 +269,7 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
             add(name, fn(post["samples"][k], ref), condition=cid)
         for name, value in task.posterior_extra_metrics(k, post["samples"][k], ref).items():
             add(name, value, condition=cid)
-    if "calibration_samples" in post.files:   # tasks with a calibration set only
+    if "calibration_samples" in post:   # tasks with a calibration set only
         for name, value in M.calibration_rows(post["calibration_samples"], post["calibration_x"]).items():
             add(name, value)
     return rows
@@ -306,7 +308,7 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=
                 vals = {name: M.POSTERIOR_METRICS[name](a, b) for name in names}
                 vals.update(task.posterior_extra_metrics(k, a, b))
                 rows += [{"task": task_name, "condition": cid, "metric": m, "n": n, "repeat": r,
-                          "value": float(v)} for m, v in vals.items()]
+                          "value": float(v)} for m, v in vals.items() if np.isfinite(float(v))]
         log(f"[{task_name}] floor at n = {n}: {len(ids)} conditions x {repeats} repeats")
     return pd.DataFrame(rows, columns=["task", "condition", "metric", "n", "repeat", "value"])
 

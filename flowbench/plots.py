@@ -15,6 +15,7 @@ import seaborn as sns
 from . import tables as T
 from .tables import TIME_FLOOR_MULTIPLE, W2_THRESHOLD_TIME
 from .plotting import PALETTE, not_run, plt, read_task_metrics, save_figure
+from .records import read_csv
 from .recipes import first_seed, iter_runs, task_recipes
 from .registry import method_order, method_with_role
 from .tasks import make_task
@@ -192,7 +193,7 @@ def _load_logs(config, task_name, task_dir):
     for (t, m, v, s) in iter_runs(config, task_name):
         f = task_dir / m / v / f"seed{s}" / "train_log.csv"
         if f.exists():
-            df = pd.read_csv(f)
+            df = read_csv(f)
             df["method"], df["variant"], df["seed"] = m, v, s
             df["run"] = f"{m}/{v}"
             frames.append(df)
@@ -305,7 +306,7 @@ def w2_vs_time(config, task_name, task_dir: Path, out: Path, floors: pd.DataFram
 def _read_floors(task_dir: Path) -> pd.DataFrame | None:
     """The task's noise floor (``noise_floor.csv`` beside its metrics), or None."""
     f = Path(task_dir) / "noise_floor.csv"
-    return pd.read_csv(f, dtype={"condition": str}) if f.exists() else None
+    return read_csv(f, dtype={"condition": str}) if f.exists() else None
 
 
 COMMON_FIGURES = {"w2_comparison", "training_curves", "w2_vs_time"}

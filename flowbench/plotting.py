@@ -39,5 +39,6 @@ def not_run(ax, text: str) -> None:
 
 def read_task_metrics(task_dir: Path) -> pd.DataFrame:
     """A task's ``metrics.csv`` (conditions as text, "nan" values as NaN)."""
-    return pd.read_csv(Path(task_dir) / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
-                       na_values={"value": ["", "nan", "NaN"]})
+    from .records import read_csv
+    return read_csv(Path(task_dir) / "metrics.csv", dtype={"condition": str}, keep_default_na=False,
+                    na_values={"value": ["", "nan", "NaN"]})

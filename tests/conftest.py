@@ -154,6 +154,15 @@ RUNS = [("ours", "paper", [0.08, 0.09], 0.01), ("inn", "full", [0.10, 0.12], 0.0
         ("cinn", "default", [0.2], 0.01)]
 
 
+def run_info(**overrides) -> dict:
+    """A complete run record (``train_info.json``) with the given fields replaced."""
+    info = {"diverged": False, "diverged_step": None, "last_finite_loss": 1.0, "seconds": 10.0,
+            "steps_done": 100, "seconds_per_iteration": 0.1, "sample_seconds": 1.0, "device": "cpu",
+            "threads": 1, "identity_digest": "0" * 16, "config_digest": "0" * 16, "iterations": 100,
+            "batch_size": 64, "n_eval": 200, "n_parameters": 1000}
+    return {**info, **overrides}
+
+
 def fake_results(root, with_images=False, with_benchmark=False, image_datasets=("mnist", "fashion-mnist")):
     """A small results/ tree: metrics.csv, train logs, figures, provenance.json, benchmarks."""
     from flowbench import report as R
@@ -172,15 +181,14 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
                 d.mkdir(parents=True)
                 steps = np.arange(20)
                 probe = np.where(steps % 5 == 4, w2 * (1 + 3.0 / (steps + 1)), np.nan)
-                pd.DataFrame({"step": steps, "loss": 10.0 / (steps + 1), "probe_w2": probe,
-                              "seconds": (steps + 1) * spi}).to_csv(d / "train_log.csv", index=False)
-                (d / "train_info.json").write_text(json.dumps({"device": "cpu"}))
+                flowbench_io.write_csv(d / "train_log.csv", pd.DataFrame(
+                    {"step": steps, "loss": 10.0 / (steps + 1), "probe_w2": probe, "seconds": (steps + 1) * spi}))
                 run_settings.append({"task": task, "method": method, "variant": variant, "seed": seed,
                                      "iterations": 20 if method != "inn" else 40, "batch_size": 64,
                                      "n_eval": 200, "device": "cpu"})
         rows += run_rows("inn", "no_ramp", 0, diverged=True, step=7, task=task)
         flowbench_io.write_csv(root / task / "runs.csv", pd.DataFrame([r for r in run_settings if r["task"] == task]))
-        (root / task / "task.json").write_text(json.dumps(GMM_RECORD))
+        flowbench_io.write_json(root / task / "task.json", GMM_RECORD)
         flowbench_io.write_csv(root / task / "noise_floor.csv", floor_rows(0.03, task=task, n=200, probe_n=100))
         for name in GMM_FIGURES:
             f = root / task / "figures" / f"{name}.png"
@@ -197,18 +205,18 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
     if with_benchmark:
         b = root / "benchmark"
         b.mkdir(parents=True)
-        step_costs().to_csv(b / "step_costs.csv", index=False)
+        flowbench_io.write_csv(b / "step_costs.csv", step_costs())
         frac = {str(bs): {"batch_size": bs, "step_gflops": 10.0 * k, "matmul_gflops": 40.0,
                           "fraction": 0.25 * k} for k, bs in ((1, 400), (2, 1600))}
-        (b / "matmul_fraction.json").write_text(json.dumps({"device": "cpu", "fractions": frac}))
+        flowbench_io.write_json(b / "matmul_fraction.json", {"device": "cpu", "fractions": frac})
         (b / "scaling.png").write_bytes(tiny_png((0, 0, 255)))
-        pd.DataFrame({"metric": "w2", "n": [500, 500, 2000, 2000], "label": 0, "repeat": [0, 1, 0, 1],
-                      "value": [0.06, 0.08, 0.03, 0.03], "seconds": [0.1, 0.1, 1.0, 1.2]}
-                     ).to_csv(b / "metric_precision.csv", index=False)
-        pd.DataFrame({"method": ["ours/paper"] * 3, "batch_size": 1600,
-                      "group": ["matmul", "element-wise/reduction", "wall (profiled step)"],
-                      "self_seconds_per_step": [0.8, 0.2, 1.1], "share": [0.8, 0.2, float("nan")]}
-                     ).to_csv(b / "op_profile.csv", index=False)
+        flowbench_io.write_csv(b / "metric_precision.csv", pd.DataFrame(
+            {"metric": "w2", "n": [500, 500, 2000, 2000], "label": 0, "repeat": [0, 1, 0, 1],
+             "value": [0.06, 0.08, 0.03, 0.03], "seconds": [0.1, 0.1, 1.0, 1.2]}))
+        flowbench_io.write_csv(b / "op_profile.csv", pd.DataFrame(
+            {"method": ["ours/paper"] * 3, "batch_size": 1600,
+             "group": ["matmul", "element-wise/reduction", "wall (profiled step)"],
+             "self_seconds_per_step": [0.8, 0.2, 1.1], "share": [0.8, 0.2, float("nan")]}))
     prov = {"config_digest": "0123456789abcdef", "configfiles": ["config/smoke.yaml"],
             "command": R.reproduce_command(["config/smoke.yaml"]),
             "config": {"tasks": {"gmm": {"kind": "gmm", "labels": "all",
@@ -219,7 +227,7 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
             "benchmarks": R.summarise_benchmarks([
                 {"file": "a/train.tsv", "rule": "train_gmm", "s": 3.0, "cpu_time": 2.0, "max_rss": 300.0},
                 {"file": "b/evaluate.tsv", "rule": "evaluate_gmm", "s": 1.0, "cpu_time": 1.0, "max_rss": 200.0}])}
-    (root / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True))
+    flowbench_io.write_json(root / "provenance.json", prov)
     return root
 
 

@@ -13,6 +13,7 @@ from flowbench.config import validate_config
 from flowbench.pipeline import evaluate_run, run_train
 from flowbench.io import CheckpointMismatch, aggregate_metrics, atomic_path, load_checkpoint, save_checkpoint, write_json
 from flowbench.methods import make_method
+from flowbench.records import DamagedFile, write_record
 from flowbench.training import train
 
 
@@ -96,8 +97,12 @@ def test_checkpoint_under_other_architecture_refused(tmp_path):
 
 def test_truncated_checkpoint_refused(tmp_path):
     p = tmp_path / "m.pt"
-    p.write_bytes(b"\x80\x02garbage")
-    with pytest.raises(CheckpointMismatch, match="cannot be read"):
+    save_checkpoint(p, torch.nn.Linear(1, 1), {})
+    p.write_bytes(p.read_bytes()[:40])
+    with pytest.raises(DamagedFile, match=r"m\.pt: its bytes differ from the SHA-256"):
+        load_checkpoint(p, torch.nn.Linear(1, 1), {})
+    write_record(p)   # even with a matching record, a truncated file is refused as unreadable
+    with pytest.raises(DamagedFile, match=r"m\.pt: it is not a checkpoint that loads safely"):
         load_checkpoint(p, torch.nn.Linear(1, 1), {})
 
 

@@ -32,7 +32,12 @@ def test_files_readable_by_others_under_umask_022(tmp_path, umask):
     save_checkpoint(tmp_path / "d.pt", torch.nn.Linear(1, 1), {"model": "linear"})
     for name in ("a.json", "b.npz", "c.csv", "d.pt"):
         assert _mode(tmp_path / name) == 0o644, name
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.npz", "c.csv", "d.pt"]
+        assert _mode(tmp_path / f".{name}.sha256") == 0o644, name   # its integrity record
+    # each file and its record; no temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == \
+        ["a.json", "b.npz", "c.csv", "d.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == \
+        [".a.json.sha256", ".b.npz.sha256", ".c.csv.sha256", ".d.pt.sha256"]
 
 
 @pytest.mark.parametrize("mask, want", [(0o002, 0o664), (0o077, 0o600)])
@@ -53,4 +58,4 @@ def test_replacing_a_private_file_and_no_partial_file(tmp_path, umask):
         tmp.write_text("new\n")
         assert target.read_text() == "old\n"  # the final name still holds the old file
     assert target.read_text() == "new\n" and _mode(target) == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.json.sha256", "out.json"]

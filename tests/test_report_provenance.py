@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import fake_results
+from flowbench.io import write_json
 from flowbench import report as R
 from flowbench import tables as T
 
@@ -75,7 +76,7 @@ def test_lock_file_in_provenance_and_report(tmp_path, monkeypatch):
     prov = json.loads((res / "provenance.json").read_text())
     prov["lock_file"] = p["lock_file"]
     prov["packages"]["torch"] = "2.13.0+cpu"
-    (res / "provenance.json").write_text(json.dumps(prov))
+    write_json(res / "provenance.json", prov)
     md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
     assert f"lock file `requirements/lock.txt`, SHA-256 `{digest}`" in md
     assert "1 installed package differed from it: tabulate 0.0.1 locked" in md
@@ -83,13 +84,13 @@ def test_lock_file_in_provenance_and_report(tmp_path, monkeypatch):
             "and `pip install --no-deps -e .`") in md
     # a run that matched the lock says so; one without a lock file says that
     prov["lock_file"]["differs"] = []
-    (res / "provenance.json").write_text(json.dumps(prov))
+    write_json(res / "provenance.json", prov)
     md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
     assert "every package it pins was installed at its locked version" in md
     lock.unlink()
     assert R.lock_provenance() == {"path": "requirements/lock.txt", "sha256": None, "differs": []}
     prov["lock_file"] = R.lock_provenance()
-    (res / "provenance.json").write_text(json.dumps(prov))
+    write_json(res / "provenance.json", prov)
     md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
     assert "no lock file `requirements/lock.txt` was found" in md and "after `pip install -e .`" in md
 

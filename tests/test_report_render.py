@@ -80,9 +80,9 @@ def test_mixture_claims_only_on_tasks_they_apply_to(tmp_path):
     (res / "lin").mkdir()
     flowbench_io.write_csv(res / "lin" / "metrics.csv", pd.DataFrame(rows))
     figs = ["posterior_pairs", "w2_comparison"]
-    (res / "lin" / "task.json").write_text(json.dumps(
+    flowbench_io.write_json(res / "lin" / "task.json",
         {**GMM_RECORD, "kind": "gaussian_linear", "conditions": "continuous", "paper_claims": False,
-         "figures": figs, "forward_metrics": ["y_rmse"], "description": "Kind `gaussian_linear`."}))
+         "figures": figs, "forward_metrics": ["y_rmse"], "description": "Kind `gaussian_linear`."})
     for name in figs:
         (res / "lin" / "figures").mkdir(exist_ok=True)
         (res / "lin" / "figures" / f"{name}.png").write_bytes(tiny_png())
@@ -125,9 +125,9 @@ def test_render_without_provenance_or_runs(tmp_path):
 def test_summary_says_verdicts_on_too_few_seeds_are_not_tests(tmp_path, monkeypatch):
     from flowbench.report.sections import claims as S
     res = fake_results(tmp_path / "results")
-    prov = json.loads((res / "provenance.json").read_text())
+    prov = flowbench_io.read_json(res / "provenance.json")
     prov["configfiles"] = ["config/paper_figures.yaml"]          # not a smoke run
-    (res / "provenance.json").write_text(json.dumps(prov))
+    flowbench_io.write_json(res / "provenance.json", prov)
     most = max(len(w2s) for _, _, w2s, _ in RUNS)
     R.render_report(res, tmp_path / "a", tasks=["gmm", "gmm_some"])
     head = (tmp_path / "a" / "README.md").read_text().split("## ")[0]
@@ -200,11 +200,11 @@ def test_render_epoch_curve_section_and_stale_copies(tmp_path):
     res = fake_results(tmp_path / "results", with_images=True, image_datasets=("mnist",))
     cdir = res / "images" / "epoch_curve"
     cdir.mkdir(parents=True)
-    pd.DataFrame({"dataset": "fashion-mnist", "seed": 0, "epoch": [1, 2],
-                  "train_loss": [30.5, 20.25], "test_reconstruction_mse": [29.0, 19.5],
-                  "latent_classifier_accuracy": [0.80, 0.85], "ours_accuracy": [float("nan"), 0.8512],
-                  "ae_train_seconds": [100.0, 200.0], "probe_seconds": [5.0, 9.0]}
-                 ).to_csv(cdir / "fashion-mnist.csv", index=False)
+    flowbench_io.write_csv(cdir / "fashion-mnist.csv", pd.DataFrame(
+        {"dataset": "fashion-mnist", "seed": 0, "epoch": [1, 2],
+         "train_loss": [30.5, 20.25], "test_reconstruction_mse": [29.0, 19.5],
+         "latent_classifier_accuracy": [0.80, 0.85], "ours_accuracy": [float("nan"), 0.8512],
+         "ae_train_seconds": [100.0, 200.0], "probe_seconds": [5.0, 9.0]}))
     (cdir / "fashion-mnist.png").write_bytes(tiny_png((0, 0, 255)))
     out = tmp_path / "report"
     written = R.render_report(res, out, tasks=["gmm"], image_datasets=["mnist"])

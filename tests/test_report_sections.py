@@ -29,7 +29,7 @@ def test_metric_columns_agree_with_io(tmp_path):
     expected = ["task", "method", "variant", "seed", "condition", "metric", "value"]
     assert T.METRIC_COLUMNS == expected
     run = tmp_path / "metrics.json"
-    run.write_text(json.dumps([dict(zip(expected, ["gmm", "ours", "paper", 0, "0", "w2", 0.1]))]))
+    io.write_json(run, [dict(zip(expected, ["gmm", "ours", "paper", 0, "0", "w2", 0.1]))])
     io.aggregate_metrics([run], tmp_path / "metrics.csv")
     assert (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",") == expected
 

@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from flowbench import tables as T
+from conftest import run_info
+from flowbench.io import write_json
 from flowbench.pipeline import runs_table
 from flowbench.report.today import answer, standing, standing_sentence
 
@@ -88,8 +90,8 @@ def test_method_costs_per_1000_samples_from_the_runs(tmp_path):
     for method, secs, div in (("ours", 2.0, False), ("cfm", 8.0, False), ("cgan", 0.0, True)):
         d = tmp_path / "t" / method / "default" / "seed0"
         d.mkdir(parents=True)
-        (d / "train_info.json").write_text(json.dumps(
-            {"sample_seconds": secs, "n_eval": 500, "diverged": div, "n_parameters": 1000}))
+        write_json(d / "train_info.json", run_info(sample_seconds=secs, n_eval=500, diverged=div,
+                                                   n_parameters=1000))
         infos.append(d / "train_info.json")
     runs = runs_table(infos)
     m = _metrics({("ours", "default"): [0.1], ("cfm", "default"): [0.1], ("cgan", "default"): [0.1]})

@@ -81,11 +81,12 @@ FIGURES = {name: (method, _PANELS[panel]) for name, (method, panel) in FIGURE_SO
 def image_figures(samples_npz, dataset: str, outdir) -> list[Path]:
     """The figures of one data set from one ``samples.npz`` (grids ``<flow>_<panel>``): those of
     every flow whose grids it holds (the flows the run trained), in ``IMAGE_FIGURES`` order."""
-    d = np.load(samples_npz)
+    from ..records import read_npz
+    d = read_npz(samples_npz)
     made = []
     for name in IMAGE_FIGURES:
         method, panel = FIGURE_SOURCES[name]
-        if f"{method}_{panel}" not in d.files:
+        if f"{method}_{panel}" not in d:
             continue
         made.append(_PANELS[panel](d[f"{method}_{panel}"], Path(outdir) / f"{name}.png", dataset, method))
     return made

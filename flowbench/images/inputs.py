@@ -100,7 +100,8 @@ def unstandardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarra
 def load_latents(path):
     """``latents.npz`` -> standardised train latents, train labels, standardised test latents,
     test labels, mean, std."""
-    d = np.load(path)
+    from ..records import read_npz
+    d = read_npz(path)
     mean, std = d["mean"], d["std"]
     return (standardise(d["train_u"], mean, std), d["train_labels"],
             standardise(d["test_u"], mean, std), d["test_labels"], mean, std)

@@ -15,6 +15,7 @@ only: no Snakemake here.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..records import read_json
 from ..io import load_checkpoint, resolve_device, save_checkpoint, write_csv, write_json, write_npz
 from .autoencoder import autoencoder_identity, encode, reconstruction_mse, train_autoencoder
 from .classifiers import cnn_identity, predict_labels, train_cnn, train_latent_classifier
@@ -138,9 +140,12 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
     rows = []
 
     def add(method, metric, value):
-        rows.append(metric_row(dataset, method, seed, metric, value))
+        # a value that is not a finite number (a diverged flow's generated images) is not a
+        # measurement: no row, as for a diverged task run; its 'diverged' row says why
+        if value is not None and math.isfinite(float(value)):
+            rows.append(metric_row(dataset, method, seed, metric, value))
 
-    cnn_info = json.loads(Path(paths["cnn_info"]).read_text())
+    cnn_info = read_json(paths["cnn_info"])
     add("cnn", "accuracy", cnn_info["test_accuracy"])
     add("cnn", "train_seconds", cnn_info["seconds"])
 
@@ -154,7 +159,7 @@ def run_evaluate(config: dict, dataset: str, seed: int, paths: dict, out_metrics
         # the index in FLOWS, not in the configured list: a flow's draws do not depend on which
         # other flows run
         k = FLOWS.index(method)
-        info = json.loads(Path(paths[f"{method}_info"]).read_text())
+        info = read_json(paths[f"{method}_info"])
         model = build_flow_method(method, cfg[method], xtr.shape[1], seed)
         load_checkpoint(paths[method], model, flow_identity(method, dataset,
                                                             flow_params(cfg[method]), xtr.shape[1]))

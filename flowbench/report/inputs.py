@@ -1,16 +1,20 @@
 """Reading ``results/``: the only inputs of the report (no training or benchmark code, no torch).
 
-Each loader returns what is there, or an empty value where a stage did not run.
+Each loader returns what is there, or an empty value where a stage did not run. Every file is
+read through ``flowbench.records``: its integrity record, format and schema are checked first, so
+the report's numbers, settings and counts come only from files that passed (a damaged one stops
+the render with ``DamagedFile`` naming it).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from .. import tables as T
 from ..images.names import IMAGE_FIGURES
+from ..records import read_csv, verify
+from ..records import read_json as read_recorded_json
 
 #: every image figure (Fig. 5.3 / 5.4 of ours, the cINN and the generative baselines); a report
 #: copies those of the flows that ran (``tables.image_figure_names``) to ``figures/images/<dataset>/``
@@ -18,7 +22,14 @@ IMAGE_FIGURE_NAMES = IMAGE_FIGURES
 
 
 def read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    """A recorded JSON file (checked), or None where it is absent."""
+    return read_recorded_json(path) if path.exists() else None
+
+
+def _metrics(path: Path) -> pd.DataFrame:
+    """A recorded tidy metrics CSV (checked; condition as text)."""
+    return T.tidy(read_csv(path, dtype={"task": str, "method": str, "variant": str, "condition": str,
+                                        "metric": str}, keep_default_na=False))
 
 
 def discover_tasks(results_dir: str | Path) -> list[str]:
@@ -35,7 +46,7 @@ def discover_image_datasets(results_dir: str | Path) -> list[str]:
 
 def load_task_metrics(results_dir: Path, tasks) -> pd.DataFrame:
     """The tidy metrics of every task (``results/<task>/metrics.csv``), sorted by run and metric."""
-    frames = [T.load_metrics(results_dir / t / "metrics.csv") for t in tasks
+    frames = [_metrics(results_dir / t / "metrics.csv") for t in tasks
               if (results_dir / t / "metrics.csv").exists()]
     metrics = T.tidy(pd.concat(frames, ignore_index=True)) if frames else T.empty_metrics()
     return metrics.sort_values(T.METRIC_COLUMNS[:6], kind="stable").reset_index(drop=True)
@@ -44,7 +55,7 @@ def load_task_metrics(results_dir: Path, tasks) -> pd.DataFrame:
 def load_image_metrics(results_dir: Path) -> pd.DataFrame | None:
     """``results/images/metrics.csv`` (Table 1, generated images, claims C7, C8), or None."""
     path = results_dir / "images" / "metrics.csv"
-    return T.load_metrics(path) if path.exists() else None
+    return _metrics(path) if path.exists() else None
 
 
 def load_task_records(results_dir: Path, tasks) -> dict[str, dict]:
@@ -56,7 +67,7 @@ def load_task_records(results_dir: Path, tasks) -> dict[str, dict]:
 def load_runs(results_dir: Path, tasks) -> pd.DataFrame:
     """``results/<name>/<task>/runs.csv`` of each task (the settings each run actually used, written
     by the aggregate step from its ``train_info.json``); an empty frame where absent."""
-    frames = [pd.read_csv(results_dir / t / "runs.csv") for t in tasks if (results_dir / t / "runs.csv").exists()]
+    frames = [read_csv(results_dir / t / "runs.csv") for t in tasks if (results_dir / t / "runs.csv").exists()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["task", "method", "device"])
 
 
@@ -76,21 +87,21 @@ def load_benchmark(results_dir: Path) -> dict | None:
         return None
     fig = d / "scaling.png"
     prec = d / "metric_precision.csv"
-    return {"costs": T.load_step_costs(f), "fraction": read_json(d / "matmul_fraction.json"),
+    return {"costs": T.load_step_costs(verify(f)), "fraction": read_json(d / "matmul_fraction.json"),
             "figure": fig if fig.exists() else None,
-            "precision": T.precision_summary(pd.read_csv(prec)) if prec.exists() else None,
-            "profile": pd.read_csv(d / "op_profile.csv") if (d / "op_profile.csv").exists() else None}
+            "precision": T.precision_summary(read_csv(prec)) if prec.exists() else None,
+            "profile": read_csv(d / "op_profile.csv") if (d / "op_profile.csv").exists() else None}
 
 
 def load_epoch_curves(results_dir: Path) -> dict[str, pd.DataFrame]:
     """``results/images/epoch_curve/<dataset>.csv`` (accuracy against auto-encoder epochs) by data set."""
     src_dir = results_dir / "images" / "epoch_curve"
-    return {p.stem: pd.read_csv(p) for p in sorted(src_dir.glob("*.csv"))} if src_dir.exists() else {}
+    return {p.stem: read_csv(p) for p in sorted(src_dir.glob("*.csv"))} if src_dir.exists() else {}
 
 
 def load_floors(results_dir: Path, tasks) -> pd.DataFrame | None:
     """``results/<name>/<task>/noise_floor.csv`` of each task (each metric between two independent
     exact samples: task, condition, metric, n, repeat, value), or None where none was computed."""
-    frames = [pd.read_csv(results_dir / t / "noise_floor.csv", dtype={"condition": str}, keep_default_na=False)
+    frames = [read_csv(results_dir / t / "noise_floor.csv", dtype={"condition": str}, keep_default_na=False)
               for t in tasks if (results_dir / t / "noise_floor.csv").exists()]
     return pd.concat(frames, ignore_index=True) if frames else None

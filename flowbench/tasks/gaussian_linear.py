@@ -140,8 +140,9 @@ class GaussianLinearTask(Task):
             return super().make_figure(name, config, task_name, task_dir, out)
         import matplotlib.pyplot as plt
 
-        from ..recipes import iter_runs
         from ..plotting import not_run, save_figure
+        from ..recipes import iter_runs
+        from ..records import read_npz
         runs = {}
         for (_, m, v, s) in iter_runs(config, task_name):
             runs.setdefault((m, v), s)   # the first seed of each run
@@ -151,7 +152,7 @@ class GaussianLinearTask(Task):
         _, ys = self.evaluation_conditions()
         for r, ((m, v), seed) in enumerate(sorted(runs.items())):
             f = Path(task_dir) / m / v / f"seed{seed}" / "posterior_samples.npz"
-            samples = np.load(f)["samples"] if f.exists() else None
+            samples = read_npz(f)["samples"] if f.exists() else None
             for k in range(cols):
                 ax = axes[r][k]
                 ref = self.reference_posterior(k, 500)

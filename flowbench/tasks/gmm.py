@@ -365,7 +365,8 @@ def _posterior_panel(ax, task, npz_path: Path, title: str, lim: float):
     if not npz_path.exists():
         not_run(ax, f"{title}\n(not in this config)")
         return
-    d = np.load(npz_path)
+    from ..records import read_npz
+    d = read_npz(npz_path)
     _scatter_posterior(ax, task, d["samples"], d["condition_ids"], title, lim)
 
 
@@ -422,7 +423,8 @@ def fig5_1(config, task_name, task_dir: Path, out: Path) -> Path:
         not_run(axes[1], f"{run_name} not in this config")
     else:
         run = task_dir / paper / variant / f"seed{seed}"
-        p = np.load(run / "predictions.npz")
+        from ..records import read_npz
+        p = read_npz(run / "predictions.npz")
         ok = np.all(np.isfinite(p["y_hat"]), axis=1)
         pred = np.where(ok, np.argmax(np.nan_to_num(p["y_hat"]), axis=1), -1)
         acc = float((pred == np.argmax(p["y"], axis=1)).mean())

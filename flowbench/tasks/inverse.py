@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..params import resolved
+from ..records import read_npz
 from .base import TASK_PARAMS, Task
 from .simulator_params import SIMULATION_PARAMS, simulation_params
 
@@ -317,8 +318,7 @@ class SimulatorTask(Task):
             if not p.exists():
                 raise FileNotFoundError(f"{p}: the {self.kind} task's reference posterior is missing; "
                                         f"build it with `snakemake ... {p}` (rule reference_task)")
-            with np.load(p) as d:
-                ref = {k: d[k] for k in d.files}
+            ref = read_npz(p)   # its record, format and finite arrays checked
             got = json.loads(str(ref["identity"]))
             want = json.loads(json.dumps(self.reference_identity(), sort_keys=True))
             if got != want:
@@ -411,10 +411,10 @@ class SimulatorTask(Task):
                 f = Path(task_dir) / m / v / f"seed{s}" / "posterior_samples.npz"
                 if not f.exists():
                     continue
-                with np.load(f) as d:
-                    if "calibration_samples" not in d.files:
-                        continue
-                    smp, tru = d["calibration_samples"], d["calibration_x"]
+                d = read_npz(f)
+                if "calibration_samples" not in d:
+                    continue
+                smp, tru = d["calibration_samples"], d["calibration_x"]
                 ok = np.all(np.isfinite(smp), axis=(1, 2))
                 if ok.any():
                     covs.append(M.coverage(smp[ok], tru[ok], lev))
@@ -454,8 +454,7 @@ class SimulatorTask(Task):
             if not f.exists():
                 panels.append((f"{m}/{v}", None, "not run"))
                 continue
-            with np.load(f) as d:
-                s = d["samples"][k]
+            s = read_npz(f)["samples"][k]
             if not np.all(np.isfinite(s)):
                 panels.append((f"{m}/{v}", None, "diverged"))
             else:
