@@ -11,7 +11,7 @@ from flowbench import images as I
 from flowbench.io import METRIC_COLUMNS, aggregate_metrics
 from flowbench.config import ConfigError, validate_config
 from flowbench.images.models import AutoEncoder, SmallCNN, ae_loss
-from flowbench.io import load_checkpoint, save_checkpoint
+from flowbench.io import load_checkpoint, save_checkpoint, write_json, write_npz
 
 
 @pytest.fixture
@@ -132,8 +132,8 @@ def test_evaluate_generation_and_metric_rows(cfg):
 
 def test_aggregate(tmp_path):
     f1, f2 = tmp_path / "a.json", tmp_path / "b.json"
-    f1.write_text(json.dumps([I.metric_row("mnist", "ours", 0, "accuracy", 0.5)]))
-    f2.write_text(json.dumps([I.metric_row("fashion-mnist", "cinn", 0, "accuracy", 0.4)]))
+    write_json(f1, [I.metric_row("mnist", "ours", 0, "accuracy", 0.5)])
+    write_json(f2, [I.metric_row("fashion-mnist", "cinn", 0, "accuracy", 0.4)])
     df = aggregate_metrics([f1, f2], tmp_path / "m.csv")
     back = pd.read_csv(tmp_path / "m.csv", keep_default_na=False)
     assert list(back.columns) == METRIC_COLUMNS and len(back) == 2
@@ -148,7 +148,7 @@ def test_figures_write_pngs(tmp_path):
     p2 = I.fig5_4(g54, tmp_path / "b.png", "fashion-mnist", "cinn")
     for p in (p1, p2):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000
-    np.savez(tmp_path / "s.npz", ours_fig5_3=g53, ours_fig5_4=g54, cinn_fig5_3=g53, cinn_fig5_4=g54)
+    write_npz(tmp_path / "s.npz", ours_fig5_3=g53, ours_fig5_4=g54, cinn_fig5_3=g53, cinn_fig5_4=g54)
     made = I.image_figures(tmp_path / "s.npz", "mnist", tmp_path / "figs")
     assert sorted(p.name for p in made) == ["fig5_3.png", "fig5_3_cinn.png", "fig5_4.png",
                                             "fig5_4_cinn.png"]
@@ -292,7 +292,7 @@ def test_image_figures_writes_the_listed_figures(tmp_path):
     grids = {f"{m}_{p}": np.zeros((10 if p == "fig5_3" else 2, 10 if p == "fig5_4" else 3, 28, 28),
                                   np.uint8)
              for m in I.FLOWS for p in ("fig5_3", "fig5_4")}
-    np.savez(tmp_path / "samples.npz", **grids)
+    write_npz(tmp_path / "samples.npz", **grids)
     made = I.image_figures(tmp_path / "samples.npz", "mnist", tmp_path / "figs")
     assert [p.name for p in made] == [f"{n}.png" for n in I.IMAGE_FIGURES]
     assert all(p.stat().st_size > 0 for p in made)

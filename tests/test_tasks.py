@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from flowbench.config import ConfigError, validate_config
+from flowbench.io import write_csv, write_npz
 from flowbench.tasks import TASK_KINDS, make_task, task_class
 from flowbench.tasks.gaussian_linear import GaussianLinearTask
 
@@ -229,7 +230,7 @@ def test_time_to_quality_rows_from_the_log_and_the_floor(smoke_config, tmp_path)
     cfg = validate_config(smoke_config)            # probe_n 100
     floor = pd.DataFrame({"task": "gmm", "condition": "0", "metric": "w2", "n": [100, 200],
                           "repeat": 0, "value": [0.05, 0.03]})
-    floor.to_csv(tmp_path / "floor.csv", index=False)
+    write_csv(tmp_path / "floor.csv", floor)
     assert probe_threshold(cfg, "gmm", tmp_path / "floor.csv") == pytest.approx(0.15)
     assert probe_threshold(cfg, "gmm", None) == pytest.approx(0.15)   # the fixed fallback
     log = pd.DataFrame({"step": range(6), "loss": 1.0, "seconds": [1, 2, 3, 4, 5, 6],
@@ -310,10 +311,11 @@ def test_gmm_posterior_figure_has_the_exact_posterior_and_every_method(tmp_path,
     run.mkdir(parents=True)
     rng = np.random.default_rng(1)
     samples = np.stack([task.sample_posterior(k, 50, rng) for k in range(task.n_labels)])
-    np.savez(run / "posterior_samples.npz", samples=samples, condition_ids=np.arange(task.n_labels).astype(str))
-    pd.DataFrame({"task": "gmm", "method": "ours", "variant": "paper", "seed": 0,
-                  "condition": [str(k) for k in range(task.n_labels)], "metric": "w2", "value": 0.05}
-                 ).to_csv(tmp_path / "metrics.csv", index=False)
+    write_npz(run / "posterior_samples.npz", samples=samples, condition_ids=np.arange(task.n_labels).astype(str),
+              conditions=np.eye(task.n_labels, dtype=np.float32))
+    write_csv(tmp_path / "metrics.csv", pd.DataFrame(
+        {"task": "gmm", "method": "ours", "variant": "paper", "seed": 0,
+         "condition": [str(k) for k in range(task.n_labels)], "metric": "w2", "value": 0.05}))
     out = task.make_figure("posteriors", cfg, "gmm", tmp_path, tmp_path / "fig.png")
     assert out.stat().st_size > 5000
 
