@@ -252,6 +252,8 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
     for name, value in probe_rows(log_df, probe_threshold(config, task_name, floor_csv)).items():
         add(name, value)
     pred = read_npz(rundir / "predictions.npz")
+    _check_dims(rundir / "predictions.npz", {"x": pred["x"].shape[1], "y": pred["y"].shape[1]},
+                {"x": task.x_dim, "y": task.y_dim})
     if np.all(np.isfinite(pred["y_hat"])):
         for name, value in task.forward_metrics(pred["y_hat"], pred["y"]).items():
             add(name, value)
@@ -261,6 +263,9 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
     if got != list(ids):
         raise StaleRun(f"{rundir}/posterior_samples.npz holds conditions {got}, the task evaluates "
                        f"{list(ids)}; retrain the run")
+    _check_dims(rundir / "posterior_samples.npz",
+                {"samples": post["samples"].shape[2], "conditions": post["conditions"].shape[1]},
+                {"samples": task.x_dim, "conditions": task.y_dim})
     n = post["samples"].shape[1]
     fns = {name: M.POSTERIOR_METRICS[name] for name in tcfg.get("metrics", list(M.POSTERIOR_METRICS))}
     for k, cid in enumerate(ids):
@@ -273,6 +278,14 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
         for name, value in M.calibration_rows(post["calibration_samples"], post["calibration_x"]).items():
             add(name, value)
     return rows
+
+
+def _check_dims(path, got: dict, want: dict) -> None:
+    """Refuse a run file whose arrays have other trailing dimensions than the task's."""
+    from .records import REBUILD_DELETE, DamagedFile
+    bad = [f"'{k}' has dimension {got[k]}, the task's is {want[k]}" for k in want if got[k] != want[k]]
+    if bad:
+        raise DamagedFile(path, f"as a run file of this task, {'; '.join(bad)}", REBUILD_DELETE)
 
 
 FLOOR_SEED = 4_000_037   # the independent exact draws of the noise floors

@@ -3,7 +3,10 @@
 benchmark's step costs and a small fake ``results/`` tree for the report."""
 import flowbench.io as flowbench_io
 import json
+import os
+import shutil
 import struct
+import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -18,6 +21,88 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flowbench import tables as T  # noqa: E402  (after the repository root is on sys.path)
+
+
+# ----------------------------------------------------------------------------------------------
+# the smoke workflow: one finished run per test session, shared; copies of it for tests that
+# damage, change or rerun it
+# ----------------------------------------------------------------------------------------------
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+SMOKE = "results/smoke"  # the smoke config's results folder (its `name`)
+IGNORE = shutil.ignore_patterns("results", ".snakemake", ".venv", ".git", "__pycache__",
+                                ".pytest_cache", "*.egg-info")
+
+
+def _ignore_committed_figures(src, names):
+    """copytree's ignore: IGNORE, and the committed report's PNGs (a smoke run never reads them;
+    the report's text files are kept, and a smoke run must leave them untouched)."""
+    out = set(IGNORE(src, names))
+    if Path(src).resolve() == (ROOT / "report").resolve() or (ROOT / "report").resolve() in Path(src).resolve().parents:
+        out |= {n for n in names if n.endswith(".png")}
+    return out
+
+
+def copy_repo(root: Path, dst: Path) -> Path:
+    """A copy of the repository (no results, no git, no committed figures) with an empty results/."""
+    shutil.copytree(root, dst, ignore=_ignore_committed_figures)
+    (dst / "results").mkdir(exist_ok=True)
+    return dst
+
+
+def image_data():
+    """The MNIST folder for the image stage of the smoke run: $FLOWBENCH_DATA, else the original
+    repository's ../shared/data (the copy's relative data_root would not resolve); None if absent."""
+    d = Path(os.environ.get("FLOWBENCH_DATA") or (ROOT.parent / "shared" / "data")).resolve()
+    return d if (d / "mnist").is_dir() else None
+
+
+def snakemake(cwd, *args, timeout=900, cores=2):
+    env = dict(os.environ, PYTHONPATH=str(cwd))
+    if image_data() is not None:
+        env["FLOWBENCH_DATA"] = str(image_data())
+    return subprocess.run(SNAKEMAKE + ["--cores", str(cores), "--scheduler", "greedy", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def tree_digest(folder: Path) -> dict:
+    import hashlib
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """A repository copy holding the finished smoke run (``results/smoke/``): read it, do not
+    change it (``smoke_copy`` gives a copy to change)."""
+    reuse = os.environ.get("FLOWBENCH_SMOKE_RUN")
+    if reuse:   # day-to-day work: a finished smoke run of this tree, copied instead of rerun
+        dst = tmp_path_factory.mktemp("smoke") / "repo"
+        shutil.copytree(reuse, dst, symlinks=True, ignore=shutil.ignore_patterns("locks", ".venv", ".git"))
+        return dst
+    repo = copy_repo(ROOT, tmp_path_factory.mktemp("smoke") / "repo")
+    if image_data() is None:  # no MNIST here: run the smoke workflow without the image stage
+        cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+        cfg["images"]["datasets"] = []
+        (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
+    committed = tree_digest(repo / "report")
+    # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files
+    res = snakemake(repo, "--configfile", "config/smoke.yaml", cores=8)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    # the committed full-run report is neither rewritten nor added to by the smoke config
+    assert tree_digest(repo / "report") == committed
+    return repo
+
+
+@pytest.fixture
+def smoke_copy(smoke_run, tmp_path_factory):
+    """``smoke_copy() -> Path``: a fresh, independent copy of the finished smoke run (results and
+    their hidden integrity records included), for a test that damages, changes or reruns it."""
+    def make() -> Path:
+        dst = tmp_path_factory.mktemp("smoke_copy") / "repo"
+        # Snakemake's metadata comes along (its params and code triggers), its locks do not
+        shutil.copytree(smoke_run, dst, symlinks=True, ignore=shutil.ignore_patterns("locks"))
+        return dst
+    return make
 
 
 @pytest.fixture

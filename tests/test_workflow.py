@@ -10,56 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-# report/ is copied: a smoke run must leave the committed report untouched
-IGNORE = shutil.ignore_patterns("results", ".snakemake", ".venv", ".git", "__pycache__",
-                                ".pytest_cache", "*.egg-info")
-SMOKE = "results/smoke"  # the smoke config's results folder (its `name`)
-
-
-def copy_repo(root: Path, dst: Path) -> Path:
-    shutil.copytree(root, dst, ignore=IGNORE)
-    (dst / "results").mkdir(exist_ok=True)
-    return dst
-
-
-def image_data():
-    """The MNIST folder for the image stage of the smoke run: $FLOWBENCH_DATA, else the original
-    repository's ../shared/data (the copy's relative data_root would not resolve); None if absent."""
-    from tests.conftest import ROOT
-    d = Path(os.environ.get("FLOWBENCH_DATA") or (ROOT.parent / "shared" / "data")).resolve()
-    return d if (d / "mnist").is_dir() else None
-
-
-def snakemake(cwd, *args, timeout=900, cores=2):
-    env = dict(os.environ, PYTHONPATH=str(cwd))
-    if image_data() is not None:
-        env["FLOWBENCH_DATA"] = str(image_data())
-    return subprocess.run(SNAKEMAKE + ["--cores", str(cores), "--scheduler", "greedy", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    from tests.conftest import ROOT
-    repo = copy_repo(ROOT, tmp_path_factory.mktemp("smoke") / "repo")
-    if image_data() is None:  # no MNIST here: run the smoke workflow without the image stage
-        cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
-        cfg["images"]["datasets"] = []
-        (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
-    committed = tree_digest(repo / "report")
-    # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files
-    res = snakemake(repo, "--configfile", "config/smoke.yaml", cores=8)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    # the committed full-run report is neither rewritten nor added to by the smoke config
-    assert tree_digest(repo / "report") == committed
-    return repo
-
-
-def tree_digest(folder: Path) -> dict:
-    import hashlib
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+# the helpers and the session's one smoke run live in conftest (shared by every module)
+from tests.conftest import IGNORE, SMOKE, copy_repo, image_data, snakemake, tree_digest  # noqa: F401,E402
 
 
 @pytest.mark.slow
@@ -134,10 +86,10 @@ def test_rerun_does_nothing(smoke_run):
 
 
 @pytest.mark.slow
-def test_same_seed_same_metrics(smoke_run, tmp_path):
+def test_same_seed_same_metrics(smoke_copy):
     """Determinism on the CPU: retraining a run with the same seed gives identical metric rows
     (timings aside)."""
-    repo = smoke_run
+    repo = smoke_copy()
     target = f"{SMOKE}/gmm/ours/paper/seed0/metrics.json"
     before = pd.read_json(repo / target)
     res = snakemake(repo, "--configfile", "config/smoke.yaml", "--forcerun", "train_run", "--until", target,
