@@ -283,6 +283,10 @@ def check_reference(a) -> str | None:
         return bad
     if a["x"].ndim != 3:
         return f"'x' has shape {a['x'].shape}, expected (observations, kept draws, x_dim)"
+    k = len(a["x"])
+    for name, ndim in (("conditions", 2), ("dist", 2), ("x_small", 3)):
+        if name in a and (a[name].ndim != ndim or len(a[name]) != k):
+            return f"'{name}' has shape {a[name].shape}, expected {ndim} dimensions, the first {k}"
     return _finite_arrays(a, [n for n in a if n != "identity"])
 
 
