@@ -4,6 +4,7 @@ start-up scan and by the job that reads it, with a message naming the file; a pl
 then rebuilds it, and a file that passes its record but not its schema stops the run. Never does
 a damaged file yield a report."""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -167,12 +168,16 @@ def test_plain_snakemake_rebuilds_every_damaged_kind(smoke_copy):
     repo = smoke_copy()
     res = repo / SMOKE
     before = {t: _scores(res, t) for t in ("gmm", "gaussian_linear", "arm")}
-    # one file of every kind, each damaged another way
-    plan = dict(zip(KINDS, ["truncate", "nan", "junk", "edited field", "edited field", "wrong shape",
-                            "junk", "nan"]))
+    # one file of each kind, each damaged another way. The reference and the floor are left out
+    # here only for time (a new reference retrains every run of its task, whose probes read it):
+    # the start-up scan that sets them aside is the same, and is tested above for every kind
+    plan = {"checkpoint": "truncate", "samples": "nan", "predictions": "junk", "run record": "wrong shape",
+            "metrics": "edited field", "task record": "junk"}
     for kind, mode in plan.items():
         damage(res / KINDS[kind], mode)
-    out = snakemake(repo, "--configfile", "config/smoke.yaml", timeout=900)
+    # the task stage only (the figures and the report downstream of it are rebuilt by the same
+    # mtime rule; the smoke run's own test renders them)
+    out = snakemake(repo, "--configfile", "config/smoke.yaml", "--until", "aggregate_task", timeout=900)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-3000:]
     for kind in plan:
@@ -182,7 +187,8 @@ def test_plain_snakemake_rebuilds_every_damaged_kind(smoke_copy):
     assert R.scan(res, skip=[res / "report"]) == []
     for t, b in before.items():   # the rebuilt runs score as before (the CPU is deterministic)
         pd.testing.assert_series_equal(_scores(res, t), b, rtol=1e-5)
-    assert "Nothing to be done" in snakemake(repo, "--configfile", "config/smoke.yaml", "-n").stdout
+    again = snakemake(repo, "--configfile", "config/smoke.yaml", "--until", "aggregate_task", "-n")
+    assert re.search(r"Nothing to be done|^total\s+0$", again.stdout + again.stderr, re.M)
 
 
 def test_bad_content_with_its_record_stops_the_run_naming_the_file(smoke_copy):
@@ -199,9 +205,13 @@ def test_bad_content_with_its_record_stops_the_run_naming_the_file(smoke_copy):
         np.savez(fh, **arrays)
     R.write_record(path)
     (path.parent / "metrics.json").unlink()   # so that the reader of the samples runs
-    out = snakemake(repo, "--configfile", "config/smoke.yaml", timeout=600)
+    # the target before --configfile, which takes several values
+    out = snakemake(repo, str((path.parent / "metrics.json").relative_to(repo)), "--configfile", "config/smoke.yaml",
+                    timeout=600)
     assert out.returncode != 0
-    logs = out.stdout + out.stderr + "".join(p.read_text() for p in (res / "logs").rglob("evaluate.log"))
-    assert f"{path.relative_to(repo)}: as a run's posterior samples" in logs or \
-        f"{path}: as a run's posterior samples" in logs
+    log = (res / "logs" / LIN / "evaluate.log").read_text()
+    assert "Error in rule evaluate_run" in out.stdout + out.stderr, (out.stdout + out.stderr)[-3000:]
+    assert f"{path.relative_to(repo)}: as a run file of this task, 'samples' has dimension 1, the task's is 10" in log
+    assert "Rebuild it: delete it and rerun `snakemake`" in log
+    assert not (path.parent / "metrics.json").exists()
     assert tree_digest(res / "report") == report
