@@ -348,6 +348,10 @@ def test_configfile_cli(tmp_path, root, capsys):
     over.write_text("tasks:\n  gmm:\n    modes: {centres: [[0, 0], [1, 1]]}\n")
     assert configfile_main([str(root / "config" / "smoke.yaml"), str(over)]) == 1
     assert "'tasks.gmm.modes.radius': has no effect" in capsys.readouterr().err
+    over.write_text("report_dir: report\n")   # the committed report is config/config.yaml's alone
+    assert configfile_main([str(root / "config" / "smoke.yaml"), str(over)]) == 1
+    assert "config key 'report_dir': 'report' is outside results/smoke/" in capsys.readouterr().err
+    assert configfile_main([str(root / "config" / "config.yaml")]) == 0
 
 
 def test_paper_figures_config_runs_one_seed_of_the_papers_pictures(root):
