@@ -12,6 +12,7 @@ from flowbench.config import ConfigError, deep_merge, read_config_file, validate
 from flowbench.configfile import check_config_files, merged_configfiles_note, repeated_configfile_error  # noqa: E402
 from flowbench.locks import clear_stale_locks  # noqa: E402
 from flowbench.records import scan, set_aside  # noqa: E402
+from flowbench.outputs import check_name_reuse, check_report_dir, record_owner  # noqa: E402
 
 # A run killed by SIGKILL leaves its lock; rerunning the same command should simply resume (the
 # lock is kept while jobs of the killed run are still alive).
@@ -33,13 +34,26 @@ try:
     if not workflow.configfiles:
         config.update(deep_merge(read_config_file(Path(workflow.basedir) / "config" / "config.yaml"), config))
     validate_config(config)
+    # Each config writes under results/<name>/ (report included: results/<name>/report/ unless
+    # report_dir names another folder there); only config/config.yaml read alone writes the
+    # committed report/ (flowbench/outputs.py). The --config overrides, as Snakemake parsed them:
+    _overrides = dict(workflow.config_settings.config)
+    config["report_dir"] = check_report_dir(config, workflow.configfiles, _overrides, workflow.basedir,
+                                            Path.cwd())
+    # results/<name>/ belongs to the configuration that first ran there: another one that would
+    # retrain its finished runs needs --config replace_runs=true. The record is written when the
+    # workflow starts (onstart below: not on a dry run, not in a job's own process).
+    _owner_record = (check_name_reuse(config, workflow.configfiles, _overrides, workflow.basedir, Path.cwd())
+                     if workflow.is_main_process else None)
+    config.pop("replace_runs", None)  # a permission, not a setting: it enters no digest
 except ConfigError as _err:
     sys.stderr.write(f"\nInvalid configuration: {_err}\n\n")
     sys.exit(1)
-# Each config writes under results/<name>/; only a config that sets `report_dir` (the full one:
-# report/) writes outside it, so a smoke or trial run never overwrites the committed report.
-if not config.get("report_dir"):
-    config["report_dir"] = f"results/{config['name']}/report"
+
+
+onstart:
+    if _owner_record is not None:
+        record_owner(_owner_record, Path.cwd())
 
 # Every results file a producer wrote carries its SHA-256 beside it (flowbench/records.py). One
 # whose bytes differ from it (truncated, edited, replaced) or that has none is set aside here, as

@@ -10,7 +10,13 @@ written or stops the workflow before any job starts:
   labels 0..L-1 all used, and each flow's ``dim`` against the task's x_dim and label count (the
   same requirements the method classes enforce when a training job builds them);
 - sizes: every sample and batch size, by an estimate of the memory its largest arrays take in
-  one job, refused above half of this machine's memory (``memory_budget_bytes``).
+  one job, refused above half of this machine's memory (``memory_budget_bytes``);
+- numbers: every float anywhere in the config is finite. JSON Schema's ``number`` admits NaN and
+  infinity (YAML ``.nan``, ``.inf``; ``--config lr=nan``), which would make a run diverge at step
+  0 and be recorded as a result (checked before the schema, whose bounds NaN does not fail);
+- names: ``name``, each task and each variant name a folder of ``results/<name>/``, so each is
+  matched as a whole (a schema ``pattern`` ending in ``$`` also admits a trailing newline) and a
+  variant cannot be ``.``/``..``.
 
 Any problem raises ``ConfigError`` with one message that names the key path.
 ``read_config_file`` reads a YAML/JSON config file and reports a missing file, a syntax error
@@ -19,7 +25,9 @@ Any problem raises ``ConfigError`` with one message that names the key path.
 from __future__ import annotations
 
 import copy
+import math
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -109,6 +117,7 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
     """
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
+    _check_finite(config)
     explicit_benchmark = "benchmark" in config
     schema = _with_task_kinds(schema or load_schema(), config)
     cls = _with_defaults(jsonschema.Draft202012Validator)
@@ -118,6 +127,7 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
         # the deepest error usually names the offending key best
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_format_error(best, schema))
+    _check_names(config)
     _check_runs(config)
     for tname, task in config["tasks"].items():
         _check_task_dims(config, tname, task)
@@ -133,6 +143,52 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
         _check_benchmark(config)
     _check_sizes(config, memory_budget_bytes() if memory_budget is None else int(memory_budget))
     return config
+
+
+# ------------------------------------------------------------------------- numbers, names
+
+
+def non_finite(obj, path: tuple = ()):
+    """(key path, value) of the first float in ``obj`` that is NaN or infinite (mappings and
+    lists walked in order; list items by index), or None."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (path, obj)
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for k, v in items:
+        hit = non_finite(v, (*path, str(k)))
+        if hit is not None:
+            return hit
+    return None
+
+
+def _check_finite(config: dict) -> None:
+    hit = non_finite(config)
+    if hit is not None:
+        path, value = hit
+        raise ConfigError(f"config key '{'.'.join(path)}': {value!r} is not a finite number; every "
+                          f"number of a config must be finite (YAML .nan, .inf and -.inf are refused)")
+
+
+# each names a folder: results/<name>/<task>/<method>/<variant>/seed<k>/
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_TASK_NAME = re.compile(r"[A-Za-z0-9_]+")
+_VARIANT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _check_names(config: dict) -> None:
+    if not _NAME.fullmatch(config["name"]):
+        raise ConfigError(f"config key 'name': {config['name']!r} may hold only letters, digits, '_' "
+                          f"and '-' (it names the folder results/<name>/)")
+    for tname in config["tasks"]:
+        if not _TASK_NAME.fullmatch(tname):
+            raise ConfigError(f"config key 'tasks': task name {tname!r} may hold only letters, digits "
+                              f"and '_' (it names the folder results/<name>/<task>/)")
+    for m, section in config.get("methods", {}).items():
+        for v in section["variants"]:
+            if not _VARIANT_NAME.fullmatch(v):
+                raise ConfigError(f"config key 'methods.{m}.variants': variant name {v!r} may hold only "
+                                  f"letters, digits, '_', '.' and '-', and not start with '.' (it names "
+                                  f"the folder results/<name>/<task>/{m}/<variant>/)")
 
 
 # ---------------------------------------------------------------------------- references

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from flowbench.config import ConfigError, deep_merge, read_config_file, validate_config
+from flowbench.outputs import check_report_dir
 
 _OPTIONS = ("--configfile", "--configfiles")
 
@@ -95,7 +96,8 @@ def check_config_files(configfiles) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m flowbench.configfile FILE...``: read the files as ``--configfile FILE...``
-    would (merged in order), validate, and print one line: OK or the problem."""
+    would (merged in order), validate, check ``report_dir`` (``flowbench.outputs``) and print one
+    line: OK or the problem."""
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] in ("-h", "--help"):
         print("usage: python -m flowbench.configfile CONFIG.yaml [MORE.yaml ...]\n"
@@ -107,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         for f in args:
             config = deep_merge(config, read_config_file(f))
         validate_config(config)
+        # where it would write, as the Snakefile checks it (this checkout's config/config.yaml)
+        check_report_dir(config, args, {}, Path(__file__).resolve().parents[1], Path.cwd())
     except ConfigError as err:
         print(f"Invalid configuration: {err}", file=sys.stderr)
         return 1

@@ -29,19 +29,25 @@ import torch
 
 
 class MetricInputError(ValueError):
-    pass
+    """A metric's input that cannot be scored; ``argument``: ``"samples"`` (the first, the
+    sampler's draws) or ``"reference"`` (the second), when one of them is at fault."""
+
+    def __init__(self, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 def _check(X, Y, name: str):
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
-    for arr, which in ((X, "first"), (Y, "second")):
+    for arr, which, verb in ((X, "samples (first argument)", "hold"), (Y, "reference (second argument)", "holds")):
+        role = which.split()[0]
         if arr.ndim != 2 or arr.shape[0] < 2:
-            raise MetricInputError(f"{name}: {which} sample set must have shape [n >= 2, d], got {arr.shape}")
+            raise MetricInputError(f"{name}: the {which} must have shape [n >= 2, d], got {arr.shape}", role)
         if not np.all(np.isfinite(arr)):
             bad = int((~np.isfinite(arr)).any(axis=1).sum())
-            raise MetricInputError(f"{name}: {which} sample set has {bad} rows with NaN or inf; "
-                                   "a diverged model's samples cannot be scored")
+            raise MetricInputError(f"{name}: the {which} {verb} {bad} of {len(arr)} rows with NaN or inf; "
+                                   f"only finite draws can be scored", role)
     if X.shape[1] != Y.shape[1]:
         raise MetricInputError(f"{name}: dimensions differ ({X.shape[1]} vs {Y.shape[1]})")
     return X, Y

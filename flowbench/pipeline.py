@@ -270,10 +270,17 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
     fns = {name: M.POSTERIOR_METRICS[name] for name in tcfg.get("metrics", list(M.POSTERIOR_METRICS))}
     for k, cid in enumerate(ids):
         ref = task.reference_posterior(k, n)
-        for name, fn in fns.items():
-            add(name, fn(post["samples"][k], ref), condition=cid)
-        for name, value in task.posterior_extra_metrics(k, post["samples"][k], ref).items():
-            add(name, value, condition=cid)
+        try:
+            for name, fn in fns.items():
+                add(name, fn(post["samples"][k], ref), condition=cid)
+            for name, value in task.posterior_extra_metrics(k, post["samples"][k], ref).items():
+                add(name, value, condition=cid)
+        except M.MetricInputError as err:
+            raise _blamed(err, f"{rundir}, condition {cid!r}",
+                          samples=f"the model's posterior samples ({rundir}/posterior_samples.npz), although "
+                                  f"train_info.json records no divergence: delete {rundir} and rerun",
+                          reference=f"the reference posterior of task {task.label()}, not the model's "
+                                    f"samples: check the task's settings") from None
     if "calibration_samples" in post:   # tasks with a calibration set only
         for name, value in M.calibration_rows(post["calibration_samples"], post["calibration_x"]).items():
             add(name, value)
@@ -286,6 +293,14 @@ def _check_dims(path, got: dict, want: dict) -> None:
     bad = [f"'{k}' has dimension {got[k]}, the task's is {want[k]}" for k in want if got[k] != want[k]]
     if bad:
         raise DamagedFile(path, f"as a run file of this task, {'; '.join(bad)}", REBUILD_DELETE)
+
+
+def _blamed(err: M.MetricInputError, where: str, samples: str, reference: str) -> M.MetricInputError:
+    """``err`` prefixed with ``where`` and followed by whose draws are at fault (``samples``: the
+    metric's first argument, ``reference``: its second)."""
+    whose = {"samples": samples, "reference": reference}.get(err.argument)
+    return M.MetricInputError(f"{where}: {err}" + (f". The non-finite draws are {whose}" if whose else ""),
+                              err.argument)
 
 
 FLOOR_SEED = 4_000_037   # the independent exact draws of the noise floors
@@ -318,8 +333,13 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=
             for r in range(repeats):
                 rng = np.random.default_rng([FLOOR_SEED, n, k, r])
                 a, b = task.perfect_sample(k, n, rng), task.reference_posterior(k, n, rng)
-                vals = {name: M.POSTERIOR_METRICS[name](a, b) for name in names}
-                vals.update(task.posterior_extra_metrics(k, a, b))
+                try:
+                    vals = {name: M.POSTERIOR_METRICS[name](a, b) for name in names}
+                    vals.update(task.posterior_extra_metrics(k, a, b))
+                except M.MetricInputError as err:
+                    raise _blamed(err, f"noise floor of task {task.label()}, condition {cid!r}, n = {n}",
+                                  samples="the task's own exact draws (perfect_sample), not a model's",
+                                  reference="the task's reference posterior, not a model's samples") from None
                 rows += [{"task": task_name, "condition": cid, "metric": m, "n": n, "repeat": r,
                           "value": float(v)} for m, v in vals.items() if np.isfinite(float(v))]
         log(f"[{task_name}] floor at n = {n}: {len(ids)} conditions x {repeats} repeats")

@@ -348,6 +348,10 @@ def test_configfile_cli(tmp_path, root, capsys):
     over.write_text("tasks:\n  gmm:\n    modes: {centres: [[0, 0], [1, 1]]}\n")
     assert configfile_main([str(root / "config" / "smoke.yaml"), str(over)]) == 1
     assert "'tasks.gmm.modes.radius': has no effect" in capsys.readouterr().err
+    over.write_text("report_dir: report\n")   # the committed report is config/config.yaml's alone
+    assert configfile_main([str(root / "config" / "smoke.yaml"), str(over)]) == 1
+    assert "config key 'report_dir': 'report' is outside results/smoke/" in capsys.readouterr().err
+    assert configfile_main([str(root / "config" / "config.yaml")]) == 0
 
 
 def test_paper_figures_config_runs_one_seed_of_the_papers_pictures(root):
@@ -375,3 +379,57 @@ def test_full_config_has_five_seeds_where_a_verdict_tests_a_difference(full_conf
               ("inn", "wx_10"), ("ours", "eps_0.05"), ("ours", "eps_0.2"), ("ours", "pad_0.2")]
     for mv in tested:
         assert len(seeds[("gmm", *mv)]) >= 5, mv
+
+
+# --- non-finite numbers and folder names --------------------------------------------------------
+def _methods_with(key):
+    from flowbench.methods import METHODS
+    return sorted(m for m, cls in METHODS.items() if key in cls.PARAMS)
+
+
+# (YAML overlay over config/smoke.yaml, the key path named, the value shown)
+NON_FINITE = [
+    ("methods: {ours: {variants: {x: {eps: .nan}}}}", "methods.ours.variants.x.eps", "nan"),
+    ("methods: {ours: {base: {clamp: .inf}}}", "methods.ours.base.clamp", "inf"),
+    ("methods: {inn: {base: {weights: {z: -.inf}}}}", "methods.inn.base.weights.z", "-inf"),
+    ("methods: {inn: {base: {y_noise: .NaN}}}", "methods.inn.base.y_noise", "nan"),
+    ("methods: {inn: {base: {betas: [0.8, .inf]}}}", "methods.inn.base.betas.1", "inf"),
+    ("methods: {inn: {variants: {full: {ramp: {speed: .inf}}}}}", "methods.inn.variants.full.ramp.speed", "inf"),
+    ("tasks: {gmm: {modes: {std: .nan}}}", "tasks.gmm.modes.std", "nan"),
+    ("tasks: {gmm: {modes: {radius: .nan}}}", "tasks.gmm.modes.radius", "nan"),
+    ("tasks: {gaussian_linear: {noise_var: .inf}}", "tasks.gaussian_linear.noise_var", "inf"),
+    ("images: {autoencoder: {lr: .inf}}", "images.autoencoder.lr", "inf"),
+    ("images: {ours: {eps: .nan}}", "images.ours.eps", "nan"),
+] + [(f"methods: {{{m}: {{base: {{lr: .inf}}}}}}", f"methods.{m}.base.lr", "inf") for m in _methods_with("lr")]
+
+
+@pytest.mark.parametrize("overlay,key,shown", NON_FINITE)
+def test_non_finite_number_is_refused_naming_the_key(smoke_config, tmp_path, overlay, key, shown):
+    from flowbench.config import deep_merge
+    f = tmp_path / "extra.yaml"
+    f.write_text(overlay + "\n")
+    cfg = deep_merge(smoke_config, read_config_file(f))
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    assert str(err.value).startswith(f"config key '{key}': {shown} is not a finite number"), str(err.value)
+
+
+def test_every_method_learning_rate_is_covered():
+    from flowbench.methods import METHODS
+    # NON_FINITE holds every registered method's learning rate (a new one is covered by registering)
+    assert _methods_with("lr") == sorted(METHODS)
+
+
+@pytest.mark.parametrize("mutate,words", [
+    (lambda c: c.update(name="smoke\n"), ["config key 'name'", "'smoke\\n'", "results/<name>/"]),
+    (lambda c: c["tasks"].update({"g\n": c["tasks"].pop("gmm")}), ["config key 'tasks'", "'g\\n'"]),
+    (lambda c: c["methods"]["ours"]["variants"].update({"..": {}}), ["'methods.ours.variants'", "'..'"]),
+    (lambda c: c["methods"]["ours"]["variants"].update({".hidden": {}}), ["'.hidden'", "not start with '.'"]),
+])
+def test_names_of_folders_are_matched_whole(smoke_config, mutate, words):
+    cfg = copy.deepcopy(smoke_config)
+    mutate(cfg)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    for w in words:
+        assert w in str(err.value), str(err.value)

@@ -116,3 +116,19 @@ def test_bad_config_stops_before_any_job(tmp_path):
     out = res.stdout + res.stderr
     assert "Invalid configuration" in out and "papr" in out and "allowed" in out
     assert not (repo / f"{SMOKE}/gmm").exists()
+
+
+def test_report_dir_outside_results_name_stops_before_any_job(tmp_path):
+    """`--configfile config/smoke.yaml extra.yaml`, extra.yaml one line `report_dir: report`: refused
+    before any job, the committed report untouched (flowbench.outputs)."""
+    from tests.conftest import ROOT
+    repo = copy_repo(ROOT, tmp_path / "repo")
+    committed = tree_digest(repo / "report")
+    (repo / "extra.yaml").write_text("report_dir: report\n")
+    res = snakemake(repo, "--configfile", "config/smoke.yaml", "extra.yaml", timeout=300)
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "Invalid configuration: config key 'report_dir': 'report' is outside results/smoke/" in out
+    assert "Only config/config.yaml read alone" in out
+    assert tree_digest(repo / "report") == committed
+    assert not (repo / SMOKE).exists()

@@ -8,7 +8,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from .base import REFERENCE_SEED, TASK_KINDS, Task, register_task
+from .base import REFERENCE_SEED, TASK_KINDS, NonFiniteReference, Task, register_task
 
 for _mod in pkgutil.iter_modules(__path__):
     if _mod.name != "base":
@@ -41,11 +41,14 @@ def load_task(config: dict, task_name: str, reference=None):
     one (``reference``, else the workflow's path, ``reference_path``)."""
     tcfg = config["tasks"][task_name]
     if not task_class(tcfg.get("kind", "gmm")).reference_file:
-        return make_task(tcfg)
-    return make_task(tcfg, reference=reference if reference is not None else reference_path(config, task_name))
+        task = make_task(tcfg)
+    else:
+        task = make_task(tcfg, reference=reference if reference is not None else reference_path(config, task_name))
+    task.name = task_name
+    return task
 
 
 GaussianMixtureTask = TASK_KINDS["gmm"]
 
-__all__ = ["REFERENCE_SEED", "TASK_KINDS", "GaussianMixtureTask", "Task", "load_task", "make_task",
-           "reference_path", "register_task", "task_class"]
+__all__ = ["REFERENCE_SEED", "TASK_KINDS", "GaussianMixtureTask", "NonFiniteReference", "Task", "load_task",
+           "make_task", "reference_path", "register_task", "task_class"]

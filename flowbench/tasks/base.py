@@ -12,6 +12,8 @@ Nothing outside a task knows whether its conditions are class labels or continuo
   at, with one string id each (the ``condition`` column of ``metrics.csv``).
 - ``reference_posterior(k, n, rng=None) -> [n, x_dim]``: n exact draws of p(x | y_k), the same for
   every method and seed (with ``rng``: an independent draw, for the finite-sample noise floor);
+  it and ``perfect_sample`` never return NaN or inf: every subclass's own definitions are wrapped
+  (``NonFiniteReference`` names the task, the condition and that it is the reference);
   ``posterior_extra_metrics(k, samples, reference)``: task-specific numbers per condition.
 - ``test_set() -> (x [N, x_dim], y [N, y_dim])``: a fixed draw for the forward predictor.
 - ``forward_metrics(y_hat, y) -> {name: value}``: how good the forward predictor ``y_hat`` of the
@@ -33,6 +35,7 @@ declares its config keys in ``PARAMS`` (:class:`flowbench.params.Param`); the co
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +76,35 @@ TASK_PARAMS = {
 }
 
 
+class NonFiniteReference(ValueError):
+    """A task's reference posterior (its exact sampler or its reference file) gave NaN or inf:
+    the task, not a model, is at fault, and nothing is scored against it."""
+
+
+#: the draws of each checked sampler, as the error names them
+_DRAWS = {"reference_posterior": "the reference posterior's draws",
+          "perfect_sample": "the exact draws of the noise floor (perfect_sample)"}
+
+
+def _finite_draws(fn, what: str):
+    """``fn`` (a task's ``reference_posterior`` or ``perfect_sample``), refusing non-finite draws."""
+    @functools.wraps(fn)
+    def checked(self, k, n, *args, **kwargs):
+        x = fn(self, k, n, *args, **kwargs)
+        ok = np.isfinite(x)
+        if not ok.all():
+            bad = int((~ok).reshape(len(x), -1).any(axis=1).sum())
+            raise NonFiniteReference(
+                f"task {self.label()}: {_DRAWS[what]} at condition {self.condition_id(k)!r} hold "
+                f"NaN or inf ({bad} of {len(x)} draws). This is the task's reference ({self.reference_source()}), "
+                f"not a model's samples, so nothing can be scored against it: check the task's "
+                f"settings (a scale so large or small that float32 overflows)")
+        return x
+
+    checked.checks_finite = True
+    return checked
+
+
 def register_task(cls):
     """Class decorator: make ``cls`` the task of config ``kind: <cls.kind>``."""
     if cls.kind in TASK_KINDS and TASK_KINDS[cls.kind] is not cls:
@@ -106,6 +138,30 @@ class Task:
     reference_file = False
     #: the task's own per-condition numbers (``posterior_extra_metrics``) shown beside W2
     summary_metrics: tuple[str, ...] = ()
+    #: the task's key under ``tasks`` in the config (set by ``flowbench.tasks.load_task``)
+    name: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for what in _DRAWS:
+            fn = cls.__dict__.get(what)
+            if fn is not None and not getattr(fn, "checks_finite", False):
+                setattr(cls, what, _finite_draws(fn, what))
+
+    def label(self) -> str:
+        """How errors name the task: its config key and kind."""
+        return f"{self.name!r} (kind {self.kind!r})" if self.name else f"of kind {self.kind!r}"
+
+    def condition_id(self, k: int) -> str:
+        """The id of evaluation condition ``k`` (``evaluation_conditions``), for messages."""
+        try:
+            return str(self.evaluation_conditions()[0][k])
+        except Exception:  # a message must not fail: the index then
+            return str(k)
+
+    def reference_source(self) -> str:
+        """Where the reference posterior comes from, for messages."""
+        return "its exact sampler"
 
     # --- construction and config checks (before any job) ----------------------------------
     @classmethod
@@ -140,6 +196,9 @@ class Task:
         whose reference is itself such a draw; a kind whose reference is stratified (the
         mixture, exact mode proportions) overrides it."""
         return self.reference_posterior(k, n, rng)
+
+    # the default is checked too (the subclasses' own definitions are wrapped by __init_subclass__)
+    perfect_sample = _finite_draws(perfect_sample, "perfect_sample")
 
     def posterior_extra_metrics(self, k: int, samples: np.ndarray, reference: np.ndarray) -> dict[str, float]:
         """Task-specific per-condition numbers beside the distances (the mixture: mode weights

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..params import resolved
 from ..records import read_npz
-from .base import TASK_PARAMS, Task
+from .base import TASK_PARAMS, NonFiniteReference, Task
 from .simulator_params import SIMULATION_PARAMS, simulation_params
 
 OBSERVATION_SEED = 20210707   # the K evaluation observations (the same for every method and seed)
@@ -301,6 +301,9 @@ class SimulatorTask(Task):
             f"radius {out['radius'].min():.4g}..{out['radius'].max():.4g}")
         return out
 
+    def reference_source(self) -> str:
+        return f"the reference file {self._reference_path}"
+
     def attach_reference(self, path) -> None:
         """Use the reference file at ``path`` (read when first needed)."""
         path = Path(path)
@@ -330,6 +333,11 @@ class SimulatorTask(Task):
                 diff = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
                 raise StaleReference(f"{p} was built for other task settings ({', '.join(diff)} "
                                      f"differ); delete it and rerun")
+            bad = [self.condition_id(k) for k in range(len(ref["x"])) if not np.isfinite(ref["x"][k]).all()]
+            if bad:
+                raise NonFiniteReference(f"{p}: the reference file of task {self.label()} holds NaN or inf "
+                                         f"draws at condition(s) {bad}; it is the task's reference (rejection "
+                                         f"ABC), not a model's samples: delete it and rerun (rule reference_task)")
             self._ref = ref
         return self._ref
 

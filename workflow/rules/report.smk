@@ -16,8 +16,9 @@ from flowbench.config import digest
 from flowbench.images.names import configured_flows, flow_figures
 from flowbench.report import report_outputs
 
-# report/ (committed) for the full config; results/<name>/report/ for any config that names no
-# report_dir, so a smoke or a trial run never overwrites the committed report
+# report/ (committed) for config/config.yaml read alone; a folder under results/<name>/ for any
+# other config (the Snakefile refuses anything else: flowbench/outputs.py), so a smoke or a trial
+# run never overwrites the committed report
 REPORT_DIR = config["report_dir"].rstrip("/")
 
 # Snakemake's own HTML report (`snakemake --report report/report.html`): its front page.
