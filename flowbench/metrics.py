@@ -90,11 +90,25 @@ def mmd(X, Y, bandwidth: float | None = None) -> float:
     return float(sxx + syy - 2 * kxy.mean())
 
 
-def c2st(X, Y, seed: int = 0, n_folds: int = 5, epochs: int = 200, max_n: int = 2000) -> float:
+# C2ST trains its k fold classifiers as one batched model (stacked weights, torch.baddbmm) up to
+# this dimension and one after another above it: the same networks, initialisation, loss and Adam
+# updates either way, so the two differ only by float rounding. Measured (notes/bench_c2st.py,
+# one thread, the two interleaved; README "Cost of the full run"): batched is faster at d = 2
+# (the mixtures), no faster at d = 3-4 and slower at d = 6-10, where the folds' matrix products,
+# not the per-step overhead, set the time.
+C2ST_BATCHED_MAX_DIM = 2
+
+
+def c2st(X, Y, seed: int = 0, n_folds: int = 5, epochs: int = 200, max_n: int = 2000,
+         batched: bool | None = None) -> float:
     """Classifier two-sample test accuracy (0.5: indistinguishable, 1.0: separable).
 
     Uses at most ``max_n`` samples of each set. The MLP (two hidden layers of 10*dim ReLU units,
-    Adam, full-batch) is trained per fold; the mean held-out accuracy is returned.
+    Adam, full-batch) is trained per fold; the mean held-out accuracy is returned (sbibm's C2ST,
+    Lueckmann et al. 2021, arXiv:2101.04653, Sec. 2). ``batched``: train the folds' networks as
+    one stacked model (None: up to ``C2ST_BATCHED_MAX_DIM`` dimensions); each fold's network sees
+    only its own loss, and Adam is elementwise, so this is the same computation as one network
+    after another, in another summation order.
     """
     X, Y = _check(X, Y, "c2st")
     rng = np.random.default_rng(seed)
@@ -108,16 +122,32 @@ def c2st(X, Y, seed: int = 0, n_folds: int = 5, epochs: int = 200, max_n: int = 
     folds = np.array_split(np.arange(len(data)), n_folds)
     d = data.shape[1]
     g = torch.Generator().manual_seed(seed)
-    accs = []
-    for f in folds:
-        test = torch.from_numpy(f)
-        train = torch.from_numpy(np.setdiff1d(np.arange(len(data)), f))
+    # each fold's initial parameters, drawn in the same order either way: the Linear layers'
+    # (weight [out, in], bias [out]) of d -> 10d -> 10d -> 1, uniform(-1, 1) / sqrt(last dim)
+    shapes = [(10 * d, d), (10 * d,), (10 * d, 10 * d), (10 * d,), (1, 10 * d), (1,)]
+    inits = [[torch.empty(sh).uniform_(-1, 1, generator=g).mul_(1 / np.sqrt(max(sh[-1], 1)))
+              for sh in shapes] for _ in folds]
+    splits = [(torch.from_numpy(np.setdiff1d(np.arange(len(data)), f)), torch.from_numpy(f))
+              for f in folds]
+    if batched is None:
+        batched = d <= C2ST_BATCHED_MAX_DIM
+    run = _c2st_folds_batched if batched else _c2st_folds_loop
+    logits = run(data, target, splits, inits, epochs)
+    return float(np.mean([float(((lg > 0).float() == target[test]).float().mean())
+                          for lg, (_, test) in zip(logits, splits)]))
+
+
+def _c2st_folds_loop(data, target, splits, inits, epochs) -> list[torch.Tensor]:
+    """Each fold's network trained on its own, one after another; the held-out rows' logits."""
+    out = []
+    for (train, test), init in zip(splits, inits):
+        d = data.shape[1]
         net = torch.nn.Sequential(torch.nn.Linear(d, 10 * d), torch.nn.ReLU(),
                                   torch.nn.Linear(10 * d, 10 * d), torch.nn.ReLU(),
                                   torch.nn.Linear(10 * d, 1))
         with torch.no_grad():
-            for p in net.parameters():
-                p.uniform_(-1, 1, generator=g).mul_(1 / np.sqrt(max(p.shape[-1], 1)))
+            for p, v in zip(net.parameters(), init):
+                p.copy_(v)
         opt = torch.optim.Adam(net.parameters(), lr=1e-2)
         xt, yt = data[train], target[train]
         for _ in range(epochs):
@@ -126,9 +156,49 @@ def c2st(X, Y, seed: int = 0, n_folds: int = 5, epochs: int = 200, max_n: int = 
             loss.backward()
             opt.step()
         with torch.no_grad():
-            pred = (net(data[test]).squeeze(1) > 0).float()
-        accs.append(float((pred == target[test]).float().mean()))
-    return float(np.mean(accs))
+            out.append(net(data[test]).squeeze(1))
+    return out
+
+
+def _stack_rows(data, index_sets):
+    """``data`` rows of each index set, zero-padded to the longest: ``[k, n_max, ...]`` and the
+    mask ``[k, n_max]`` of the real rows."""
+    n_max = max(len(i) for i in index_sets)
+    out = data.new_zeros((len(index_sets), n_max, *data.shape[1:]))
+    mask = torch.zeros(len(index_sets), n_max)
+    for j, i in enumerate(index_sets):
+        out[j, : len(i)] = data[i]
+        mask[j, : len(i)] = 1
+    return out, mask
+
+
+def _c2st_folds_batched(data, target, splits, inits, epochs) -> list[torch.Tensor]:
+    """The k folds' networks as one stacked model: weights ``[k, in, out]``, ``torch.baddbmm``.
+    The loss is the sum over folds of each fold's mean BCE over its own training rows (padding
+    rows masked out), so each fold's parameters get their own fold's gradient, and Adam's
+    elementwise update is the per-fold update. Returns the held-out rows' logits per fold."""
+    params = [torch.stack([init[i].T if init[i].dim() == 2 else init[i].unsqueeze(0) for init in inits])
+              .contiguous().requires_grad_() for i in range(len(inits[0]))]
+    w1, b1, w2, b2, w3, b3 = params
+    opt = torch.optim.Adam(params, lr=1e-2)
+
+    def logits(x):
+        h = torch.relu(torch.baddbmm(b1, x, w1))
+        h = torch.relu(torch.baddbmm(b2, h, w2))
+        return torch.baddbmm(b3, h, w3).squeeze(2)
+
+    xt, mask = _stack_rows(data, [tr for tr, _ in splits])
+    yt, _ = _stack_rows(target, [tr for tr, _ in splits])
+    weight = mask / mask.sum(1, keepdim=True)
+    for _ in range(epochs):
+        opt.zero_grad()
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits(xt), yt, reduction="none")
+        (bce * weight).sum().backward()
+        opt.step()
+    xs, _ = _stack_rows(data, [te for _, te in splits])
+    with torch.no_grad():
+        held_out = logits(xs)
+    return [held_out[j, : len(te)] for j, (_, te) in enumerate(splits)]
 
 
 def accuracy(pred_labels, true_labels) -> float:

@@ -306,13 +306,23 @@ def _blamed(err: M.MetricInputError, where: str, samples: str, reference: str) -
 FLOOR_SEED = 4_000_037   # the independent exact draws of the noise floors
 
 
-def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=None) -> pd.DataFrame:
+# the metrics whose floor is read at the probe's sample size: W2 only (``probe_threshold``, the
+# report's time-to-quality threshold ``report.claims.speed.time_threshold``, the W2-vs-time
+# figure ``plots.w2_vs_time``); every other reader takes the floor at n_eval
+PROBE_FLOOR_METRICS = ("w2",)
+
+
+def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=None,
+                probe_metrics=PROBE_FLOOR_METRICS) -> pd.DataFrame:
     """The finite-sample floor of every posterior metric: its value between two independent exact
-    samples of the same size, at each evaluation condition, for each sample size the task scores
-    at (``n_eval``, and the probe's ``probe_n`` when probing), over ``repeats`` pairs. The first
-    is drawn as a perfect sampler draws (``Task.perfect_sample``: independent draws), the second
-    as the reference is (stratified by mode on the mixture), so the floor is what a perfect
-    sampler scores against the reference.
+    samples of the same size, at each evaluation condition, over ``repeats`` pairs, at the size
+    the task scores at (``n_eval``: every metric and the task's own per-condition numbers) and at
+    the probe's ``probe_n`` when probing (only ``probe_metrics``, the ones read there; None: every
+    metric, as at n_eval). The first sample is drawn as a perfect sampler draws
+    (``Task.perfect_sample``: independent draws), the second as the reference is (stratified by
+    mode on the mixture), so the floor is what a perfect sampler scores against the reference.
+    Each (size, condition, repeat) has its own seed, so a row's value does not depend on which
+    other rows are computed.
 
     A perfect sampler scores about this; a threshold below it cannot be passed by anyone, and a
     difference of two methods smaller than its spread is noise. Rows: task, condition, metric,
@@ -325,24 +335,34 @@ def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=
     names = tcfg.get("metrics", list(M.POSTERIOR_METRICS))
     only = (config.get("noise_floor") or {}).get("metrics")
     names = [m for m in names if only is None or m in only]
-    sizes = sorted({int(tcfg.get("n_eval", 2000))}
-                   | ({int(tcfg["train"].get("probe_n", 500))} if tcfg["train"].get("probe_every") else set()))
+    n_eval = int(tcfg.get("n_eval", 2000))
+    # size -> (metrics, whether the task's own per-condition numbers are computed)
+    plan = {n_eval: (names, True)}
+    if tcfg["train"].get("probe_every"):
+        n_probe = int(tcfg["train"].get("probe_n", 500))
+        if n_probe not in plan:
+            at_probe = [m for m in names if probe_metrics is None or m in probe_metrics]
+            if at_probe or probe_metrics is None:
+                plan[n_probe] = (at_probe, probe_metrics is None)
     rows = []
-    for n in sizes:
+    for n in sorted(plan):
+        metric_names, extra = plan[n]
         for k, cid in enumerate(ids):
             for r in range(repeats):
                 rng = np.random.default_rng([FLOOR_SEED, n, k, r])
                 a, b = task.perfect_sample(k, n, rng), task.reference_posterior(k, n, rng)
                 try:
-                    vals = {name: M.POSTERIOR_METRICS[name](a, b) for name in names}
-                    vals.update(task.posterior_extra_metrics(k, a, b))
+                    vals = {name: M.POSTERIOR_METRICS[name](a, b) for name in metric_names}
+                    if extra:
+                        vals.update(task.posterior_extra_metrics(k, a, b))
                 except M.MetricInputError as err:
                     raise _blamed(err, f"noise floor of task {task.label()}, condition {cid!r}, n = {n}",
                                   samples="the task's own exact draws (perfect_sample), not a model's",
                                   reference="the task's reference posterior, not a model's samples") from None
                 rows += [{"task": task_name, "condition": cid, "metric": m, "n": n, "repeat": r,
                           "value": float(v)} for m, v in vals.items() if np.isfinite(float(v))]
-        log(f"[{task_name}] floor at n = {n}: {len(ids)} conditions x {repeats} repeats")
+        what = ", ".join(metric_names) + (" and the task's own numbers" if extra else "")
+        log(f"[{task_name}] floor at n = {n} ({what}): {len(ids)} conditions x {repeats} repeats")
     return pd.DataFrame(rows, columns=["task", "condition", "metric", "n", "repeat", "value"])
 
 

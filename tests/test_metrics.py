@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from flowbench import metrics as M
 
@@ -44,10 +45,57 @@ def test_mmd_near_zero_same_distribution_grows_with_shift():
     assert M.mmd(X, Y + 0.5) > M.mmd(X, Y + 0.1) > same
 
 
-def test_c2st_chance_and_separable():
+@pytest.mark.parametrize("batched", [False, True])
+def test_c2st_chance_and_separable_either_way(batched):
     X, Y = gauss(1000, [0, 0], np.eye(2), 0), gauss(1000, [0, 0], np.eye(2), 1)
-    assert abs(M.c2st(X, Y) - 0.5) < 0.06
-    assert M.c2st(X, Y + 4.0) > 0.97
+    assert abs(M.c2st(X, Y, batched=batched) - 0.5) < 0.06
+    assert M.c2st(X, Y + 4.0, batched=batched) > 0.97
+
+
+def _c2st_inputs(n, d, seed, shift=0.3):
+    X = gauss(n, np.zeros(d), np.eye(d), seed)
+    Y = gauss(n + 7, np.full(d, shift / np.sqrt(d)), np.eye(d), seed + 100)   # unequal folds
+    return X, Y
+
+
+@pytest.mark.parametrize("d", [2, 4])
+def test_c2st_batched_folds_train_the_per_fold_networks(monkeypatch, d):
+    """After a few epochs (before float rounding has grown) the batched folds' held-out logits are
+    the per-fold networks' to float32 tolerance: the same initialisation, losses and updates."""
+    X, Y = _c2st_inputs(303, d, 0)
+    seen = {}
+    for name in ("_c2st_folds_loop", "_c2st_folds_batched"):
+        fn = getattr(M, name)
+        monkeypatch.setattr(M, name, lambda *a, _fn=fn, _name=name: seen.setdefault(_name, _fn(*a)))
+    for batched in (False, True):
+        M.c2st(X, Y, seed=3, epochs=15, batched=batched)
+    loop, bat = seen["_c2st_folds_loop"], seen["_c2st_folds_batched"]
+    assert len(loop) == len(bat) == 5 and len({len(v) for v in loop}) == 2
+    for a, b in zip(loop, bat):
+        assert a.shape == b.shape
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4), float((a - b).abs().max())
+    assert max(float(v.std()) for v in loop) > 1e-2   # the networks have moved from their init
+
+
+def test_c2st_batched_accuracy_within_its_seed_spread():
+    """At the full 200 epochs, over seeds, the batched C2ST's accuracy on fixed inputs (d = 2,
+    where the default batches) is the per-fold one's within C2ST's own spread over seeds."""
+    X, Y = _c2st_inputs(400, 2, 1, shift=1.0)
+    loop = np.array([M.c2st(X, Y, seed=s, batched=False) for s in range(4)])
+    bat = np.array([M.c2st(X, Y, seed=s, batched=True) for s in range(4)])
+    spread = max(float(loop.std(ddof=1)), 0.005)
+    assert abs(bat.mean() - loop.mean()) <= spread
+    assert np.abs(bat - loop).max() <= 3 * spread
+    assert loop.mean() > 0.55   # a real difference to detect
+
+
+def test_c2st_default_batches_only_up_to_the_cut(monkeypatch):
+    calls = []
+    monkeypatch.setattr(M, "_c2st_folds_batched", lambda *a: calls.append("batched") or M._c2st_folds_loop(*a))
+    for d in (M.C2ST_BATCHED_MAX_DIM, M.C2ST_BATCHED_MAX_DIM + 1):
+        X, Y = _c2st_inputs(60, d, 2)
+        M.c2st(X, Y, epochs=2)
+    assert calls == ["batched"]
 
 
 @pytest.mark.parametrize("fn", [M.w2, M.sliced_w2, M.mmd, M.c2st])

@@ -169,6 +169,40 @@ def test_noise_floor_rows_and_shrinking_with_n(smoke_config):
     assert pd_equal
 
 
+@pytest.mark.parametrize("task_name", ["gmm", "gaussian_linear"])
+def test_noise_floor_keeps_every_row_its_readers_read(smoke_config, tmp_path, task_name):
+    """The floor computes at the probe's size only W2: the rows at n_eval (every metric and the
+    task's own numbers) and W2 at probe_n are those of the floor of every metric at both sizes,
+    value for value, and so is everything its readers take from it (the probe threshold of
+    evaluate_run, C6's time threshold, the W2 floor of C1 and the figures, each metric's floor)."""
+    from flowbench.pipeline import noise_floor, probe_threshold
+    from flowbench.plots import task_floor
+    from flowbench.report.claims.speed import time_threshold
+    from flowbench.report.stats import floor_mean, floor_table
+    cfg = validate_config(smoke_config)
+    n_eval, n_probe = cfg["tasks"][task_name]["n_eval"], cfg["tasks"][task_name]["train"]["probe_n"]
+    assert n_probe != n_eval and cfg["tasks"][task_name]["train"]["probe_every"]
+    new = noise_floor(cfg, task_name, 2)
+    every = noise_floor(cfg, task_name, 2, probe_metrics=None)   # every metric at both sizes
+    key = ["task", "condition", "metric", "n", "repeat"]
+    read = every[(every.n == n_eval) | (every.metric == "w2")]
+    assert len(read) < len(every)   # the probe size had more rows
+    assert set(new.n) == {n_eval, n_probe} and set(new[new.n == n_probe].metric) == {"w2"}
+    got = new.sort_values(key).reset_index(drop=True)
+    want = read.sort_values(key).reset_index(drop=True)
+    assert got[key].equals(want[key]) and np.array_equal(got["value"].to_numpy(), want["value"].to_numpy())
+    for name, df in (("new", new), ("every", every)):
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    assert probe_threshold(cfg, task_name, tmp_path / "new.csv") == probe_threshold(cfg, task_name, tmp_path / "every.csv")
+    assert time_threshold(new, task_name) == time_threshold(every, task_name)
+    assert task_floor(new, task_name) == task_floor(every, task_name)
+    assert task_floor(new, task_name, n_probe) == task_floor(every, task_name, n_probe)
+    for metric in set(every.metric):
+        assert floor_mean(new, task_name, metric) == floor_mean(every, task_name, metric)
+    t_new, t_every = floor_table(new), floor_table(every)
+    assert t_new.equals(t_every.merge(t_new[["task", "metric", "n"]]))
+
+
 def test_floor_is_what_a_perfect_sampler_scores_against_the_stratified_reference():
     """The floor's first sample is drawn as a perfect sampler draws (independent mode picks), the
     second as the reference is (stratified): on a label of several modes the floor includes the

