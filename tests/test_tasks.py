@@ -192,7 +192,7 @@ def test_noise_floor_keeps_every_row_its_readers_read(smoke_config, tmp_path, ta
     want = read.sort_values(key).reset_index(drop=True)
     assert got[key].equals(want[key]) and np.array_equal(got["value"].to_numpy(), want["value"].to_numpy())
     for name, df in (("new", new), ("every", every)):
-        df.to_csv(tmp_path / f"{name}.csv", index=False)
+        write_csv(tmp_path / f"{name}.csv", df)
     assert probe_threshold(cfg, task_name, tmp_path / "new.csv") == probe_threshold(cfg, task_name, tmp_path / "every.csv")
     assert time_threshold(new, task_name) == time_threshold(every, task_name)
     assert task_floor(new, task_name) == task_floor(every, task_name)
