@@ -108,6 +108,22 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
                 pass  # no forward predictor for these conditions: no forward metric
     sample_seconds = time.perf_counter() - t0
     calibration, cal_seconds = calibration_samples(task, model, dev, res.diverged)
+    # A model that trained with finite losses can still draw NaN or inf samples (an INN or flow
+    # pushed outside its numerically stable range). Such a run fails at sampling: its draws are
+    # recorded as NaN throughout and the run as diverged, so it is counted, never scored on the
+    # finite part of its draws.
+    failed = {"posterior_samples": _nonfinite_rows(samples),
+              "calibration_samples": _nonfinite_rows(calibration.get("calibration_samples"))}
+    failed = {k: v for k, v in failed.items() if v}
+    if failed:
+        samples = np.full_like(samples, np.nan)
+        if "calibration_samples" in calibration:
+            calibration["calibration_samples"] = np.full_like(calibration["calibration_samples"], np.nan)
+        res.mark_sampling_failure()
+        log(f"[{task_name}/{method}/{variant}/seed{seed}] non-finite draws after a finite training "
+            f"({', '.join(f'{v} row(s) of {k}' for k, v in failed.items())}): recorded as diverged at sampling")
+    if not np.all(np.isfinite(y_hat)):
+        y_hat = np.full_like(y_hat, np.nan)   # NaN throughout: no forward metric for this run
     write_npz(outdir / "posterior_samples.npz", condition_ids=np.asarray(ids), conditions=conds,
               samples=samples.astype(np.float32), **calibration)
     write_npz(outdir / "predictions.npz", x=x_test, y=y_test, y_hat=y_hat.astype(np.float32))
@@ -118,10 +134,20 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
             "n_eval": int(n_eval), "n_parameters": sum(p.numel() for p in model.parameters())}
     if calibration:
         info["calibration_seconds"] = cal_seconds
+    if failed:
+        info["nonfinite_sample_rows"] = failed
     write_json(outdir / "train_info.json", info)
     log(f"done: {res.steps_done} steps, {res.seconds_per_iteration:.3f} s/iteration"
         + (f", DIVERGED at step {res.diverged_step}" if res.diverged else ""))
     return info
+
+
+def _nonfinite_rows(samples) -> int:
+    """How many conditions (first axis) of ``samples [k, n, d]`` hold a NaN or inf draw (0 for
+    ``None``)."""
+    if samples is None:
+        return 0
+    return int((~np.isfinite(samples)).reshape(len(samples), -1).any(axis=1).sum())
 
 
 def calibration_samples(task, model, dev, diverged: bool) -> tuple[dict, float]:

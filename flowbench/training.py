@@ -29,6 +29,11 @@ class TrainResult:
     def seconds_per_iteration(self) -> float:
         return self.seconds / max(self.steps_done, 1)
 
+    def mark_sampling_failure(self) -> None:
+        """The model trained with finite losses but drew non-finite samples: the run counts as
+        diverged at its last step (``steps_done``), its last finite loss kept."""
+        self.diverged, self.diverged_step = True, self.steps_done
+
     def info(self) -> dict:
         return {"diverged": self.diverged, "diverged_step": self.diverged_step,
                 "last_finite_loss": self.last_finite_loss, "seconds": self.seconds,

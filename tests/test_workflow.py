@@ -101,8 +101,12 @@ def test_same_seed_same_metrics(smoke_copy):
     b = after[~after.metric.isin(timing)].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
     other = pd.read_json(repo / f"{SMOKE}/gmm/ours/paper/seed1/metrics.json")
-    o = other[~other.metric.isin(timing)].reset_index(drop=True)
-    assert not np.allclose(o.value.values, a.value.values)
+    o = other[~other.metric.isin(timing)]
+    # Another seed gives other numbers. A metric undefined for one seed has no row there, so the
+    # rows are compared where both seeds have one (the same condition and metric).
+    both = a.merge(o, on=["condition", "metric"], suffixes=("_0", "_1"))
+    assert len(both) >= 0.8 * len(a)
+    assert not np.allclose(both.value_0.values, both.value_1.values)
 
 
 def test_bad_config_stops_before_any_job(tmp_path):
