@@ -64,7 +64,8 @@ MEASURED: dict[str, Measured] = {
     "aggregate_task": Measured(400, 1, "smoke-slurm: 846 MB srun step (pandas)"),
     "reference_task": Measured(500, 10, "estimate: rejection ABC streamed in chunks; the full "
                                         "config's pool of 10^8 draws takes minutes"),
-    "figure_task": Measured(400, 1, "smoke-slurm: 847 MB srun step (matplotlib)"),
+    "figure_task": Measured(400, 3, "smoke-slurm: 847 MB srun step (matplotlib); one job draws "
+                                    "all 3-6 figures of a task (figure_task_<task>), ~20 s each"),
     "images_verify_data": Measured(
         400, 5, "smoke-slurm: 832 MB srun step; a download, if any, adds minutes"),
     "images_autoencoder": Measured(

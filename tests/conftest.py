@@ -5,9 +5,11 @@ import flowbench.io as flowbench_io
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -56,18 +58,79 @@ def image_data():
     return d if (d / "mnist").is_dir() else None
 
 
-def snakemake(cwd, *args, timeout=900, cores=2):
+def _snakemake_env(cwd) -> dict:
     env = dict(os.environ, PYTHONPATH=str(cwd))
     if image_data() is not None:
         env["FLOWBENCH_DATA"] = str(image_data())
+    return env
+
+
+def snakemake(cwd, *args, timeout=900, cores=2):
     return subprocess.run(SNAKEMAKE + ["--cores", str(cores), "--scheduler", "greedy", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+                          env=_snakemake_env(cwd), capture_output=True, text=True, timeout=timeout)
 
 
 def tree_digest(folder: Path) -> dict:
     import hashlib
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# The smoke run is the suite's longest single piece of work (~2 minutes on 2 cores, mostly the
+# jobs' interpreter start-up). It starts in the background as soon as collection shows that a test
+# needs it, and the tests that need it run last, so the unit tests run while it works.
+SMOKE_FIXTURES = {"smoke_run", "smoke_copy"}
+_BACKGROUND: dict = {}
+
+
+def _uses_smoke(item) -> bool:
+    return bool(SMOKE_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests that read the smoke run after every other (a stable sort: order kept within each
+    group)."""
+    items.sort(key=_uses_smoke)
+
+
+def _start_smoke_run():
+    """Copy the repository and start the smoke workflow in it, in the background."""
+    base = Path(tempfile.mkdtemp(prefix="flowbench-smoke-"))
+    repo = copy_repo(ROOT, base / "repo")
+    if image_data() is None:  # no MNIST here: run the smoke workflow without the image stage
+        cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+        cfg["images"]["datasets"] = []
+        (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
+    committed = tree_digest(repo / "report")
+    out, err = open(base / "stdout.log", "w"), open(base / "stderr.log", "w")
+    # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files
+    proc = subprocess.Popen(SNAKEMAKE + ["--cores", "8", "--scheduler", "greedy", "--configfile",
+                                         "config/smoke.yaml"], cwd=repo, env=_snakemake_env(repo),
+                            stdout=out, stderr=err, start_new_session=True)
+    _BACKGROUND.update(base=base, repo=repo, proc=proc, committed=committed, logs=(out, err))
+
+
+def pytest_collection_finish(session):
+    if (not session.config.option.collectonly and not os.environ.get("FLOWBENCH_SMOKE_RUN")
+            and any(_uses_smoke(i) for i in session.items)):
+        _start_smoke_run()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop a smoke run still going (a session ended early: -x, Ctrl-C) and remove its folder."""
+    if not _BACKGROUND:
+        return
+    proc = _BACKGROUND["proc"]
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+    for fh in _BACKGROUND["logs"]:
+        fh.close()
+    shutil.rmtree(_BACKGROUND["base"], ignore_errors=True)
+    _BACKGROUND.clear()
 
 
 @pytest.fixture(scope="session")
@@ -79,17 +142,17 @@ def smoke_run(tmp_path_factory):
         dst = tmp_path_factory.mktemp("smoke") / "repo"
         shutil.copytree(reuse, dst, symlinks=True, ignore=shutil.ignore_patterns("locks", ".venv", ".git"))
         return dst
-    repo = copy_repo(ROOT, tmp_path_factory.mktemp("smoke") / "repo")
-    if image_data() is None:  # no MNIST here: run the smoke workflow without the image stage
-        cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
-        cfg["images"]["datasets"] = []
-        (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
-    committed = tree_digest(repo / "report")
-    # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files
-    res = snakemake(repo, "--configfile", "config/smoke.yaml", cores=8)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    if not _BACKGROUND:   # a session whose collection did not start it (e.g. a plugin reordered)
+        _start_smoke_run()
+    proc, repo = _BACKGROUND["proc"], _BACKGROUND["repo"]
+    rc = proc.wait(timeout=1800)
+    for fh in _BACKGROUND["logs"]:
+        fh.flush()
+    stdout = (_BACKGROUND["base"] / "stdout.log").read_text()
+    stderr = (_BACKGROUND["base"] / "stderr.log").read_text()
+    assert rc == 0, stdout[-3000:] + stderr[-3000:]
     # the committed full-run report is neither rewritten nor added to by the smoke config
-    assert tree_digest(repo / "report") == committed
+    assert tree_digest(repo / "report") == _BACKGROUND["committed"]
     return repo
 
 

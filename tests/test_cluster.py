@@ -20,9 +20,23 @@ DEVICE_RULES = {r for r, m in cluster.MEASURED.items() if m.uses_device}
 
 
 def _rule_blocks(text):
-    """rule name -> its text, for every `rule NAME:` of a Snakefile."""
+    """rule name -> its text, for every `rule NAME:` of a Snakefile, and for every rule stated once
+    per task in a loop (`rule:` with `name: f"NAME_{task}"`), under NAME, its body dedented to the
+    same four spaces."""
     parts = re.split(r"^rule (\w+):\n", text, flags=re.MULTILINE)
-    return dict(zip(parts[1::2], parts[2::2]))
+    # a rule's block ends at the first line back at the left margin (a comment, a loop, a def)
+    blocks = {name: re.split(r"^(?=\S)", body, maxsplit=1, flags=re.MULTILINE)[0]
+              for name, body in zip(parts[1::2], parts[2::2])}
+    for m in re.finditer(r'^    rule:\n        name:\n            f"(\w+?)_\{\w+\}"\n(.*?)(?=^\S|\Z)', text,
+                         re.MULTILINE | re.DOTALL):
+        blocks[m.group(1)] = re.sub(r"^    ", "", m.group(2), flags=re.MULTILINE)
+    return blocks
+
+
+def sized_as(job_rule: str) -> str:
+    """The sizing a job's rule uses: its own, or for a rule stated once per task
+    (`figure_task_<task>`) the one of its loop (`figure_task`)."""
+    return next((r for r in cluster.MEASURED if job_rule.startswith(r + "_")), job_rule)
 
 
 def _declared_rules(root):
@@ -156,6 +170,7 @@ def test_dry_run_resources_cpu(workflow_copy):
     for name, threads, res in jobs:
         if name == "all":
             continue
+        name = sized_as(name)
         assert {"mem_mb", "runtime"} <= set(res), (name, res)
         assert int(res["mem_mb"]) == cluster.mem_mb(name) and int(res["runtime"]) == cluster.runtime(name)
         assert "gpu" not in res, name      # the smoke config runs on the CPU

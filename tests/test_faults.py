@@ -13,7 +13,7 @@ from flowbench.config import validate_config
 from flowbench.pipeline import evaluate_run, run_train
 from flowbench.io import CheckpointMismatch, aggregate_metrics, atomic_path, load_checkpoint, save_checkpoint, write_json
 from flowbench.methods import make_method
-from flowbench.records import DamagedFile, write_record
+from flowbench.records import DamagedFile, read_json, write_record
 from flowbench.training import train
 
 
@@ -116,19 +116,23 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 
 # --- interruption of the real workflow ---------------------------------------------------------
+RUN_FILES = ("model.pt", "train_log.csv", "train_info.json", "posterior_samples.npz", "predictions.npz",
+             "metrics.json")
+KILLED_RUNS = [f"results/smoke/gmm/ours/paper/seed{k}" for k in (0, 1)]
 
-def _start(repo):
+
+def _start(repo, *targets):
     env = dict(os.environ, PYTHONPATH=str(repo))
-    return subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/smoke.yaml"],
-                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    # the targets before --configfile, which takes every argument after it as a config file
+    return subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *targets, "--configfile",
+                             "config/smoke.yaml"], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
 
-def _wait_for_training(repo, timeout=120):
+def _wait_for_training(logs, timeout=120):
     t0 = time.time()
     while time.time() - t0 < timeout:
-        logs = list((repo / "results").rglob("train.log"))
-        if any("step" in p.read_text() for p in logs):
+        if any(p.exists() and "step" in p.read_text() for p in logs):
             return
         time.sleep(0.2)
     raise AssertionError("no training job started")
@@ -136,29 +140,40 @@ def _wait_for_training(repo, timeout=120):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_killed_workflow_completes_on_rerun(tmp_path, sig):
-    from tests.test_workflow import copy_repo, snakemake
-    from tests.conftest import ROOT
-    repo = copy_repo(ROOT, tmp_path / "repo")
+def test_killed_workflow_completes_on_rerun(smoke_copy, sig):
+    """A finished smoke run whose two ours runs on gmm must retrain (25x their iterations, long
+    enough to be caught mid-run): killed mid-training, the same command completes them, and no
+    finished job of the run is redone."""
     import yaml
+    from tests.conftest import snakemake
+    repo = smoke_copy()
     cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
-    cfg.get("images", {})["datasets"] = []  # the GMM stage is enough to kill mid-training
-    cfg["tasks"] = {"gmm": cfg["tasks"]["gmm"]}   # one task is enough to kill mid-training
-    cfg["tasks"]["gmm"]["metrics"] = ["w2"]
-    cfg["tasks"]["gmm"]["train"]["iterations"] = 1000  # long enough to be caught mid-run
-    cfg["tasks"]["gmm"]["runs"] = [{"method": "ours", "variants": ["paper"], "seeds": [0, 1]},
-                                   {"method": "cinn", "variants": ["default"], "seeds": [0]}]
+    cfg["methods"]["ours"]["variants"]["paper"]["iterations_factor"] = 25
     (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
-    proc = _start(repo)
-    _wait_for_training(repo)
+    logs = [repo / d.replace("results/smoke/", "results/smoke/logs/") / "train.log" for d in KILLED_RUNS]
+    for p in logs:
+        p.unlink()
+    # every file of the two runs, as the workflow's default target lists them (an intermediate
+    # that a killed job removed is rebuilt only when it is asked for, or read by a newer job)
+    targets = [f"{d}/{f}" for d in KILLED_RUNS for f in RUN_FILES]
+    done_before = {f: f.stat().st_mtime_ns for f in (repo / "results").rglob("metrics.json")
+                   if not any(str(f.parent).endswith(d) for d in KILLED_RUNS)}
+    assert len(done_before) >= 10
+    proc = _start(repo, *targets)
+    _wait_for_training(logs)
     os.killpg(proc.pid, sig)
     proc.wait(timeout=60)
+    infos = [repo / d / "train_info.json" for d in KILLED_RUNS]
+    assert any(not f.exists() or read_json(f)["iterations"] != 500 for f in infos), "killed after training"
     # nothing partial is taken as complete: every npz present is loadable
     for f in (repo / "results").rglob("*.npz"):
-        np.load(f)["samples" if "posterior" in f.name else "x"]
-    done_before = {f: f.stat().st_mtime for f in (repo / "results").rglob("metrics.json")}
-    res = snakemake(repo, "--configfile", "config/smoke.yaml")
+        with np.load(f) as arrays:
+            [arrays[k] for k in arrays.files]
+    res = snakemake(repo, *targets, "--configfile", "config/smoke.yaml")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (repo / "results/smoke/gmm/metrics.csv").exists()
+    for d in KILLED_RUNS:
+        info = read_json(repo / d / "train_info.json")
+        assert info["iterations"] == 500 and info["steps_done"] == 500
+        assert (repo / d / "metrics.json").exists()
     for f, mtime in done_before.items():  # finished jobs are not redone
-        assert f.stat().st_mtime == mtime
+        assert f.stat().st_mtime_ns == mtime, f

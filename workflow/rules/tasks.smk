@@ -158,24 +158,31 @@ rule noise_floor:
         "../scripts/noise_floor.py"
 
 
-rule figure_task:
-    # one job per figure: the figure list is the task kind's (its own, then the common ones)
-    input:
-        metrics=f"{RESULTS}/{{task}}/metrics.csv",
-        runs=lambda wc: [f"{d}/{f}" for d in run_dirs(wc.task)
-                         for f in ("posterior_samples.npz", "predictions.npz", "train_log.csv")],
-        reference=lambda wc: reference_files(wc.task),
-        floor=f"{RESULTS}/{{task}}/noise_floor.csv",   # the floor lines of the W2 figures
-    output:
-        report(f"{RESULTS}/{{task}}/figures/{{figure}}.png", caption="../report/figure.rst",
-               category="2. Figures", subcategory="{task}"),
-    log:
-        f"{RESULTS}/logs/{{task}}/figures/{{figure}}.log",
-    threads: 1
-    resources:
-        **job_resources("figure_task"),
-    params:
-        identity=lambda wc: task_digest(config, wc.task),
-        caption=lambda wc: figure_caption(wc.figure),
-    script:
-        "../scripts/figure_task.py"
+# One job per task draws all of the task's figures (its kind's own, then the common ones): one
+# interpreter start and one matplotlib import per task instead of per figure. Its output list
+# depends on the task's kind, so the rule is stated once per configured task (`figure_task_<task>`);
+# every such rule is sized as `figure_task`.
+for _task in config["tasks"]:
+    rule:
+        name:
+            f"figure_task_{_task}"
+        input:
+            metrics=f"{RESULTS}/{_task}/metrics.csv",
+            runs=[f"{d}/{f}" for d in run_dirs(_task)
+                  for f in ("posterior_samples.npz", "predictions.npz", "train_log.csv")],
+            reference=reference_files(_task),
+            floor=f"{RESULTS}/{_task}/noise_floor.csv",   # the floor lines of the W2 figures
+        output:
+            [report(path, caption="../report/figure.rst", category="2. Figures", subcategory=_task)
+             for path in task_figures(_task)],
+        log:
+            f"{RESULTS}/logs/{_task}/figures.log",
+        threads: 1
+        resources:
+            **job_resources("figure_task"),
+        params:
+            task=_task,
+            identity=task_digest(config, _task),
+            captions={name: figure_caption(name) for name in figure_names(_task)},
+        script:
+            "../scripts/figure_task.py"

@@ -4,7 +4,8 @@ from pathlib import Path
 from flowbench.plots import draw_figure
 
 log = setup(snakemake)  # noqa: F821
-w = snakemake.wildcards  # noqa: F821
+task = snakemake.params.task  # noqa: F821
 task_dir = Path(snakemake.input.metrics).parent  # noqa: F821  (results/<name>/<task>)
-made = draw_figure(snakemake.config, w.task, w.figure, task_dir, Path(snakemake.output[0]))  # noqa: F821
-log(f"wrote {made}")
+for out in snakemake.output:  # noqa: F821  (results/<name>/<task>/figures/<figure>.png)
+    made = draw_figure(snakemake.config, task, Path(out).stem, task_dir, Path(out))  # noqa: F821
+    log(f"wrote {made}")

@@ -134,10 +134,12 @@ def seed_w2(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_
 
 def run_stats(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_TASK) -> dict:
     """W2 mean / CI / n, runs, diverged count and accuracy of one (method, variant)."""
-    rr = T.runs(metrics[(metrics["method"] == method) & (metrics["variant"] == variant)], task)
-    w2 = seed_w2(metrics, method, variant, task)
+    # every statistic below reads only this run's rows: select them once
+    own = metrics[(metrics["task"] == task) & (metrics["method"] == method) & (metrics["variant"] == variant)]
+    rr = T.runs(own, task)
+    w2 = seed_w2(own, method, variant, task)
     mean, half, n = T.mean_ci(w2.tolist())
-    acc = T.mean_ci(T.per_seed(metrics, task, method, variant, "accuracy").tolist())[0]
+    acc = T.mean_ci(T.per_seed(own, task, method, variant, "accuracy").tolist())[0]
     return {"w2": mean, "w2_ci": half, "n": n, "seeds": w2, "runs": int(len(rr)),
             "diverged": int(rr["diverged"].sum()), "accuracy": acc}
 
