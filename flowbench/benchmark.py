@@ -2,10 +2,10 @@
 
 - ``step_costs``: seconds per training iteration (median of timed steps after warm-up) and peak
   memory of a training step (each measured in a fresh process) for each method at each batch size. MMD terms are quadratic in the batch size, the likelihood linear.
-- ``matmul_fraction``: the floating-point work of one training step of ours (every subnet Linear
-  layer, forward and backward: 3 matmuls of 2*b*in*out FLOPs each) divided by the step time, as a
-  fraction of the throughput of plain ``torch.mm`` calls of exactly those shapes, timed in the
-  same process with the same threads. 1.0 would mean no overhead beyond the matrix multiplies.
+- ``matmul_fraction``: for each method, the time of its training step's own matrix multiplies
+  (recorded with their shapes by the torch profiler, replayed alone on fresh operands) over the
+  step's time, in the same process with the same threads. 1.0 would mean no time beyond the
+  matrix multiplies; the same measurement for every method.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from .methods import make_method, method_with_role
+from .methods import make_method
 from .tables import PRECISION_COLUMNS, precision_summary  # noqa: F401  (re-exported)
 
 
@@ -104,26 +104,63 @@ def linear_shapes(model) -> list[tuple[int, int]]:
     return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
 
-def matmul_fraction(task, params: dict, batch: int, n_steps=5, seed=0, device=None) -> dict:
-    """Fraction of the plain-matmul throughput that one training step of the paper's method
-    (registry role ``paper``) reaches."""
+# the matrix-multiply kernels themselves (aten::linear and aten::matmul dispatch to these, so
+# counting only these counts every multiply once)
+_LEAF_MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+
+
+def step_matmuls(model, opt, task, batch: int, rng, device) -> list[tuple[str, tuple]]:
+    """Every matrix multiply that one training step runs (forward, backward, optimiser), as
+    ``(op, operand shapes)``, recorded by the torch profiler (``record_shapes``)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    x, y = task.sample_batch(batch, rng)
+    x, y = x.to(device), y.to(device)
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        _train_step(model, opt, x, y)
+    out = []
+    for ev in prof.events():
+        if ev.name in _LEAF_MATMULS:
+            out.append((ev.name, tuple(tuple(int(d) for d in sh) for sh in ev.input_shapes if sh)))
+    return out
+
+
+def _operands(op: str, shapes: tuple, device) -> tuple:
+    """Fresh random operands of one recorded multiply: (A, B) for mm/bmm, (C, A, B) for the
+    add-multiply forms, with C at its recorded shape."""
+    return tuple(torch.randn(*sh, device=device) for sh in shapes[-3:] if sh) if op in (
+        "aten::addmm", "aten::baddbmm") else tuple(torch.randn(*sh, device=device) for sh in shapes[:2])
+
+
+def _flops(op: str, shapes: tuple) -> int:
+    a, b = shapes[-2], shapes[-1]
+    if op in ("aten::bmm", "aten::baddbmm"):
+        return 2 * a[0] * a[1] * a[2] * b[2]
+    return 2 * a[0] * a[1] * b[1]
+
+
+def matmul_fraction(task, kind: str, params: dict, batch: int, n_steps=5, seed=0, device=None) -> dict:
+    """How close one training step of method ``kind`` comes to the plain-matmul limit: the step's
+    own matrix multiplies (every aten mm/addmm/bmm/baddbmm it runs, recorded with their shapes by
+    the torch profiler) replayed alone on fresh operands, divided by the step's time; both the
+    median of ``n_steps`` timings in the same process with the same threads. 1.0 would mean no
+    time beyond the multiplies (element-wise work, copies, autograd and Python are the rest)."""
     device = device or torch.device("cpu")
-    torch.manual_seed(seed)
-    model = make_method(method_with_role("paper"), task.x_dim, task.y_dim, params, seed=seed).to(device)
-    model.train()
+    model = _build(task, kind, params, seed, device)
     rng = np.random.default_rng(seed)
     step = _time_steps(model, task, batch, 2, n_steps, rng, device)
-    shapes = linear_shapes(model)
-    flops = sum(3 * 2 * batch * i * o for i, o in shapes)
-    # the same matmuls, alone: forward X W^T, backward dY W and dY^T X
-    mats = [(torch.randn(batch, i, device=device), torch.randn(o, i, device=device),
-             torch.randn(batch, o, device=device)) for i, o in shapes]
+    mms = step_matmuls(model, model.make_optimizer(), task, batch, rng, device)
+    calls = []
+    for op, shapes in mms:
+        args = _operands(op, shapes, device)
+        fn = {"aten::mm": torch.mm, "aten::addmm": torch.addmm, "aten::bmm": torch.bmm,
+              "aten::baddbmm": torch.baddbmm}[op]
+        calls.append((fn, args))
+    flops = sum(_flops(op, shapes) for op, shapes in mms)
 
     def run():
-        for X, W, dY in mats:
-            X @ W.t()
-            dY @ W
-            dY.t() @ X
+        for fn, args in calls:
+            fn(*args)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -134,8 +171,9 @@ def matmul_fraction(task, params: dict, batch: int, n_steps=5, seed=0, device=No
         run()
         ts.append(time.perf_counter() - t0)
     mm = float(np.median(ts))
-    return {"batch_size": batch, "step_seconds": step, "matmul_seconds": mm, "flops_per_step": flops,
-            "step_gflops": flops / step / 1e9, "matmul_gflops": flops / mm / 1e9,
+    return {"method": kind, "batch_size": batch, "step_seconds": step, "matmul_seconds": mm,
+            "matmuls_per_step": len(mms), "flops_per_step": int(flops),
+            "step_gflops": flops / step / 1e9, "matmul_gflops": flops / mm / 1e9 if mm > 0 else float("nan"),
             "fraction": mm / step, "threads": torch.get_num_threads()}
 
 

@@ -354,8 +354,9 @@ def fake_results(root, with_images=False, with_benchmark=False, image_datasets=(
         b = root / "benchmark"
         b.mkdir(parents=True)
         flowbench_io.write_csv(b / "step_costs.csv", step_costs())
-        frac = {str(bs): {"batch_size": bs, "step_gflops": 10.0 * k, "matmul_gflops": 40.0,
-                          "fraction": 0.25 * k} for k, bs in ((1, 400), (2, 1600))}
+        frac = {m: {str(bs): {"method": m.split("/")[0], "batch_size": bs, "step_seconds": 0.1 * k,
+                              "step_gflops": 10.0 * k, "matmul_gflops": 40.0, "fraction": 0.25 * k}
+                    for k, bs in ((1, 400), (2, 1600))} for m in ("ours/paper", "inn/full")}
         flowbench_io.write_json(b / "matmul_fraction.json", {"device": "cpu", "fractions": frac})
         (b / "scaling.png").write_bytes(tiny_png((0, 0, 255)))
         flowbench_io.write_csv(b / "metric_precision.csv", pd.DataFrame(

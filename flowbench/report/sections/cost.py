@@ -61,15 +61,22 @@ def matmul_fraction(frac: dict) -> list[str]:
     fr = frac.get("fractions") or {}
     if not fr:
         return ["No matmul fraction (results/benchmark/matmul_fraction.json absent or empty)."]
-    lines = ["Fraction of the plain-matmul limit that a training step of ours reaches: the FLOPs of "
-             "every subnet Linear layer (forward and both backward matmuls) over the step time, against "
-             "plain `torch.mm` calls of exactly those shapes timed in the same process (1.0 = no "
-             "overhead beyond the matrix multiplies):",
+    lines = ["Fraction of the plain-matmul limit that a training step of each method reaches: the "
+             "step's own matrix multiplies (every one it runs, forward, backward and optimiser, "
+             "recorded with their shapes by the torch profiler) replayed alone on fresh operands, "
+             "over the step's time, both timed in the same process with the same threads (1.0 = "
+             "no time beyond the multiplies; the rest is element-wise work, copies, autograd and "
+             "Python):",
              ""]
-    for k in sorted(fr, key=lambda x: (int(x) if str(x).isdigit() else math.inf, str(x))):
-        v = fr[k]
-        lines.append(f"- batch {k}: step {T.fmt(v.get('step_gflops'), '.1f')} GFLOP/s, matmul "
-                     f"{T.fmt(v.get('matmul_gflops'), '.1f')} GFLOP/s: fraction {T.fmt(v.get('fraction'), '.2f')}")
+    rows = []
+    for method in fr:
+        per_batch = fr[method]
+        for k in sorted(per_batch, key=lambda x: (int(x) if str(x).isdigit() else math.inf, str(x))):
+            v = per_batch[k]
+            rows.append([method, str(k), T.fmt(v.get("step_seconds"), ".4f"), T.fmt(v.get("step_gflops"), ".2f"),
+                         T.fmt(v.get("matmul_gflops"), ".1f"), T.fmt(v.get("fraction"), ".3f")])
+    lines.append(markdown(rows, ["method", "batch", "step s", "step GFLOP/s", "its matmuls alone GFLOP/s",
+                                 "fraction"]))
     return lines
 
 
