@@ -256,7 +256,8 @@ def test_render_with_benchmark(tmp_path):
     for m in ("ours/paper", "inn/full"):
         assert [m, "400", "0.1000", "10.00", "40.0", "0.250"] in cells
         assert [m, "1600", "0.2000", "20.00", "40.0", "0.500"] in cells
-    assert sec.index("batch 400:") < sec.index("batch 1600:")
+    assert cells.index(["ours/paper", "400", "0.1000", "10.00", "40.0", "0.250"]) < cells.index(
+        ["ours/paper", "1600", "0.2000", "20.00", "40.0", "0.500"])
     assert f"]({R.BENCH_FIGURE})" in sec and "on `cpu`" in sec
     claims = pd.read_csv(out / "tables" / "claims.csv").set_index("id")
     assert claims.loc["C6", "evidence"].startswith("benchmark, one process, one method at a time, batch 1600")
