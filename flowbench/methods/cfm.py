@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchdiffeq import odeint
 
 from ..params import Param, with_defaults
 from .base import (
@@ -165,6 +164,10 @@ class ConditionalFlowMatching(ConditionalMethod):
         return torch.linspace(t0, t1, n, device=like.device, dtype=like.dtype)
 
     def _odeint(self, func, state, t0, t1):
+        # imported here: torchdiffeq pulls in scipy.integrate (~0.7 s), which a job that only
+        # validates the config or trains another method never needs
+        from torchdiffeq import odeint
+
         like = state[0] if isinstance(state, tuple) else state
         out = odeint(func, state, self._times(t0, t1, like), method=self.solver,
                      rtol=self.rtol, atol=self.atol)

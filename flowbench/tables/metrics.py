@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..registry import method_order, method_with_role
 
@@ -186,6 +185,8 @@ def mean_ci(values) -> tuple[float, float, int]:
     mean = float(v.mean())
     if n < 2:
         return mean, float("nan"), n
+    from scipy import stats  # here: scipy.stats costs ~0.4 s to import, and most readers never call this
+
     half = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / math.sqrt(n))
     return mean, half, n
 
