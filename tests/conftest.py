@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -23,6 +24,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from flowbench import tables as T  # noqa: E402  (after the repository root is on sys.path)
+
+# Each test process (an xdist worker, README's command runs one per core) computes with one
+# thread: two workers and the background smoke run's jobs already keep the cores busy, and
+# torch's OpenMP threads spin-wait when they outnumber the cores (several times the CPU time).
+# Tests that check a job's threads run Snakemake in a subprocess, which sets its own.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch  # noqa: E402
+
+    torch.set_num_threads(1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -77,60 +87,87 @@ def tree_digest(folder: Path) -> dict:
 
 
 # The smoke run is the suite's longest single piece of work (~2 minutes on 2 cores, mostly the
-# jobs' interpreter start-up). It starts in the background as soon as collection shows that a test
-# needs it, and the tests that need it run last, so the unit tests run while it works.
+# jobs' interpreter start-up). One run serves the whole session, workers included (pytest-xdist:
+# README's test command runs two): the controller makes a shared folder before any worker starts
+# ($FLOWBENCH_SMOKE_SHARED), the first process whose collection holds a test that needs the run
+# starts it there in the background, and the tests that need it are ordered last, so the unit
+# tests run while it works. The controller stops it, if still running, and removes the folder
+# when the session ends.
 SMOKE_FIXTURES = {"smoke_run", "smoke_copy"}
-_BACKGROUND: dict = {}
+SHARED_ENV = "FLOWBENCH_SMOKE_SHARED"
 
 
 def _uses_smoke(item) -> bool:
     return bool(SMOKE_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+def pytest_configure(config):
+    if not hasattr(config, "workerinput") and SHARED_ENV not in os.environ:   # the controller
+        os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="flowbench-smoke-")
+        config._flowbench_shared = Path(os.environ[SHARED_ENV])
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The tests that read the smoke run after every other (a stable sort: order kept within each
-    group)."""
+    group; every worker sorts the same collection the same way)."""
     items.sort(key=_uses_smoke)
 
 
-def _start_smoke_run():
-    """Copy the repository and start the smoke workflow in it, in the background."""
-    base = Path(tempfile.mkdtemp(prefix="flowbench-smoke-"))
+def _shared() -> Path:
+    return Path(os.environ[SHARED_ENV])
+
+
+def _start_smoke_run() -> None:
+    """Copy the repository and start the smoke workflow in it, in the background, unless another
+    process of this session already did (an atomic mkdir decides who)."""
+    base = _shared()
+    try:
+        (base / "started").mkdir()
+    except FileExistsError:
+        return
     repo = copy_repo(ROOT, base / "repo")
     if image_data() is None:  # no MNIST here: run the smoke workflow without the image stage
         cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
         cfg["images"]["datasets"] = []
         (repo / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
-    committed = tree_digest(repo / "report")
-    out, err = open(base / "stdout.log", "w"), open(base / "stderr.log", "w")
-    # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files
-    proc = subprocess.Popen(SNAKEMAKE + ["--cores", "8", "--scheduler", "greedy", "--configfile",
-                                         "config/smoke.yaml"], cwd=repo, env=_snakemake_env(repo),
-                            stdout=out, stderr=err, start_new_session=True)
-    _BACKGROUND.update(base=base, repo=repo, proc=proc, committed=committed, logs=(out, err))
+    (base / "committed.json").write_text(json.dumps(tree_digest(repo / "report")))
+    # --cores 8 on a 2-core machine: several 1-thread jobs at once, none writing another's files.
+    # A small wrapper records the exit status in `rc` (written last, atomically) for every process
+    # of the session to wait on.
+    cmd = SNAKEMAKE + ["--cores", "8", "--scheduler", "greedy", "--configfile", "config/smoke.yaml"]
+    wrapper = ("import os, subprocess, sys; base = sys.argv[1]; "
+               "out = open(os.path.join(base, 'stdout.log'), 'w'); err = open(os.path.join(base, 'stderr.log'), 'w'); "
+               "rc = subprocess.call(sys.argv[2:], stdout=out, stderr=err); "
+               "open(os.path.join(base, 'rc.tmp'), 'w').write(str(rc)); "
+               "os.replace(os.path.join(base, 'rc.tmp'), os.path.join(base, 'rc'))")
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, str(base), *cmd], cwd=repo, env=_snakemake_env(repo),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    (base / "pid").write_text(str(proc.pid))
 
 
 def pytest_collection_finish(session):
     if (not session.config.option.collectonly and not os.environ.get("FLOWBENCH_SMOKE_RUN")
-            and any(_uses_smoke(i) for i in session.items)):
+            and SHARED_ENV in os.environ and any(_uses_smoke(i) for i in session.items)):
         _start_smoke_run()
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Stop a smoke run still going (a session ended early: -x, Ctrl-C) and remove its folder."""
-    if not _BACKGROUND:
+def pytest_unconfigure(config):
+    """The controller: stop a smoke run still going (a session ended early: -x, Ctrl-C) and
+    remove the shared folder."""
+    base = getattr(config, "_flowbench_shared", None)
+    if base is None:
         return
-    proc = _BACKGROUND["proc"]
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-    for fh in _BACKGROUND["logs"]:
-        fh.close()
-    shutil.rmtree(_BACKGROUND["base"], ignore_errors=True)
-    _BACKGROUND.clear()
+    pid_file = base / "pid"
+    if pid_file.exists() and not (base / "rc").exists():
+        pid = int(pid_file.read_text())
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            time.sleep(2)
+    shutil.rmtree(base, ignore_errors=True)
+    os.environ.pop(SHARED_ENV, None)
 
 
 @pytest.fixture(scope="session")
@@ -142,17 +179,18 @@ def smoke_run(tmp_path_factory):
         dst = tmp_path_factory.mktemp("smoke") / "repo"
         shutil.copytree(reuse, dst, symlinks=True, ignore=shutil.ignore_patterns("locks", ".venv", ".git"))
         return dst
-    if not _BACKGROUND:   # a session whose collection did not start it (e.g. a plugin reordered)
-        _start_smoke_run()
-    proc, repo = _BACKGROUND["proc"], _BACKGROUND["repo"]
-    rc = proc.wait(timeout=1800)
-    for fh in _BACKGROUND["logs"]:
-        fh.flush()
-    stdout = (_BACKGROUND["base"] / "stdout.log").read_text()
-    stderr = (_BACKGROUND["base"] / "stderr.log").read_text()
-    assert rc == 0, stdout[-3000:] + stderr[-3000:]
+    _start_smoke_run()   # no-op when collection (here or in another worker) started it
+    base = _shared()
+    t0 = time.time()
+    while not (base / "rc").exists():
+        assert time.time() - t0 < 1800, "the smoke run did not finish within 30 minutes"
+        time.sleep(0.5)
+    rc = int((base / "rc").read_text())
+    out = (base / "stdout.log").read_text() + (base / "stderr.log").read_text()
+    assert rc == 0, out[-6000:]
+    repo = base / "repo"
     # the committed full-run report is neither rewritten nor added to by the smoke config
-    assert tree_digest(repo / "report") == _BACKGROUND["committed"]
+    assert tree_digest(repo / "report") == json.loads((base / "committed.json").read_text())
     return repo
 
 
