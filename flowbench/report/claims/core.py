@@ -198,10 +198,12 @@ def gm_describe(name, s: dict) -> str:
 
 
 def compare(metrics: pd.DataFrame, a: tuple[str, str], b: tuple[str, str],
-            task: str = CLAIM_TASK) -> dict:
+            task: str = CLAIM_TASK, b_stats: dict | None = None) -> dict:
     """Run ``a`` against run ``b`` (pairs or ``Run``) on the log scale: their stats and
-    ``log_ratio_test``."""
-    sa, sb = gm_stats(metrics, *a, task=task), gm_stats(metrics, *b, task=task)
+    ``log_ratio_test``. ``b_stats``: ``gm_stats`` of ``b`` already computed on ``metrics`` (a
+    family compares every variant against one base)."""
+    sa = gm_stats(metrics, *a, task=task)
+    sb = b_stats if b_stats is not None else gm_stats(metrics, *b, task=task)
     out = {"a": sa, "b": sb, **log_ratio_test(sa["seeds"], sb["seeds"])}
     out["tested"] = sa["n"] > 0 and sb["n"] > 0 and finite(out["ratio"])
     return out

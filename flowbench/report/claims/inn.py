@@ -158,7 +158,8 @@ def changed_ramp_variants(metrics: pd.DataFrame, task: str = CLAIM_TASK) -> list
 
 def family_test(metrics: pd.DataFrame, task: str, method: str, base: str, variants) -> dict:
     """Each variant against ``base`` on the log scale, p corrected by Holm over the family."""
-    res = {v: compare(metrics, (method, v), (method, base), task) for v in variants}
+    base_stats = gm_stats(metrics, method, base, task)   # read by every comparison: once
+    res = {v: compare(metrics, (method, v), (method, base), task, b_stats=base_stats) for v in variants}
     adj = holm({v: r["p"] for v, r in res.items() if r["tested"]})
     for v, r in res.items():
         r["p_holm"] = adj.get(v)
@@ -249,8 +250,9 @@ def sensitivity(metrics: pd.DataFrame, task: str, method: str) -> dict:
                          f"{' (sensitive)' if hit else ''}")
         elif r["tested"]:
             parts.append(f"{method}/{v}: r = {T.fmt(r['ratio'], '.2f')} (< 2 seeds: untestable)")
+    base = next(iter(res.values()))["b"] if res else gm_stats(metrics, method, fam.base, task)
     return {"variants": variants, "sensitive": sensitive, "testable": testable, "parts": parts,
-            "base": gm_stats(metrics, method, fam.base, task)}
+            "base": base}
 
 
 def _c5(metrics, task):
