@@ -240,6 +240,20 @@ def mmd_kruse(X, Y, kernels=KRUSE_KERNELS) -> float:
 
 POSTERIOR_METRICS = {"w2": w2, "sliced_w2": sliced_w2, "mmd": mmd, "c2st": c2st, "mmd_kruse": mmd_kruse}
 
+
+def far_outside(X, Y, widen: float = 1.0) -> float:
+    """Fraction of the samples ``X`` that fall far outside the reference ``Y``'s range: some
+    coordinate beyond [min - widen * range, max + widen * range] of ``Y`` in that coordinate. A
+    sampler of the reference's own distribution essentially never lands there (for a Gaussian
+    reference of 2,000 draws the band is about +-10 standard deviations); a blown-up inverse
+    puts a share of its draws there whatever its W2 averages say. Recorded for every run and
+    condition (not a configurable metric): the report's test of a run's stability reads it."""
+    X, Y = _check(X, Y, "far_outside")
+    lo, hi = Y.min(axis=0), Y.max(axis=0)
+    span = hi - lo
+    out = (X < lo - widen * span) | (X > hi + widen * span)
+    return float(out.any(axis=1).mean())
+
 # the credible levels of the calibration rows: 0.05, 0.10, ..., 0.95
 COVERAGE_LEVELS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 

@@ -299,6 +299,8 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
         try:
             for name, fn in fns.items():
                 add(name, fn(post["samples"][k], ref), condition=cid)
+            # every run's stability: the share of draws far outside the reference's range
+            add("far_outside", M.far_outside(post["samples"][k], ref), condition=cid)
             for name, value in task.posterior_extra_metrics(k, post["samples"][k], ref).items():
                 add(name, value, condition=cid)
         except M.MetricInputError as err:

@@ -230,7 +230,7 @@ N_LABELS = 8
 
 
 def run_rows(method, variant, seed, w2=None, acc=1.0, spi=0.1, diverged=False, step=None, task="gmm",
-             c2st=0.55):
+             c2st=0.55, far_outside=None):
     """Rows of one run; per-label W2 spread around ``w2`` so that its label mean is exactly ``w2``."""
     base = {"task": task, "method": method, "variant": variant, "seed": seed}
     rows = [{**base, "condition": "", "metric": "seconds_per_iteration", "value": spi},
@@ -247,6 +247,9 @@ def run_rows(method, variant, seed, w2=None, acc=1.0, spi=0.1, diverged=False, s
     for k in range(N_LABELS):
         rows.append({**base, "condition": str(k), "metric": "w2", "value": w2 + offsets[k] * min(w2, 1)})
         rows.append({**base, "condition": str(k), "metric": "c2st", "value": c2st})
+        if far_outside is not None:   # the share of draws far outside the reference, label 0 only
+            rows.append({**base, "condition": str(k), "metric": "far_outside",
+                         "value": far_outside if k == 0 else 0.0})
     return rows
 
 

@@ -121,3 +121,17 @@ def test_accuracy():
     assert M.accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
     with pytest.raises(M.MetricInputError):
         M.accuracy([0, 1], [0])
+
+
+def test_far_outside_counts_draws_beyond_one_range_of_the_reference():
+    from flowbench.metrics import MetricInputError, far_outside
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(2000, 2))
+    assert far_outside(rng.normal(size=(2000, 2)), ref) == 0.0      # the reference's own law
+    span = ref[:, 1].max() - ref[:, 1].min()
+    x = rng.normal(size=(1000, 2))
+    x[:30, 1] = ref[:, 1].max() + 1.01 * span                       # 3% just beyond one range
+    x[30:40, 1] = ref[:, 1].max() + 0.99 * span                     # 1% just inside it
+    assert far_outside(x, ref) == pytest.approx(0.03)
+    with pytest.raises(MetricInputError, match="far_outside: the samples"):
+        far_outside(np.full((5, 2), np.nan), ref)

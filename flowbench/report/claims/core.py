@@ -170,6 +170,35 @@ def finite(x) -> bool:
     return x is not None and math.isfinite(float(x))
 
 
+#: a run blew up where at least this share of its draws, on some condition, lies far outside the
+#: reference's range (``flowbench.metrics.far_outside``: beyond one range past its min or max)
+BLOWUP_FRACTION = 0.01
+
+
+def unstable_seeds(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_TASK) -> tuple[list, list]:
+    """(diverged seeds, blown-up seeds) of one (method, variant) on ``task``: a blown-up seed did
+    not diverge, but on some condition at least ``BLOWUP_FRACTION`` of its draws lie far outside
+    the reference's range. Runs scored before ``far_outside`` was recorded count as not blown up."""
+    own = metrics[(metrics["task"] == task) & (metrics["method"] == method) & (metrics["variant"] == variant)]
+    rr = T.runs(own, task)
+    diverged = sorted(int(s) for s in rr.loc[rr["diverged"], "seed"])
+    far = own[own["metric"] == "far_outside"]
+    blown = sorted({int(s) for s in far.loc[far["value"].astype(float) >= BLOWUP_FRACTION, "seed"]} - set(diverged))
+    return diverged, blown
+
+
+def instability_text(diverged: list, blown: list, runs: int) -> str:
+    """``2 of 5 seeds unstable (seed 3 diverged; seeds 0, 4 blew up: >= 1% of draws far outside
+    the reference)``."""
+    parts = []
+    if diverged:
+        parts.append(f"seed{'s' if len(diverged) > 1 else ''} {', '.join(map(str, diverged))} diverged")
+    if blown:
+        parts.append(f"seed{'s' if len(blown) > 1 else ''} {', '.join(map(str, blown))} blew up: "
+                     f">= {BLOWUP_FRACTION:.0%} of draws far outside the reference")
+    return f"{len(diverged) + len(blown)} of {runs} seeds unstable ({'; '.join(parts)})"
+
+
 def all_diverged(runs: int) -> str:
     return "its only run diverged" if runs == 1 else f"all {runs} runs diverged"
 

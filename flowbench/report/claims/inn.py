@@ -16,9 +16,10 @@ import pandas as pd
 
 from ... import tables as T
 from ..stats import holm
-from .core import (CLAIM_TASK, GM_RULE, NOT_REPRODUCED, NOT_TESTED, PARTLY, REPRODUCED, Claim,
-                   ClaimSpec, Family, Run, absent, all_diverged, compare, finite, gm_describe, gm_stats,
-                   holm_ratio_text, n_of, ratio_text, stability, verdict)
+from .core import (BLOWUP_FRACTION, CLAIM_TASK, GM_RULE, NOT_REPRODUCED, NOT_TESTED, PARTLY, REPRODUCED,
+                   Claim, ClaimSpec, Family, Run, absent, all_diverged, compare, finite, gm_describe,
+                   gm_stats, holm_ratio_text, instability_text, n_of, ratio_text, stability,
+                   unstable_seeds, verdict)
 
 RATIO_MIN = 1.5                          # "worse" means at least this ratio of geometric means
 ALPHA = 0.05
@@ -66,8 +67,9 @@ SPEC_C5 = ClaimSpec(
     "C5", "Ours needs no hyper-parameter tuning (Sec. 5.1), unlike the INN.",
     ("ours/eps_*, ours/pad_*", "inn/ramp_*, inn/no_ramp, inn/wx_*", str(_OURS), str(_INN)),
     f"the same sensitivity rule for both methods: a variant is sensitive if r = W2(variant) / "
-    f"W2(its method's recipe) >= {RATIO_MIN:g} with Holm p < {ALPHA:g} within its method (or all "
-    f"its seeds diverged); variants of ours: eps_*, pad_* (hyper-parameters of Eq. 4-6; a learning"
+    f"W2(its method's recipe) >= {RATIO_MIN:g} with Holm p < {ALPHA:g} within its method, or if it "
+    f"is unstable: any of its seeds diverged or blew up (>= {BLOWUP_FRACTION:.0%} of its draws on some "
+    f"condition beyond one reference range past the reference's min or max); variants of ours: eps_*, pad_* (hyper-parameters of Eq. 4-6; a learning"
     f"-rate schedule is not one); of the INN: its loss weights and ramp. s = fraction of a "
     f"method's testable variants that are sensitive: reproduced if s(ours) = 0 < s(inn); partly "
     f"if s(ours) < s(inn), or both 0, or the INN's variants are absent and s(ours) = 0; else not "
@@ -238,10 +240,17 @@ def sensitivity(metrics: pd.DataFrame, task: str, method: str) -> dict:
     res = family_test(metrics, task, method, fam.base, variants)
     sensitive, testable, parts = [], [], []
     for v, r in res.items():
+        diverged, blown = unstable_seeds(metrics, method, v, task)
         if r["a"]["n"] == 0 and r["a"]["runs"] > 0:           # every seed diverged: sensitive
             testable.append(v)
             sensitive.append(v)
             parts.append(f"{method}/{v}: {all_diverged(r['a']['runs'])} (sensitive)")
+        elif diverged or blown:   # unstable: a spread too wide for the log-scale test to read
+            testable.append(v)
+            sensitive.append(v)
+            parts.append(f"{method}/{v}: {instability_text(diverged, blown, r['a']['runs'])}"
+                         + (f", {holm_ratio_text(r)}" if r["tested"] and r["p_holm"] is not None else "")
+                         + " (unstable: sensitive)")
         elif r["tested"] and r["p_holm"] is not None:
             testable.append(v)
             hit = r["verdict"] == REPRODUCED          # family_test applied C3's rule with Holm's p
