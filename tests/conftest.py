@@ -90,8 +90,9 @@ def tree_digest(folder: Path) -> dict:
 # jobs' interpreter start-up). One run serves the whole session, workers included (pytest-xdist:
 # README's test command runs two): the controller makes a shared folder before any worker starts
 # ($FLOWBENCH_SMOKE_SHARED), the first process whose collection holds a test that needs the run
-# starts it there in the background, and the tests that need it are ordered last, so the unit
-# tests run while it works. The controller stops it, if still running, and removes the folder
+# starts it there in the background (the controller itself, before any worker starts, when the
+# session runs the whole suite), and the tests that need it are ordered last, so the unit tests
+# run while it works. The controller stops it, if still running, and removes the folder
 # when the session ends.
 SMOKE_FIXTURES = {"smoke_run", "smoke_copy"}
 SHARED_ENV = "FLOWBENCH_SMOKE_SHARED"
@@ -101,10 +102,21 @@ def _uses_smoke(item) -> bool:
     return bool(SMOKE_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
+def _whole_suite(config) -> bool:
+    """Whether this session runs every test (README's command): no paths but the test folder,
+    no -k or -m selection."""
+    tests = (ROOT / "tests").resolve()
+    return (all(Path(str(a).split("::")[0]).resolve() == tests for a in config.args)
+            and not config.option.keyword and not config.option.markexpr)
+
+
 def pytest_configure(config):
     if not hasattr(config, "workerinput") and SHARED_ENV not in os.environ:   # the controller
         os.environ[SHARED_ENV] = tempfile.mkdtemp(prefix="flowbench-smoke-")
         config._flowbench_shared = Path(os.environ[SHARED_ENV])
+        # the whole suite needs the smoke run: start it now, before the workers start and collect
+        if _whole_suite(config) and not config.option.collectonly and not os.environ.get("FLOWBENCH_SMOKE_RUN"):
+            _start_smoke_run()
 
 
 def pytest_collection_modifyitems(session, config, items):
