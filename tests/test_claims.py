@@ -311,3 +311,11 @@ def test_c5_draws_inside_the_reference_range_are_not_instability():
     c = R.claim_c5(_eps_blowup(far=0.005))
     assert "ours: 0 of 1 variants sensitive" in c.evidence and "unstable" not in c.evidence
     assert c.verdict == R.REPRODUCED
+
+
+def test_blown_up_runs_are_listed_with_their_share():
+    m = _eps_blowup(far=0.04)
+    b = T.blown_up_runs(m)
+    assert b[["method", "variant", "seed"]].values.tolist() == [["ours", "eps_0.05", 1], ["ours", "eps_0.05", 3]]
+    assert b["far_outside"].tolist() == [0.04, 0.04]
+    assert T.blown_up_runs(_eps_blowup(far=0.005)).empty

@@ -22,8 +22,8 @@ from .image_stage import (GENERATION_METRICS, IMAGE_BASELINES, IMAGE_FLOWS, IMAG
                           image_baselines_of, image_datasets_of, image_diverged,
                           image_figure_names, image_has_forward, image_seed_values, table1,
                           table1_methods)
-from .metrics import (DEFAULT_VARIANTS, METHOD_ORDER, METRIC_COLUMNS, OURS, RUN_KEYS,
-                      diverged_runs, empty_metrics, load_metrics, mean_ci, method_costs,
+from .metrics import (BLOWUP_FRACTION, DEFAULT_VARIANTS, METHOD_ORDER, METRIC_COLUMNS, OURS, RUN_KEYS,
+                      blown_up_runs, diverged_runs, empty_metrics, load_metrics, mean_ci, method_costs,
                       method_key, per_seed, ranking_table, runs, sort_runs, summary_table, tidy,
                       variant_key, variants_of)
 from .time_to_w2 import (TIME_FLOOR_MULTIPLE, TTT_COLUMNS, W2_THRESHOLD_TIME, time_to_threshold,
@@ -33,7 +33,7 @@ __all__ = [
     # metrics
     "METRIC_COLUMNS", "RUN_KEYS", "METHOD_ORDER", "DEFAULT_VARIANTS", "OURS", "load_metrics", "tidy",
     "empty_metrics", "method_key", "variant_key", "sort_runs", "runs", "method_costs",
-    "diverged_runs", "per_seed", "mean_ci", "variants_of", "summary_table", "ranking_table",
+    "diverged_runs", "BLOWUP_FRACTION", "blown_up_runs", "per_seed", "mean_ci", "variants_of", "summary_table", "ranking_table",
     # time_to_w2
     "W2_THRESHOLD_TIME", "TIME_FLOOR_MULTIPLE", "TTT_COLUMNS", "time_to_threshold",
     "time_to_threshold_rows", "time_to_threshold_summary",

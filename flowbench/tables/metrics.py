@@ -142,6 +142,24 @@ def diverged_runs(metrics: pd.DataFrame) -> pd.DataFrame:
     return r[cols].sort_values(RUN_KEYS, kind="stable").reset_index(drop=True)
 
 
+#: a run blew up where at least this share of its draws, on some condition, lies far outside the
+#: reference's range (``flowbench.metrics.far_outside``: beyond one range past its min or max)
+BLOWUP_FRACTION = 0.01
+
+
+def blown_up_runs(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The runs that did not diverge but blew up: task, method, variant, seed and
+    ``far_outside`` (the largest share of draws far outside the reference over the conditions),
+    for every run with ``far_outside >= BLOWUP_FRACTION`` on some condition."""
+    cols = RUN_KEYS + ["far_outside"]
+    far = metrics[metrics["metric"] == "far_outside"]
+    if far.empty:
+        return pd.DataFrame(columns=cols)
+    worst = far.groupby(RUN_KEYS, observed=True)["value"].max().reset_index().rename(columns={"value": "far_outside"})
+    worst = worst[worst["far_outside"].astype(float) >= BLOWUP_FRACTION]
+    return worst[cols].sort_values(RUN_KEYS, kind="stable").reset_index(drop=True)
+
+
 def per_seed(metrics: pd.DataFrame, task: str, method: str, variant: str, metric: str = "w2") -> pd.Series:
     """The per-seed statistic of ``metric`` for one (task, method, variant), diverged runs excluded
     (for every metric but ``train_seconds``, ``diverged`` and ``diverged_step``).

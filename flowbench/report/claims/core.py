@@ -170,9 +170,7 @@ def finite(x) -> bool:
     return x is not None and math.isfinite(float(x))
 
 
-#: a run blew up where at least this share of its draws, on some condition, lies far outside the
-#: reference's range (``flowbench.metrics.far_outside``: beyond one range past its min or max)
-BLOWUP_FRACTION = 0.01
+BLOWUP_FRACTION = T.BLOWUP_FRACTION   # a blown-up run's share of draws far outside the reference
 
 
 def unstable_seeds(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_TASK) -> tuple[list, list]:

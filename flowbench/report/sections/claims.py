@@ -137,4 +137,18 @@ def diverged(ctx: ReportContext) -> list[str]:
                   markdown([[x.task, f"{x.method}/{x.variant}", str(x.seed), T.fmt(x.diverged_step, ".0f"),
                                T.fmt(x.last_finite_loss, ".4g")] for x in d.itertuples(index=False)],
                              ["task", "run", "seed", "diverged at step", "last finite loss"])]
+    blown = T.blown_up_runs(ctx.metrics)
+    lines += ["", "### Blown-up runs", ""]
+    if blown.empty:
+        lines.append(f"No run that finished put {T.BLOWUP_FRACTION:.0%} or more of its draws on any condition far "
+                     "outside the reference (beyond one reference range past its min or max; runs scored before "
+                     "this was recorded have no `far_outside` row).")
+    else:
+        lines += [f"{len(blown)} runs finished but put {T.BLOWUP_FRACTION:.0%} or more of their draws on some "
+                  "condition far outside the reference (beyond one reference range past its min or max): "
+                  "unstable, whatever their mean W2 says; C5 counts their variants as sensitive.",
+                  "",
+                  markdown([[x.task, f"{x.method}/{x.variant}", str(x.seed), T.fmt(x.far_outside, ".3f")]
+                            for x in blown.itertuples(index=False)],
+                           ["task", "run", "seed", "largest share far outside"])]
     return lines + [""]
