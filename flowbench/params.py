@@ -163,3 +163,67 @@ def with_defaults(fields: dict, defaults: dict, *, filled: bool = True) -> dict:
         raise KeyError(f"defaults for undeclared keys {unknown}")
     return {k: (p.replace(default=defaults[k], filled=filled) if k in defaults else p)
             for k, p in fields.items()}
+
+
+# ------------------------------------------------------------------ tuning search spaces
+_SPACE_KINDS = ("float", "int", "choice")
+
+
+@dataclass(frozen=True)
+class Space:
+    """One dimension of a method's tuning search space, in Optuna's vocabulary (a trial's
+    ``suggest_float``/``suggest_int``/``suggest_categorical``): ``kind`` float or int between
+    ``low`` and ``high`` (``log``: on the log scale), or a ``choice`` among ``choices``.
+    ``source``: where the range comes from (the paper, the original code, a stated rule), fixed
+    before any tuning result is seen."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple | None = None
+    source: str = ""
+
+    def __post_init__(self):
+        if self.kind not in _SPACE_KINDS:
+            raise ValueError(f"Space kind {self.kind!r}: one of {_SPACE_KINDS}")
+        if self.kind == "choice":
+            if not self.choices:
+                raise ValueError("a choice Space needs choices")
+        elif self.low is None or self.high is None or not self.low < self.high or (self.log and self.low <= 0):
+            raise ValueError(f"Space {self.kind}: needs low < high (and low > 0 on the log scale), got "
+                             f"{self.low}, {self.high}")
+        if not self.source:
+            raise ValueError("a Space states its source")
+
+    def values(self) -> tuple:
+        """The ends (or the choices): what a test checks against the key's declared bounds."""
+        return tuple(self.choices) if self.kind == "choice" else (self.low, self.high)
+
+
+def suggest(space: dict, trial) -> dict:
+    """One draw from ``space`` ({dotted key: Space}) by an Optuna-like ``trial``:
+    {dotted key: value}. ``weights.x`` names the key ``x`` of the object ``weights``."""
+    out = {}
+    for key, s in space.items():
+        if s.kind == "float":
+            out[key] = trial.suggest_float(key, s.low, s.high, log=s.log)
+        elif s.kind == "int":
+            out[key] = trial.suggest_int(key, int(s.low), int(s.high), log=s.log)
+        else:
+            idx = trial.suggest_categorical(key, list(range(len(s.choices))))
+            out[key] = copy.deepcopy(s.choices[idx])
+    return out
+
+
+def apply_draw(params: dict, draw: dict) -> dict:
+    """A copy of ``params`` with every dotted key of ``draw`` set (``weights.x`` sets
+    ``params["weights"]["x"]``, the object made where absent)."""
+    out = copy.deepcopy(params)
+    for key, value in draw.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = copy.deepcopy(value)
+    return out

@@ -200,3 +200,95 @@ def test_the_config_section_round_trips(kind, smoke_config):
             assert key in section, key
     task = make_task(section)
     assert (task.x_dim, task.y_dim) == TASK_KINDS[kind].config_dims("t", section)
+
+
+# ----------------------------------------------------------------------- tuning search spaces
+class _EndTrial:
+    """An Optuna-like trial that answers every suggestion with the low (``end=0``) or the high
+    end of its range (the first or the last choice), recording the calls."""
+
+    def __init__(self, end):
+        self.end, self.calls = end, []
+
+    def suggest_float(self, name, low, high, log=False):
+        self.calls.append(("float", name, low, high, log))
+        return low if self.end == 0 else high
+
+    def suggest_int(self, name, low, high, log=False):
+        self.calls.append(("int", name, low, high, log))
+        return low if self.end == 0 else high
+
+    def suggest_categorical(self, name, choices):
+        self.calls.append(("categorical", name, tuple(choices)))
+        return choices[0] if self.end == 0 else choices[-1]
+
+
+def _declared(cls, dotted):
+    """The Param a dotted search-space key names (``weights.x``: the field x of weights)."""
+    top, *rest = dotted.split(".")
+    p = cls.PARAMS[top]
+    for part in rest:
+        p = p.fields[part]
+    return p
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_search_space_names_declared_keys_within_their_bounds(name):
+    cls = METHODS[name]
+    assert cls.SEARCH_SPACE, f"{name} declares no SEARCH_SPACE"
+    assert "lr" in cls.SEARCH_SPACE      # every method's learning rate is tuned
+    for key, space in cls.SEARCH_SPACE.items():
+        p = _declared(cls, key)            # KeyError: not a declared key
+        for v in space.values():
+            if p.minimum is not None:
+                assert v >= p.minimum, (key, v)
+            if p.exclusive_minimum is not None:
+                assert v > p.exclusive_minimum, (key, v)
+            if p.maximum is not None:
+                assert v <= p.maximum, (key, v)
+            if p.exclusive_maximum is not None:
+                assert v < p.exclusive_maximum, (key, v)
+
+
+@pytest.mark.parametrize("end", [0, 1])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_corner_of_the_search_space_is_a_valid_trainable_config(name, end, smoke_config):
+    """Both ends of every range, applied to a tiny base: the config validates, the method builds
+    and its loss is finite."""
+    from flowbench.params import apply_draw, suggest
+    cls = METHODS[name]
+    trial = _EndTrial(end)
+    draw = suggest(cls.SEARCH_SPACE, trial)
+    assert sorted(draw) == sorted(cls.SEARCH_SPACE) and len(trial.calls) == len(draw)
+    logs = {c[1]: c[4] for c in trial.calls if c[0] in ("float", "int")}
+    assert all(logs[k] == s.log for k, s in cls.SEARCH_SPACE.items() if s.kind != "choice")
+    params = apply_draw(tiny_params(cls, 2, 8), draw)
+    validate_config(_method_config(smoke_config, name, params))
+    torch.manual_seed(0)
+    m = make_method(name, 2, 8, cls.resolve(params), total_steps=10, conditions="continuous")
+    loss, _ = m.loss(torch.randn(16, 2), torch.randn(16, 8), 0)
+    assert torch.isfinite(loss)
+
+
+def test_space_declarations_refuse_what_cannot_be_sampled():
+    from flowbench.params import Space, apply_draw
+    for bad in (dict(kind="float", low=1.0, high=1.0, source="rule"),
+                dict(kind="float", low=0.0, high=1.0, log=True, source="rule"),
+                dict(kind="choice", choices=(), source="rule"),
+                dict(kind="beta", low=0.0, high=1.0, source="rule"),
+                dict(kind="int", low=1, high=4)):
+        with pytest.raises(ValueError):
+            Space(**bad)
+    base = {"weights": {"x": 1.0}, "lr": 1e-3}
+    out = apply_draw(base, {"weights.x": 2.0, "ramp.speed": 0.5, "lr": 3e-4})
+    assert out == {"weights": {"x": 2.0}, "lr": 3e-4, "ramp": {"speed": 0.5}} and base["weights"]["x"] == 1.0
+
+
+def test_readme_table_is_the_search_spaces(root):
+    from flowbench.methods import search_space_rows
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("### Tuning search spaces"):]
+    section = section[:section.index("\n## ")]
+    rows = [[c.strip().strip("`") for c in ln.strip().strip("|").split("|")] for ln in section.splitlines()
+            if ln.startswith("| `")]
+    assert rows == search_space_rows()

@@ -37,5 +37,17 @@ def make_method(name: str, x_dim: int, y_dim: int, params: dict, total_steps: in
                               seed=seed, label_prior=label_prior, conditions=conditions)
 
 
-__all__ = ["METHODS", "ConditionalMethod", "make_method", "method_class", "method_label",
+def search_space_rows() -> list[list[str]]:
+    """[method, key, range, source] for every key of every registered method's ``SEARCH_SPACE``,
+    in report order: README's table of the tuning spaces."""
+    def describe(s):
+        if s.kind == "choice":
+            return "one of " + ", ".join(str(c).replace(" ", "") for c in s.choices)
+        lo, hi = (int(s.low), int(s.high)) if s.kind == "int" else (s.low, s.high)
+        return f"{s.kind} {lo:g} to {hi:g}" + (", log scale" if s.log else "")
+    return [[name, key, describe(s), s.source] for name in method_order()
+            for key, s in METHODS[name].SEARCH_SPACE.items()]
+
+
+__all__ = ["METHODS", "ConditionalMethod", "make_method", "method_class", "method_label", "search_space_rows",
            "method_order", "method_with_role", "register_method", "std_normal_log_prob"]

@@ -29,7 +29,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..params import Param, merged, resolved
+from ..params import Param, Space, merged, resolved
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -99,6 +99,27 @@ IMAGE_TRAINING_PARAMS = {
 }
 
 
+# ------------------------------------------------------------------ shared tuning search spaces
+# Every method's tuning space (``SEARCH_SPACE``, {dotted key: Space}) is built from these groups
+# and its own settings, fixed before any tuning result (the rules in each Space's source).
+_LR_RULE = "rule: one decade below to three times Adam's default 1e-3 (Kingma & Ba 2015), every method"
+#: the learning rate of every method but the cGAN's (whose recipe's 1e-4 sits at that range's end)
+LR_SPACE = {"lr": Space("float", 1e-4, 3e-3, log=True, source=_LR_RULE)}
+#: the coupling flows' size (ours, inn, cinn): the paper's flow has 8 blocks of 3 x 512 (Sec. 5.1)
+FLOW_SPACE = {
+    "blocks": Space("int", 2, 8, source="rule: from 2 to the paper's 8 blocks (Sec. 5.1)"),
+    "subnet_layers": Space("int", 2, 3, source="rule: the original INN code's 2 to the paper's 3"),
+    "width": Space("choice", choices=(64, 128, 256, 512),
+                   source="rule: powers of two up to the paper's 512 (Sec. 5.1)"),
+}
+#: the generative baselines' MLPs (cvae, cgan, cfm)
+MLP_SPACE = {
+    "width": Space("choice", choices=(64, 128, 256, 512),
+                   source="rule: powers of two up to the baselines' default 512"),
+    "layers": Space("int", 2, 6, source="rule: one hidden layer to the deepest default (CFM's 6)"),
+}
+
+
 def std_normal_log_prob(z: torch.Tensor, std: float = 1.0) -> torch.Tensor:
     """Sum over the last dim of log N(z; 0, std^2 I)."""
     d = z.shape[-1]
@@ -113,6 +134,7 @@ class ConditionalMethod(nn.Module):
     and colour order), ``role`` (``paper``: the seed paper's method, every comparison is set
     against it; ``paper_baseline``: the INN the paper compares with; ``baseline``), ``summary``
     (one line with the paper), ``PARAMS`` (the declared keys, :class:`flowbench.params.Param`),
+    ``SEARCH_SPACE`` (what tuning may change, :class:`flowbench.params.Space`),
     ``image_defaults`` (the image stage's defaults where every image run trains it, ``None``:
     trained on the latents only when its ``images`` section is written; ``image_flow=False``: not
     an image method), ``image_variant`` (the variant name of its image rows) and
@@ -126,6 +148,8 @@ class ConditionalMethod(nn.Module):
     role = "baseline"
     summary = ""
     PARAMS: ClassVar[dict] = {}
+    #: the tuning search space ({dotted key: flowbench.params.Space}); every key a declared one
+    SEARCH_SPACE: ClassVar[dict] = {}
     image_flow = True
     image_defaults: ClassVar[dict | None] = None
     image_variant = "default"

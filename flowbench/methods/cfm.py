@@ -41,9 +41,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..params import Param, with_defaults
+from ..params import Param, Space, with_defaults
 from .base import (
     GENERATIVE_PARAMS,
+    LR_SPACE,
+    MLP_SPACE,
     ConditionalMethod,
     mlp,
     n_parameters,
@@ -103,6 +105,10 @@ class ConditionalFlowMatching(ConditionalMethod):
         "atol": Param("number", "absolute tolerance of the adaptive solvers", exclusive_minimum=0),
     }, {"width": 512, "layers": 6, "sigma_min": 1e-4, "solver": "rk4", "steps": 20, "rtol": 1e-5,
         "atol": 1e-5})
+    #: tuning: the velocity network, the learning rate and the path's noise at the data end
+    SEARCH_SPACE = {**MLP_SPACE, **LR_SPACE,
+                    "sigma_min": Space("float", 1e-4, 0.1, log=True,
+                                       source="rule: Lipman et al.'s 1e-4 (arXiv:2210.02747) to 0.1")}
     fixed_noise = "ODE start x0"
 
     @classmethod

@@ -48,8 +48,8 @@ from __future__ import annotations
 import torch
 from torch.func import functional_call
 
-from ..params import Param, with_defaults
-from .base import GENERATIVE_PARAMS, ConditionalMethod, mlp, n_parameters, register_method
+from ..params import Param, Space, with_defaults
+from .base import GENERATIVE_PARAMS, MLP_SPACE, ConditionalMethod, mlp, n_parameters, register_method
 
 
 @register_method
@@ -75,6 +75,13 @@ class ConditionalWGANGP(ConditionalMethod):
     }, {"width": 512, "layers": 4, "lr": 1e-4, "betas": [0.0, 0.9], "noise_dim": None,
         "critic_width": None, "critic_layers": None, "n_critic": 5, "gp_weight": 10.0,
         "critic_lr": None})
+    #: tuning: the networks, the learning rate, the critic's steps and the gradient penalty
+    SEARCH_SPACE = {**MLP_SPACE,
+                    "lr": Space("float", 3e-5, 1e-3, log=True,
+                                source="rule: a third to ten times Gulrajani et al.'s 1e-4 (Algorithm 1)"),
+                    "n_critic": Space("int", 1, 10, source="rule: 1 to twice Algorithm 1's 5"),
+                    "gp_weight": Space("float", 1.0, 100.0, log=True,
+                                       source="rule: a decade either side of Algorithm 1's 10")}
     fixed_noise = "z"
 
     @classmethod

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from ..coupling import build_flow
-from ..params import Param
-from .base import FLOW_PARAMS, IMAGE_FLOW_DEFAULTS, ConditionalMethod, register_method, std_normal_log_prob
+from ..params import Param, Space
+from .base import (FLOW_PARAMS, FLOW_SPACE, IMAGE_FLOW_DEFAULTS, LR_SPACE, ConditionalMethod, register_method,
+                   std_normal_log_prob)
 
 
 @register_method
@@ -24,6 +25,10 @@ class ConditionalINN(ConditionalMethod):
     PARAMS = {**FLOW_PARAMS,
               "cond_noise": Param("number", "std of the noise added to the condition in training",
                                   minimum=0, default=0.0, filled=False)}
+    #: tuning: the flow's size, the learning rate and the condition's training noise
+    SEARCH_SPACE = {**FLOW_SPACE, **LR_SPACE,
+                    "cond_noise": Space("float", 0.0, 0.1,
+                                        source="rule: none to a tenth of a standardised unit")}
     #: the image stage (Sec. 5.2): the latent (no padding), conditioned on the one-hot label
     image_defaults = {**IMAGE_FLOW_DEFAULTS, "dim": 20, "pad_noise": 0.0, "cond_noise": 0.0}
     fixed_noise = "z"

@@ -49,10 +49,12 @@ import math
 import torch
 from torch import nn
 
-from ..params import Param, with_defaults
+from ..params import Param, Space, with_defaults
 from .base import (
     GENERATIVE_PARAMS,
     LOG_2PI,
+    LR_SPACE,
+    MLP_SPACE,
     ConditionalMethod,
     mlp,
     n_parameters,
@@ -88,6 +90,10 @@ class ConditionalVAE(ConditionalMethod):
         "iwae_samples": Param("integer", "importance samples of log_prob's IWAE bound", minimum=1),
     }, {"width": 512, "layers": 5, "latent_dim": None, "decoder_variance": "network",
         "decoder_std": 1.0, "kl_warmup": 0.0, "iwae_samples": 64})
+    #: tuning: the networks, the learning rate and the KL schedule
+    SEARCH_SPACE = {**MLP_SPACE, **LR_SPACE,
+                    "kl_warmup": Space("float", 0.0, 0.5,
+                                       source="rule: the plain ELBO to a KL weight rising over half the run")}
     fixed_noise = "z and decoder noise"
 
     @classmethod

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from ..coupling import build_flow
-from ..params import NO_DEFAULT, Param
-from .base import FLOW_PARAMS, ConditionalMethod, register_method
+from ..params import NO_DEFAULT, Param, Space
+from .base import FLOW_PARAMS, FLOW_SPACE, LR_SPACE, ConditionalMethod, register_method
 from .schedules import ramp_weight
 
 
@@ -130,6 +130,20 @@ class FourLossINN(ConditionalMethod):
                             items=Param("number", exclusive_minimum=0), min_items=1),
     }
     del _W
+    _ORIG = ("rule: a decade either side of the original code's value for the 8-mode mixture "
+             "(Ardizzone et al. 2018, arXiv:1808.04730)")
+    #: tuning: the flow's size, the learning rate, the four loss weights, the ramp and y's noise
+    SEARCH_SPACE = {**FLOW_SPACE, **LR_SPACE,
+                    "weights.y": Space("float", 0.3, 30.0, log=True, source=_ORIG + ": 3"),
+                    "weights.z": Space("float", 30.0, 3000.0, log=True, source=_ORIG + ": 300"),
+                    "weights.x": Space("float", 40.0, 4000.0, log=True, source=_ORIG + ": 400"),
+                    "weights.rec": Space("float", 0.3, 30.0, log=True, source=_ORIG + ": 3"),
+                    "ramp.speed": Space("float", 0.25, 4.0, log=True,
+                                        source="rule: the ramp 4x slower to 4x faster than the code's"),
+                    "y_noise": Space("float", 0.005, 0.2, log=True,
+                                     source="rule: from half the inverse recipe's 0.01 to twice the "
+                                            "mixture's 0.1")}
+    del _ORIG
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):

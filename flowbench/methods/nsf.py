@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 import zuko
 
-from ..params import Param, with_defaults
-from .base import BUDGET_PARAMS, OPTIMISER_PARAMS, ConditionalMethod, register_method
+from ..params import Param, Space, with_defaults
+from .base import BUDGET_PARAMS, LR_SPACE, OPTIMISER_PARAMS, ConditionalMethod, register_method
 
 
 @register_method
@@ -38,6 +38,12 @@ class NeuralSplineFlow(ConditionalMethod):
         **{k: p.replace(filled=True) for k, p in OPTIMISER_PARAMS.items()},
         **{k: p.replace(filled=True) for k, p in BUDGET_PARAMS.items()},
     }, {"transforms": 3, "hidden_features": [64, 64], "bins": 8})
+    #: tuning: the transforms, their MADEs, the spline's bins and the learning rate
+    SEARCH_SPACE = {**LR_SPACE,
+                    "transforms": Space("int", 1, 6, source="rule: 1 to twice zuko's default 3"),
+                    "hidden_features": Space("choice", choices=([64, 64], [128, 128], [256, 256]),
+                                             source="rule: zuko's default [64, 64] to 4x as wide"),
+                    "bins": Space("int", 4, 16, source="rule: half to twice zuko's default 8")}
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):

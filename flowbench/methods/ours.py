@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 
 from ..coupling import build_flow
-from ..params import NO_DEFAULT, Param
-from .base import FLOW_PARAMS, IMAGE_FLOW_DEFAULTS, ConditionalMethod, register_method, std_normal_log_prob
+from ..params import NO_DEFAULT, Param, Space
+from .base import (FLOW_PARAMS, FLOW_SPACE, IMAGE_FLOW_DEFAULTS, LR_SPACE, ConditionalMethod, register_method,
+                   std_normal_log_prob)
 
 
 @register_method
@@ -28,6 +29,13 @@ class LikelihoodFlow(ConditionalMethod):
     PARAMS = {**FLOW_PARAMS,
               "pad_noise": FLOW_PARAMS["pad_noise"].replace(required=True, default=NO_DEFAULT),
               "eps": Param("number", "std of y~ around y (Eq. 4)", exclusive_minimum=0, required=True)}
+    #: tuning: the flow's size, the learning rate, and the two settings of Eq. 4-6
+    SEARCH_SPACE = {**FLOW_SPACE, **LR_SPACE,
+                    "eps": Space("float", 0.01, 0.3, log=True,
+                                 source="rule: a decade either side of the paper's 0.1 (Sec. 5.1), "
+                                        "capped at 0.3 (the eps values compared on arm)"),
+                    "pad_noise": Space("float", 0.005, 0.2, log=True,
+                                       source="rule: a decade either side of the paper's 0.05")}
     #: the image stage (Sec. 5.2): u (20) + 10 padding -> [z (20), y~ (10)]
     image_defaults = {**IMAGE_FLOW_DEFAULTS, "dim": 30, "eps": 0.1, "pad_noise": 0.05}
     image_variant = "paper"
