@@ -173,16 +173,23 @@ def finite(x) -> bool:
 BLOWUP_FRACTION = T.BLOWUP_FRACTION   # a blown-up run's share of draws far outside the reference
 
 
-def unstable_seeds(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_TASK) -> tuple[list, list]:
-    """(diverged seeds, blown-up seeds) of one (method, variant) on ``task``: a blown-up seed did
-    not diverge, but on some condition at least ``BLOWUP_FRACTION`` of its draws lie far outside
-    the reference's range. Runs scored before ``far_outside`` was recorded count as not blown up."""
-    own = metrics[(metrics["task"] == task) & (metrics["method"] == method) & (metrics["variant"] == variant)]
-    rr = T.runs(own, task)
-    diverged = sorted(int(s) for s in rr.loc[rr["diverged"], "seed"])
-    far = own[own["metric"] == "far_outside"]
-    blown = sorted({int(s) for s in far.loc[far["value"].astype(float) >= BLOWUP_FRACTION, "seed"]} - set(diverged))
-    return diverged, blown
+def unstable_seeds(metrics: pd.DataFrame, method: str, task: str = CLAIM_TASK) -> dict:
+    """{variant: (diverged seeds, blown-up seeds)} of ``method``'s variants on ``task``: a
+    blown-up seed did not diverge, but on some condition at least ``BLOWUP_FRACTION`` of its
+    draws lie far outside the reference's range. Runs scored before ``far_outside`` was recorded
+    count as not blown up. (One selection for all variants: C5's stability reruns this often.)"""
+    own = metrics[(metrics["task"] == task) & (metrics["method"] == method)
+                  & metrics["metric"].isin(("diverged", "far_outside"))]
+    value = own["value"].astype(float)
+    # a run's divergence as T.runs reads it: its whole-run 'diverged' row >= 0.5
+    bad = own[((own["metric"] == "diverged") & (own["condition"] == "") & (value >= 0.5))
+              | ((own["metric"] == "far_outside") & (value >= BLOWUP_FRACTION))]
+    out: dict = {}
+    for variant, g in bad.groupby("variant", observed=True):
+        diverged = sorted({int(x) for x in g.loc[g["metric"] == "diverged", "seed"]})
+        blown = sorted({int(x) for x in g.loc[g["metric"] == "far_outside", "seed"]} - set(diverged))
+        out[str(variant)] = (diverged, blown)
+    return out
 
 
 def instability_text(diverged: list, blown: list, runs: int) -> str:

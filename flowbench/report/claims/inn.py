@@ -239,8 +239,9 @@ def sensitivity(metrics: pd.DataFrame, task: str, method: str) -> dict:
     variants = fam.variant_names(metrics, task)
     res = family_test(metrics, task, method, fam.base, variants)
     sensitive, testable, parts = [], [], []
+    unstable = unstable_seeds(metrics, method, task)
     for v, r in res.items():
-        diverged, blown = unstable_seeds(metrics, method, v, task)
+        diverged, blown = unstable.get(v, ([], []))
         if r["a"]["n"] == 0 and r["a"]["runs"] > 0:           # every seed diverged: sensitive
             testable.append(v)
             sensitive.append(v)
