@@ -120,9 +120,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The tests that read the smoke run after every other (a stable sort: order kept within each
-    group; every worker sorts the same collection the same way)."""
-    items.sort(key=_uses_smoke)
+    """The tests that read the smoke run after every other, and among them those that rerun its
+    jobs (marked ``reruns``, the longest) first, so the short ones fill the workers' last gaps
+    (a stable sort: order kept within each group; every worker sorts the same way)."""
+    items.sort(key=lambda item: (_uses_smoke(item), item.get_closest_marker("reruns") is None))
 
 
 def _shared() -> Path:

@@ -164,6 +164,7 @@ def _scores(res, task):
     return m[~timing].set_index(["method", "variant", "seed", "condition", "metric"]).value.sort_index()
 
 
+@pytest.mark.reruns
 def test_plain_snakemake_rebuilds_every_damaged_kind(smoke_copy):
     repo = smoke_copy()
     res = repo / SMOKE
@@ -191,6 +192,7 @@ def test_plain_snakemake_rebuilds_every_damaged_kind(smoke_copy):
     assert re.search(r"Nothing to be done|^total\s+0$", again.stdout + again.stderr, re.M)
 
 
+@pytest.mark.reruns
 def test_bad_content_with_its_record_stops_the_run_naming_the_file(smoke_copy):
     """A damaged file whose record was rewritten to match passes the start-up scan: the job that
     reads it stops with the file's name, the run exits non-zero, and the report is not touched."""

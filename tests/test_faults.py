@@ -139,6 +139,7 @@ def _wait_for_training(logs, timeout=120):
 
 
 @pytest.mark.slow
+@pytest.mark.reruns
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_workflow_completes_on_rerun(smoke_copy, sig):
     """A finished smoke run whose ours run (seed 0) on gmm must retrain (50x its iterations, long

@@ -11,7 +11,7 @@ import yaml
 
 from tests.conftest import SMOKE, snakemake
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reruns]
 CONFIG = "config/smoke.yaml"
 
 
@@ -72,7 +72,7 @@ def test_changed_parameter_retrains_what_reads_it(smoke_copy):
     repo = smoke_copy()
     gl = [("ours", "linear"), ("cinn", "linear")]
     # the task's iterations: every run of that task retrains, no other; the report states what the runs used
-    cfg = edit_config(repo, lambda c: c["tasks"]["gaussian_linear"]["train"].update(iterations=30))
+    edit_config(repo, lambda c: c["tasks"]["gaussian_linear"]["train"].update(iterations=30))
     planned = jobs_planned(repo, "--until", "train_run")
     assert planned.get("train_run") == len(gl), planned
     others = {p: p.stat().st_mtime_ns for p in (repo / SMOKE).rglob("model.pt") if "/gaussian_linear/" not in str(p)}
@@ -84,9 +84,12 @@ def test_changed_parameter_retrains_what_reads_it(smoke_copy):
     assert {p: p.stat().st_mtime_ns for p in others} == others
     md = (repo / f"{SMOKE}/report/README.md").read_text()
     assert "30 iterations of batch 128" in md and "20 iterations of batch 128" in md
-    # one method's hyper-parameter: only that method's runs retrain (here asked for on one task)
-    cfg["methods"]["cinn"]["base"]["width"] = 48
-    (repo / CONFIG).write_text(yaml.safe_dump(cfg))
+
+
+def test_changed_method_parameter_retrains_only_that_methods_runs(smoke_copy):
+    """One method's hyper-parameter: only that method's runs retrain (here asked for on one task)."""
+    repo = smoke_copy()
+    cfg = edit_config(repo, lambda c: c["methods"]["cinn"]["base"].update(width=48))
     planned = jobs_planned(repo, "--until", "train_run")
     n_cinn = sum(1 for t in cfg["tasks"].values() for r in t["runs"] if r["method"] == "cinn"
                  for _ in r["variants"] for _ in r["seeds"])

@@ -86,6 +86,7 @@ def test_rerun_does_nothing(smoke_run):
 
 
 @pytest.mark.slow
+@pytest.mark.reruns
 def test_same_seed_same_metrics(smoke_copy):
     """Determinism on the CPU: retraining a run with the same seed gives identical metric rows
     (timings aside)."""
