@@ -19,7 +19,9 @@ def test_smoke_outputs(smoke_run):
     repo = smoke_run
     df = pd.read_csv(repo / f"{SMOKE}/gmm/metrics.csv", dtype={"condition": str}, keep_default_na=False)
     assert list(df.columns) == ["task", "method", "variant", "seed", "condition", "metric", "value"]
-    assert {"w2", "sliced_w2", "mmd", "c2st", "accuracy", "seconds_per_iteration"} <= set(df.metric)
+    assert {"w2", "sliced_w2", "mmd", "far_outside", "accuracy", "seconds_per_iteration"} <= set(df.metric)
+    arm = pd.read_csv(repo / f"{SMOKE}/arm/metrics.csv", dtype={"condition": str}, keep_default_na=False)
+    assert {"w2", "mmd_kruse", "c2st", "far_outside", "calibration_error"} <= set(arm.metric)
     with open(repo / "config" / "smoke.yaml") as fh:
         runs = yaml.safe_load(fh)["tasks"]["gmm"]["runs"]
     assert set(df.method) == {r["method"] for r in runs}
