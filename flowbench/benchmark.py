@@ -100,18 +100,18 @@ def step_costs(task_cfg: dict, methods: dict, batch_sizes, n_warmup=2, n_steps=5
     return rows
 
 
-def linear_shapes(model) -> list[tuple[int, int]]:
-    return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
-
-
-# the matrix-multiply kernels themselves (aten::linear and aten::matmul dispatch to these, so
-# counting only these counts every multiply once)
-_LEAF_MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+# the matrix-multiply kernels themselves, and how to replay each (aten::linear and aten::matmul
+# dispatch to these, so counting only these counts every multiply once); the add-multiply forms
+# take their added operand first
+_LEAF_MATMULS = {"aten::mm": torch.mm, "aten::addmm": torch.addmm, "aten::bmm": torch.bmm,
+                 "aten::baddbmm": torch.baddbmm}
+_ADD_FORMS = ("aten::addmm", "aten::baddbmm")
 
 
 def step_matmuls(model, opt, task, batch: int, rng, device) -> list[tuple[str, tuple]]:
     """Every matrix multiply that one training step runs (forward, backward, optimiser), as
-    ``(op, operand shapes)``, recorded by the torch profiler (``record_shapes``)."""
+    ``(op, operand shapes)``, recorded by the torch profiler (``record_shapes``; scalar
+    arguments dropped)."""
     from torch.profiler import ProfilerActivity, profile
 
     x, y = task.sample_batch(batch, rng)
@@ -125,15 +125,14 @@ def step_matmuls(model, opt, task, batch: int, rng, device) -> list[tuple[str, t
     return out
 
 
-def _operands(op: str, shapes: tuple, device) -> tuple:
-    """Fresh random operands of one recorded multiply: (A, B) for mm/bmm, (C, A, B) for the
-    add-multiply forms, with C at its recorded shape."""
-    return tuple(torch.randn(*sh, device=device) for sh in shapes[-3:] if sh) if op in (
-        "aten::addmm", "aten::baddbmm") else tuple(torch.randn(*sh, device=device) for sh in shapes[:2])
+def _tensor_shapes(op: str, shapes: tuple) -> tuple:
+    """The tensor operands' shapes of one recorded multiply: (A, B), or (C, A, B) for the
+    add-multiply forms."""
+    return shapes[:3] if op in _ADD_FORMS else shapes[:2]
 
 
 def _flops(op: str, shapes: tuple) -> int:
-    a, b = shapes[-2], shapes[-1]
+    a, b = _tensor_shapes(op, shapes)[-2:]
     if op in ("aten::bmm", "aten::baddbmm"):
         return 2 * a[0] * a[1] * a[2] * b[2]
     return 2 * a[0] * a[1] * b[1]
@@ -150,12 +149,9 @@ def matmul_fraction(task, kind: str, params: dict, batch: int, n_steps=5, seed=0
     rng = np.random.default_rng(seed)
     step = _time_steps(model, task, batch, 2, n_steps, rng, device)
     mms = step_matmuls(model, model.make_optimizer(), task, batch, rng, device)
-    calls = []
-    for op, shapes in mms:
-        args = _operands(op, shapes, device)
-        fn = {"aten::mm": torch.mm, "aten::addmm": torch.addmm, "aten::bmm": torch.bmm,
-              "aten::baddbmm": torch.baddbmm}[op]
-        calls.append((fn, args))
+    # fresh random operands at the recorded shapes
+    calls = [(_LEAF_MATMULS[op], [torch.randn(*sh, device=device) for sh in _tensor_shapes(op, shapes)])
+             for op, shapes in mms]
     flops = sum(_flops(op, shapes) for op, shapes in mms)
 
     def run():

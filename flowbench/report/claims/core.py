@@ -180,15 +180,14 @@ def unstable_seeds(metrics: pd.DataFrame, method: str, task: str = CLAIM_TASK) -
     count as not blown up. (One selection for all variants: C5's stability reruns this often.)"""
     own = metrics[(metrics["task"] == task) & (metrics["method"] == method)
                   & metrics["metric"].isin(("diverged", "far_outside"))]
-    value = own["value"].astype(float)
     # a run's divergence as T.runs reads it: its whole-run 'diverged' row >= 0.5
-    bad = own[((own["metric"] == "diverged") & (own["condition"] == "") & (value >= 0.5))
-              | ((own["metric"] == "far_outside") & (value >= BLOWUP_FRACTION))]
+    div = own[(own["metric"] == "diverged") & (own["condition"] == "") & (own["value"].astype(float) >= 0.5)]
+    blown = T.blown_up_runs(own)
     out: dict = {}
-    for variant, g in bad.groupby("variant", observed=True):
-        diverged = sorted({int(x) for x in g.loc[g["metric"] == "diverged", "seed"]})
-        blown = sorted({int(x) for x in g.loc[g["metric"] == "far_outside", "seed"]} - set(diverged))
-        out[str(variant)] = (diverged, blown)
+    for variant in set(div["variant"].astype(str)) | set(blown["variant"].astype(str)):
+        d = sorted({int(x) for x in div.loc[div["variant"] == variant, "seed"]})
+        b = sorted({int(x) for x in blown.loc[blown["variant"] == variant, "seed"]} - set(d))
+        out[variant] = (d, b)
     return out
 
 
