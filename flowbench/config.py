@@ -37,7 +37,7 @@ from .errors import ConfigError
 from .images.names import DEFAULT_FLOWS, N_CLASSES, PAPER_FLOW
 from .memory import _check_sizes, human_bytes, images_run, memory_budget_bytes
 from .methods import method_class
-from .recipes import deep_merge, digest, iter_runs, method_params, task_recipes
+from .recipes import check_sources, deep_merge, digest, iter_runs, method_params, task_recipes
 from .schema import SCHEMA_PATH, load_schema
 from .tasks import TASK_KINDS, task_class
 
@@ -129,6 +129,7 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
         raise ConfigError(_format_error(best, schema))
     _check_names(config)
     _check_runs(config)
+    check_sources(config)
     for tname, task in config["tasks"].items():
         _check_task_dims(config, tname, task)
     images = config.get("images")

@@ -37,6 +37,20 @@ def task_kinds() -> list[str]:
     return sorted(TASK_KINDS)
 
 
+#: ``methods.<name>.sources``: where each setting of the recipes comes from (text per setting, or
+#: per comma-separated settings sharing one source), for the base and for each variant's overrides
+SOURCES_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "description": "the source of each recipe setting (the paper, the original code, a library's "
+                   "default, a stated rule): README 'Recipes and their sources'",
+    "properties": {
+        "base": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1}},
+        "variants": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": {"type": "string", "minLength": 1}}},
+    },
+}
+
+
 def method_section(name: str) -> dict:
     """``methods.<name>``: a base with every declared key and variants of overrides."""
     cls = METHODS[name]
@@ -48,6 +62,7 @@ def method_section(name: str) -> dict:
             "variants": {"type": "object", "minProperties": 1,
                          "additionalProperties": object_schema(cls.PARAMS, defaults=False,
                                                                required=False)},
+            "sources": SOURCES_SCHEMA,
         },
     }
 

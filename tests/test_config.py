@@ -433,3 +433,54 @@ def test_names_of_folders_are_matched_whole(smoke_config, mutate, words):
         validate_config(cfg)
     for w in words:
         assert w in str(err.value), str(err.value)
+
+
+# ------------------------------------------------------------------ recipe provenance
+def test_every_recipe_setting_of_the_full_config_has_a_source(full_config):
+    """The recipes are fixed with their provenance: every setting of every method's recipe on every
+    task of the default config states where it comes from; ours's recipe is the paper's eps and
+    padding noise on every task whose y is deterministic or a label."""
+    from flowbench.recipes import NOT_STATED, recipe_provenance, task_recipes
+    cfg = validate_config(full_config)
+    rows = recipe_provenance(cfg)
+    assert not [r for r in rows if r["source"] == NOT_STATED]
+    assert {r["method"] for r in rows} == set(cfg["methods"])
+    for task in ("gmm", "gmm_some", "arm", "ballistics"):
+        p = method_params(cfg, "ours", task_recipes(cfg, task)["ours"])
+        assert (p["eps"], p["pad_noise"]) == (0.1, 0.05), task
+
+
+def test_recipe_provenance_rows_name_the_variant_source_over_the_base(smoke_config):
+    from flowbench.recipes import NOT_STATED, recipe_provenance
+    cfg = copy.deepcopy(smoke_config)
+    ours = cfg["methods"]["ours"]
+    variant = next(iter(ours["variants"]))
+    ours["variants"][variant] = {**(ours["variants"][variant] or {}), "eps": 0.2}
+    ours["sources"] = {"base": {"eps, lr": "the paper"}, "variants": {variant: {"eps": "a rule"}}}
+    cfg = validate_config(cfg)
+    rows = [r for r in recipe_provenance(cfg) if r["method"] == "ours" and variant in r["variants"]]
+    by_key = {r["key"]: r for r in rows}
+    assert by_key["eps"]["source"] == "a rule" and by_key["eps"]["value"] == "0.2"
+    assert by_key["lr"]["source"] == "the paper"
+    assert by_key["blocks"]["source"] == NOT_STATED
+
+
+@pytest.mark.parametrize("sources, match", [
+    ({"base": {"epz": "typo"}}, r"methods\.ours\.sources\.base\.epz.*not a setting"),
+    ({"variants": {"nope": {"eps": "x"}}}, r"methods\.ours\.sources\.variants\.nope.*no variant"),
+    ({"base": {"eps": ""}}, r"methods\.ours\.sources\.base\.eps"),
+])
+def test_sources_naming_no_setting_are_refused(smoke_config, sources, match):
+    cfg = copy.deepcopy(smoke_config)
+    cfg["methods"]["ours"]["sources"] = sources
+    with pytest.raises(ConfigError, match=match):
+        validate_config(cfg)
+
+
+def test_a_variant_source_for_an_inherited_setting_is_refused(smoke_config):
+    cfg = copy.deepcopy(smoke_config)
+    ours = cfg["methods"]["ours"]
+    variant = next(v for v, o in ours["variants"].items() if "blocks" not in (o or {}))
+    ours["sources"] = {"variants": {variant: {"blocks": "x"}}}
+    with pytest.raises(ConfigError, match=r"not overridden by variant"):
+        validate_config(cfg)

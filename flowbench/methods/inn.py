@@ -141,8 +141,8 @@ class FourLossINN(ConditionalMethod):
                     "ramp.speed": Space("float", 0.25, 4.0, log=True,
                                         source="rule: the ramp 4x slower to 4x faster than the code's"),
                     "y_noise": Space("float", 0.005, 0.2, log=True,
-                                     source="rule: from half the inverse recipe's 0.01 to twice the "
-                                            "mixture's 0.1")}
+                                     source="rule: from half of 0.01 (the variant inverse_ynoise_0.01) "
+                                            "to twice the original code's 0.1")}
     del _ORIG
 
     @classmethod

@@ -16,6 +16,7 @@ SECTIONS = (
     images.generated,          # ## Generated images (Fig. 5.3, Fig. 5.4)
     images.epoch_curves,       # ## Accuracy against auto-encoder epochs (when run)
     cost.cost_of_training,     # ## Cost of training (the optional benchmark)
+    produced.recipes,          # ## Recipes and their sources
     produced.how_produced,     # ## How it was produced (provenance)
 )
 

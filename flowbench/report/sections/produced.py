@@ -105,3 +105,34 @@ def wall_time(wall: pd.DataFrame) -> list[str]:
                        ["rule", "jobs", "wall s", "CPU s", "peak RSS MB"]),
             "",
             "CSV: [tables/wall_time.csv](tables/wall_time.csv)."]
+
+
+def recipes(ctx: ReportContext) -> list[str]:
+    """## Recipes and their sources: every setting of every method's recipe (its first variant on
+    each task) with the config's stated source, read from the run's recorded config."""
+    from ...recipes import NOT_STATED, recipe_provenance
+    from ...registry import method_label, method_order
+    config = (ctx.provenance or {}).get("config") or {}
+    rows = recipe_provenance(config) if config.get("methods") and config.get("tasks") else []
+    if not rows:
+        return []
+    order = {m: i for i, m in enumerate(method_order([r["method"] for r in rows]))}
+    ran = {m: {t for r in rows if r["method"] == m for t in r["tasks"]} for m in order}
+    first = {}
+    for i, r in enumerate(rows):
+        first.setdefault((r["method"], r["key"]), i)
+    table = []
+    for r in sorted(rows, key=lambda r: (order[r["method"]], first[(r["method"], r["key"])])):
+        tasks = "every task" if set(r["tasks"]) == ran[r["method"]] else ", ".join(r["tasks"])
+        table.append([method_label(r["method"]), r["key"], f"`{r['value']}`", tasks,
+                      ", ".join(r["variants"]), r["source"]])
+    missing = sum(r["source"] == NOT_STATED for r in rows)
+    return ["## Recipes and their sources", "",
+            "Every setting of each method's recipe (the first variant a task runs for it: what the "
+            "ranking and the claims use), its value, the tasks where the recipe has that value, and where the "
+            "value comes from, as the config states it beside the setting: the seed paper (Xiao, Yan & Amit "
+            "2019, arXiv 1911.02052), the original code of a baseline, a library's default, a rule stated in "
+            "advance, or \"chosen here\". Variants beyond the recipes are ablations and sensitivity runs, "
+            "named in each task's tables."
+            + (f" {missing} settings have no stated source." if missing else ""), "",
+            markdown(table, ["method", "setting", "value", "tasks", "variants", "source"]), ""]
