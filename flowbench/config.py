@@ -132,6 +132,7 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
     check_sources(config)
     for tname, task in config["tasks"].items():
         _check_task_dims(config, tname, task)
+        _check_early_stopping(tname, task)
     images = config.get("images")
     if images and images_run(images):
         _check_image_dims(images)
@@ -287,6 +288,15 @@ def _check_dim(config, method, variant, tname, x_dim, y_dim, where) -> None:
     if dim < need:
         raise ConfigError(f"config key '{_dim_key(config, method, variant)}': {method} needs dim >= "
                           f"{need} on task {tname!r} ({why}), got {dim} (variant {variant!r}, {where})")
+
+
+def _check_early_stopping(tname: str, task: dict) -> None:
+    """Early stopping needs validation data the test never uses: the task kind must have it."""
+    if not (task.get("train") or {}).get("early_stopping"):
+        return
+    why = task_class(task.get("kind", "gmm")).validation_requirement(f"tasks.{tname}", task)
+    if why:
+        raise ConfigError(f"config key 'tasks.{tname}.train.early_stopping': {why}")
 
 
 def _check_task_dims(config: dict, tname: str, task: dict) -> None:

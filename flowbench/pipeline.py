@@ -5,7 +5,9 @@ It speaks only the task protocol (``flowbench.tasks.base.Task``) and the method 
 
 Outputs per run, in ``results/<name>/<task>/<method>/<variant>/seed<k>/``:
 - ``model.pt``: state dict + identity (method, hyper-parameters, dims)
-- ``train_log.csv``: ``step, loss, <loss parts>, seconds[, probe_w2]``
+- ``train_log.csv``: ``step, loss, <loss parts>, seconds[, probe_w2][, val_w2]`` (``val_w2``: the
+  early-stopping distance on validation data, where the task's ``train.early_stopping`` is set;
+  the checkpoint and samples are then those of the best validation, ``best_step`` in the record)
 - ``train_info.json``: diverged flag and step, last finite loss, seconds, seconds per iteration,
   the settings the run used (iterations, batch size, n_eval) and its config digest
 - ``posterior_samples.npz``: ``condition_ids [K]`` (str), ``conditions [K, y_dim]``,
@@ -73,6 +75,24 @@ def make_probe(task, n: int):
     return probe
 
 
+def make_validation(task, n: int):
+    """The early-stopping distance: W2 on ``n`` samples at each of the task's validation
+    conditions against its validation reference (never the test's conditions or draws), averaged
+    over conditions; inf when the model draws non-finite samples."""
+    _, conds = task.validation_conditions()
+    refs = [task.validation_reference(k, n) for k in range(len(conds))]
+    conds = torch.from_numpy(np.asarray(conds, dtype=np.float32))
+
+    def validate(model) -> float:
+        with torch.no_grad():
+            s = model.sample_posterior(conds.to(next(model.parameters()).device), n).cpu().numpy()
+        if not np.all(np.isfinite(s)):
+            return float("inf")
+        return float(np.mean([M.w2(s[k], refs[k]) for k in range(len(refs))]))
+
+    return validate
+
+
 def run_train(config: dict, task_name: str, method: str, variant: str, seed: int, outdir,
               device: str = "auto", log=None) -> dict:
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -85,9 +105,16 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
         f"{sum(p.numel() for p in model.parameters())} parameters, "
         f"{iterations} iterations of batch {tr['batch_size']}")
     probe = make_probe(task, tr.get("probe_n", 500)) if tr.get("probe_every", 0) else None
+    es = tr.get("early_stopping") or {}
+    stopping = ({"validate": make_validation(task, int(es.get("n", 500))), "validate_every": int(es["every"]),
+                 "patience": int(es.get("patience", 5)), "min_improvement": float(es.get("min_improvement", 0.01))}
+                if es else {})
+    if es:
+        log(f"[{task_name}/{method}/{variant}/seed{seed}] early stopping: validation every {es['every']} "
+            f"steps, patience {stopping['patience']}, cap {iterations}")
     res = train(model, task, iterations, tr["batch_size"], seed, dev,
                 log_every=tr.get("log_every", 20), probe=probe,
-                probe_every=tr.get("probe_every", 0), log=log)
+                probe_every=tr.get("probe_every", 0), log=log, **stopping)
     write_csv(outdir / "train_log.csv", pd.DataFrame(res.rows, columns=_log_columns(res.rows)))
     save_checkpoint(outdir / "model.pt", model, identity)
     # samples and forward predictions
@@ -131,6 +158,7 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
             "threads": torch.get_num_threads(), "identity_digest": identity["params_digest"],
             "config_digest": train_digest(config, task_name, method, variant, seed),
             "iterations": int(iterations), "batch_size": int(tr["batch_size"]),
+            "early_stopping": bool(es),
             "n_eval": int(n_eval), "n_parameters": sum(p.numel() for p in model.parameters())}
     if calibration:
         info["calibration_seconds"] = cal_seconds
@@ -195,7 +223,8 @@ def check_run_current(config: dict, task_name: str, method: str, variant: str, s
 
 
 RUN_COLUMNS = ["task", "method", "variant", "seed", "config_digest", "iterations", "batch_size",
-               "n_eval", "steps_done", "diverged", "device", "threads", "n_parameters", "sample_seconds"]
+               "n_eval", "steps_done", "diverged", "device", "threads", "n_parameters", "sample_seconds",
+               "early_stopping", "best_step", "stopped_early"]
 
 
 def runs_table(info_files) -> pd.DataFrame:
@@ -273,6 +302,10 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
             add("last_finite_loss", info["last_finite_loss"])
         return rows
     add("final_loss", info["last_finite_loss"])
+    if info.get("best_step") is not None:   # early stopping: the kept step and its validation W2
+        add("best_step", info["best_step"])
+        add("best_val_w2", info["best_val_w2"])
+        add("stopped_early", float(bool(info.get("stopped_early"))))
     log_csv = rundir / "train_log.csv"
     log_df = read_csv(log_csv) if log_csv.exists() else None
     for name, value in probe_rows(log_df, probe_threshold(config, task_name, floor_csv)).items():

@@ -219,6 +219,13 @@ class ConditionalMethod(nn.Module):
     def loss(self, x, y, step: int):
         raise NotImplementedError
 
+    @property
+    def schedule_steps(self) -> int:
+        """The steps over which the method's loss changes by a schedule of its own (the INN's
+        ramp, the cVAE's KL warm-up): early stopping does not stop a run before them, so a
+        stopped run has trained on the method's whole objective. 0: no schedule."""
+        return 0
+
     def sample_posterior(self, y: torch.Tensor, n: int) -> torch.Tensor:
         raise NotImplementedError
 

@@ -176,6 +176,12 @@ class ConditionalVAE(ConditionalMethod):
         rec, kl = self.elbo_parts(x, y)
         return rec - kl
 
+    @property
+    def schedule_steps(self) -> int:
+        """The KL warm-up's steps (0 without one)."""
+        import math
+        return min(self.total_steps, math.ceil(self.kl_warmup * self.total_steps)) if self.kl_warmup > 0 else 0
+
     def kl_weight(self, step: int) -> float:
         if self.kl_warmup <= 0:
             return 1.0

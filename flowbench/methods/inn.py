@@ -177,6 +177,16 @@ class FourLossINN(ConditionalMethod):
         return ramp_weight(r["kind"], step, self.total_steps, r["iters_per_epoch"], r["speed"],
                            r["base"])
 
+    @property
+    def schedule_steps(self) -> int:
+        """The first step from which the ramp of L_x's weight stays at its final value."""
+        final = self.ramp_value(self.total_steps)
+        per = int(self.ramp["iters_per_epoch"])
+        for step in range(0, self.total_steps + 1, per):
+            if self.ramp_value(step) == final:
+                return step
+        return self.total_steps
+
     def _pad_noise(self, n, like):
         return self.pad_noise * torch.randn(n, self.pad_out_dim, device=like.device, dtype=like.dtype)
 

@@ -44,6 +44,9 @@ from ..params import Param
 
 # seed of the exact-posterior draws: the same for every method and seed
 REFERENCE_SEED = 20191107
+#: the validation observations and the validation reference draws (early stopping), a stream of
+#: their own so no validation draw is a test draw
+VALIDATION_SEED = 20261204
 
 TASK_KINDS: dict[str, type] = {}
 
@@ -70,7 +73,17 @@ TASK_PARAMS = {
         "batch_size": Param("integer", "joint draws per step", minimum=1, required=True),
         "log_every": Param("integer", "steps between log rows", minimum=1, default=20),
         "probe_every": Param("integer", "W2 probe interval (0: off)", minimum=0, default=0),
-        "probe_n": Param("integer", "posterior draws of each probe", minimum=10, default=500)}),
+        "probe_n": Param("integer", "posterior draws of each probe", minimum=10, default=500),
+        # absent: a fixed budget of `iterations` steps (the paper's recipe)
+        "early_stopping": Param("object", "train until the validation distance (W2 at the task's "
+                                "validation conditions, never the test's) stops improving, keeping the "
+                                "best parameters; `iterations` is then the cap", filled=False, fields={
+            "every": Param("integer", "steps between validations", minimum=1, required=True),
+            "patience": Param("integer", "validations without improvement before stopping", minimum=1,
+                              default=5),
+            "min_improvement": Param("number", "relative decrease of the validation W2 that counts as "
+                                     "an improvement", minimum=0, exclusive_maximum=1, default=0.01),
+            "n": Param("integer", "posterior draws per validation condition", minimum=10, default=500)})}),
     "runs": Param(None, "which methods, variants and seeds run", required=True,
                   schema={"$ref": "#/$defs/task_runs"}),
 }
@@ -83,6 +96,7 @@ class NonFiniteReference(ValueError):
 
 #: the draws of each checked sampler, as the error names them
 _DRAWS = {"reference_posterior": "the reference posterior's draws",
+          "validation_reference": "the validation reference's draws",
           "perfect_sample": "the exact draws of the noise floor (perfect_sample)"}
 
 
@@ -188,6 +202,23 @@ class Task:
         """n exact draws of p(x | y_k); without ``rng`` the fixed draw every method is scored
         against, with ``rng`` an independent one (noise floors)."""
         raise NotImplementedError
+
+    # --- validation data (early stopping): never the test's conditions and draws -------------
+    @classmethod
+    def validation_requirement(cls, where: str, cfg: dict) -> str | None:
+        """None when a config section of this kind has validation data for early stopping; else
+        what to set (the error names it)."""
+        return f"task kind {cls.kind!r} has no validation data"
+
+    def validation_conditions(self) -> tuple[list[str], np.ndarray]:
+        """(ids, conditions) of the validation distance: observations the test never uses (or, on
+        a label task, the labels, with reference draws of their own)."""
+        raise NotImplementedError(f"task {self.label()} has no validation data")
+
+    def validation_reference(self, k: int, n: int) -> np.ndarray:
+        """n draws of the reference posterior at validation condition k, independent of every
+        draw the test scores against."""
+        raise NotImplementedError(f"task {self.label()} has no validation data")
 
     def perfect_sample(self, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """n draws of p(x | y_k) as a perfect sampler gives them: independent draws of the

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..params import Param, resolved
-from .base import REFERENCE_SEED, TASK_PARAMS, Task, register_task
+from .base import REFERENCE_SEED, TASK_PARAMS, VALIDATION_SEED, Task, register_task
 
 OBSERVATION_SEED = 20210301   # the K evaluation observations: the same for every method and seed
 
@@ -52,6 +52,9 @@ class GaussianLinearTask(Task):
         "noise_var": Param("number", "observation noise variance", exclusive_minimum=0,
                            default=0.1),
         "n_obs": Param("integer", "evaluation observations", minimum=1, maximum=1000, default=10),
+        "n_val_obs": Param("integer", "validation observations of early stopping (their own draw "
+                           "from the prior predictive, never the test's)", minimum=1, maximum=1000,
+                           default=5, filled=False),
         **{k: v for k, v in TASK_PARAMS.items() if k != "kind"},
     }
 
@@ -59,6 +62,7 @@ class GaussianLinearTask(Task):
     prior_var: float = PARAMS["prior_var"].default
     noise_var: float = PARAMS["noise_var"].default
     n_obs: int = PARAMS["n_obs"].default
+    n_val_obs: int = PARAMS["n_val_obs"].default
     n_test: int = PARAMS["n_test"].default
     n_eval: int = PARAMS["n_eval"].default
 
@@ -72,6 +76,7 @@ class GaussianLinearTask(Task):
         cfg = resolved(cls.PARAMS, cfg)
         return cls(dim=int(cfg["dim"]), prior_var=float(cfg["prior_var"]),
                    noise_var=float(cfg["noise_var"]), n_obs=int(cfg["n_obs"]),
+                   n_val_obs=int(cfg["n_val_obs"]),
                    n_test=int(cfg["n_test"]), n_eval=int(cfg["n_eval"]))
 
     # --- shapes and the exact posterior ------------------------------------------------------
@@ -109,6 +114,25 @@ class GaussianLinearTask(Task):
 
     def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
         return [str(k) for k in range(self.n_obs)], self._observations.copy()
+
+    @classmethod
+    def validation_requirement(cls, where: str, cfg: dict) -> str | None:
+        return None   # exact posteriors at observations of their own
+
+    @cached_property
+    def _validation_observations(self) -> np.ndarray:
+        return self.sample(self.n_val_obs, np.random.default_rng(VALIDATION_SEED))[1]
+
+    def validation_conditions(self) -> tuple[list[str], np.ndarray]:
+        """``n_val_obs`` observations from the prior predictive, drawn with their own seed."""
+        return [f"val{k}" for k in range(self.n_val_obs)], self._validation_observations.copy()
+
+    def validation_reference(self, k: int, n: int) -> np.ndarray:
+        """n exact draws of p(x | y) at validation observation k."""
+        rng = np.random.default_rng([VALIDATION_SEED, 1, k])
+        y = self._validation_observations[k]
+        x = self.posterior_mean(y) + math.sqrt(self.posterior_var) * rng.standard_normal((n, self.dim))
+        return x.astype(np.float32)
 
     def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """n exact draws of p(x | y_k), seeded by k alone unless ``rng`` is given."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..params import Param, resolved
-from .base import REFERENCE_SEED, TASK_PARAMS, Task, register_task
+from .base import REFERENCE_SEED, TASK_PARAMS, VALIDATION_SEED, Task, register_task
 
 LABEL_MAPS = {
     "all": None,  # identity
@@ -252,6 +252,19 @@ class GaussianMixtureTask(Task):
     def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
         """One condition per label: ids "0".."L-1", one-hot y [L, L]."""
         return [str(k) for k in range(self.n_labels)], np.eye(self.n_labels, dtype=np.float32)
+
+    @classmethod
+    def validation_requirement(cls, where: str, cfg: dict) -> str | None:
+        return None   # the labels themselves, with exact draws of their own
+
+    def validation_conditions(self) -> tuple[list[str], np.ndarray]:
+        """The labels (a label task has no other conditions); their validation draws are
+        independent of the test's (``validation_reference``)."""
+        return self.evaluation_conditions()
+
+    def validation_reference(self, k: int, n: int) -> np.ndarray:
+        """n exact draws of p(x | y = label k) from the validation stream (not the test's draw)."""
+        return self.reference_posterior(k, n, np.random.default_rng([VALIDATION_SEED, k]))
 
     def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """n exact draws of p(x | y = label k), seeded by the label alone unless ``rng`` is given.

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..params import resolved
 from ..records import read_npz
-from .base import TASK_PARAMS, NonFiniteReference, Task
+from .base import TASK_PARAMS, VALIDATION_SEED, NonFiniteReference, Task
 from .simulator_params import SIMULATION_PARAMS, simulation_params
 
 OBSERVATION_SEED = 20210707   # the K evaluation observations (the same for every method and seed)
@@ -103,6 +103,7 @@ class SimulatorTask(Task):
     """
     PARAMS = simulation_params()
     n_obs: int = SIMULATION_PARAMS["n_obs"].default
+    n_val_obs: int = SIMULATION_PARAMS["n_val_obs"].default
     n_test: int = TASK_PARAMS["n_test"].default
     n_eval: int = TASK_PARAMS["n_eval"].default
     pool: int = SIMULATION_PARAMS["reference"].fields["pool"].default
@@ -131,7 +132,7 @@ class SimulatorTask(Task):
     def _common_fields(cls, cfg: dict) -> dict:
         cfg = resolved(cls.PARAMS, cfg)
         ref, cal = cfg["reference"], cfg["calibration"]
-        return {"n_obs": int(cfg["n_obs"]), "n_test": int(cfg["n_test"]),
+        return {"n_obs": int(cfg["n_obs"]), "n_val_obs": int(cfg["n_val_obs"]), "n_test": int(cfg["n_test"]),
                 "n_eval": int(cfg["n_eval"]), "pool": int(ref["pool"]), "keep": int(ref["keep"]),
                 "chunk": int(ref["chunk"]), "reference_seed": int(ref["seed"]),
                 "calibration_n_obs": int(cal["n_obs"]),
@@ -163,6 +164,16 @@ class SimulatorTask(Task):
                 f"config key '{where}.reference.pool': the 10x-smaller-pool check keeps "
                 f"'{where}.reference.keep' = {keep} draws of the first tenth of the pool; need pool "
                 f">= {10 * keep}, got {pool}")
+
+    @classmethod
+    def validation_requirement(cls, where: str, cfg: dict) -> str | None:
+        if cls._common_fields(cfg)["n_val_obs"] < 1:
+            return (f"task kind {cls.kind!r} validates on observations of its own with rejection-ABC "
+                    f"references: set '{where}.n_val_obs' >= 1")
+        n = int(resolved(cls.PARAMS, cfg)["train"]["early_stopping"].get("n", 500))
+        if cls._common_fields(cfg)["keep"] < n:
+            return f"'{where}.reference.keep' must be at least the validation draws '{where}.train.early_stopping.n' = {n}"
+        return None
 
     def __post_init__(self):
         self._reference_path: Path | None = None
@@ -210,6 +221,26 @@ class SimulatorTask(Task):
         ids, ys, _ = self._observations
         return list(ids), ys.astype(np.float32)
 
+    @cached_property
+    def _validation_observations(self) -> np.ndarray:
+        """The validation observations y [V, y_dim] (float32-rounded as the test's)."""
+        x = self.prior_sample(self.n_val_obs, np.random.default_rng(VALIDATION_SEED))
+        return self.forward(x).astype(np.float32).astype(np.float64).reshape(self.n_val_obs, self.y_dim)
+
+    def validation_conditions(self) -> tuple[list[str], np.ndarray]:
+        """``n_val_obs`` observations from the prior predictive with a seed of their own."""
+        if self.n_val_obs < 1:
+            raise NotImplementedError(f"task {self.label()} has no validation observations (n_val_obs: 0)")
+        return [f"val{k}" for k in range(self.n_val_obs)], self._validation_observations.astype(np.float32)
+
+    def validation_reference(self, k: int, n: int) -> np.ndarray:
+        """The first n kept ABC draws at validation observation k (built with the test's)."""
+        x = self.reference["validation_x"][k]
+        if n > len(x):
+            raise ValueError(f"{self.kind}: {n} validation reference draws asked for, the reference "
+                             f"keeps {len(x)} per observation (reference.keep)")
+        return x[:n].astype(np.float32)
+
     def test_set(self, seed: int = 12345):
         return self.sample(self.n_test, np.random.default_rng(seed))
 
@@ -240,9 +271,12 @@ class SimulatorTask(Task):
     def reference_identity(self) -> dict:
         """What the reference depends on, stored in the file and checked on load."""
         ids, ys, _ = self._observations
-        return {"kind": self.kind, "condition_ids": list(ids),
-                "conditions": [round(float(v), 10) for v in ys.ravel()], "pool": self.pool,
-                "keep": self.keep, "seed": self.reference_seed, "block": BLOCK}
+        out = {"kind": self.kind, "condition_ids": list(ids),
+               "conditions": [round(float(v), 10) for v in ys.ravel()], "pool": self.pool,
+               "keep": self.keep, "seed": self.reference_seed, "block": BLOCK}
+        if self.n_val_obs:
+            out["validation_conditions"] = [round(float(v), 10) for v in self._validation_observations.ravel()]
+        return out
 
     def _pool(self, start: int, stop: int) -> np.ndarray:
         """Draws start..stop-1 of the prior pool (whole blocks generated, then sliced)."""
@@ -261,6 +295,8 @@ class SimulatorTask(Task):
         step = max(BLOCK, (self.chunk // BLOCK) * BLOCK)
         full = [_Nearest(keep, self.x_dim) for _ in ids]
         part = [_Nearest(keep, self.x_dim) for _ in ids]
+        val_ys = self._validation_observations if self.n_val_obs else np.zeros((0, self.y_dim))
+        val = [_Nearest(keep, self.x_dim) for _ in range(len(val_ys))]
         t0 = time.perf_counter()
         for start in range(0, pool, step):
             stop = min(start + step, pool)
@@ -273,6 +309,8 @@ class SimulatorTask(Task):
                 if start < small:
                     m = min(stop, small) - start
                     part[k].offer(d[:m], idx[:m], x[:m])
+            for k, yv in enumerate(val_ys):
+                val[k].offer(self.distance(y, yv), idx, x)
             if (start // step) % 10 == 9:
                 log(f"[{self.kind}] reference: {stop:,} of {pool:,} prior draws "
                     f"({time.perf_counter() - t0:.0f} s)")
@@ -290,6 +328,10 @@ class SimulatorTask(Task):
             out[f"dist{name}"] = np.stack(ds)
             out[f"radius{name}"] = out[f"dist{name}"].max(axis=1)
             out[f"resim_error{name}"] = out[f"dist{name}"].mean(axis=1)
+        if val:
+            out["validation_conditions"] = val_ys
+            out["validation_x"] = np.stack([s.x[np.random.default_rng([self.reference_seed, 9, k]).permutation(len(s.d))]
+                                            for k, s in enumerate(val)])
         if quality:
             nq = min(keep // 2, 2000)
             out["n_quality"] = np.int64(nq)

@@ -9,6 +9,10 @@ from .base import POSTERIOR_METRICS, TASK_PARAMS, metrics_param
 SIMULATION_PARAMS = {
     "n_obs": Param("integer", "evaluation observations from the prior predictive", minimum=1,
                    maximum=1000, default=10),
+    "n_val_obs": Param("integer", "validation observations of early stopping (their own draw from "
+                       "the prior predictive, never the test's), with references built beside the "
+                       "test's in one pass over the pool (0: none)", minimum=0, maximum=1000,
+                       default=0, filled=False),
     "metrics": metrics_param((*POSTERIOR_METRICS, "mmd_kruse")),
     "reference": Param(
         "object", "the reference posterior (rule reference_task, results/<name>/<task>/"
@@ -42,6 +46,7 @@ SIMULATION_PARAMS = {
 def simulation_params(**own: Param) -> dict:
     """A simulation task kind's keys: kind, n_obs, its ``own`` keys, then the common ones."""
     common = {k: v for k, v in TASK_PARAMS.items() if k not in ("kind", "metrics")}
-    return {"kind": TASK_PARAMS["kind"], "n_obs": SIMULATION_PARAMS["n_obs"], **own,
+    return {"kind": TASK_PARAMS["kind"], "n_obs": SIMULATION_PARAMS["n_obs"],
+            "n_val_obs": SIMULATION_PARAMS["n_val_obs"], **own,
             "n_test": common.pop("n_test"), "n_eval": common.pop("n_eval"),
-            **{k: v for k, v in SIMULATION_PARAMS.items() if k != "n_obs"}, **common}
+            **{k: v for k, v in SIMULATION_PARAMS.items() if k not in ("n_obs", "n_val_obs")}, **common}
