@@ -143,3 +143,19 @@ def test_ours_variant_lines_apply_c5s_rule_off_the_mixture():
 def test_summary_counts_diverged_runs_in_words():
     from flowbench.report.sections.claims import _diverged_runs
     assert [_diverged_runs(n) for n in (0, 1, 3)] == ["no run diverged", "1 run diverged", "3 runs diverged"]
+
+
+def test_convergence_lines_say_where_each_run_stopped():
+    from flowbench.report.sections.tasks import convergence_lines
+    rows = []
+    for s, (best, stopped) in enumerate([(1200, 1), (2000, 0), (800, 1)]):
+        rows += [("arm", "ours", "inverse", s, "", "best_step", best),
+                 ("arm", "ours", "inverse", s, "", "stopped_early", stopped)]
+    rows += tidy_rows("gmm", "ours", "paper", [0], {0: 0.1})
+    metrics = T.tidy(pd.DataFrame(rows, columns=T.METRIC_COLUMNS))
+    runs = pd.DataFrame({"task": "arm", "method": "ours", "variant": "inverse", "seed": [0, 1, 2],
+                         "iterations": 2000})
+    text = "\n".join(convergence_lines("arm", metrics, runs))
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ")]
+    assert ["ours/inverse", "2/3", "1200", "800-2000", "2,000"] in cells
+    assert convergence_lines("gmm", metrics, runs) == []       # a fixed budget: no table

@@ -35,6 +35,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
     lines += [summary_markdown(ctx.summaries[t]) if len(ctx.summaries[t]) else "No runs.", ""]
     lines += floor_lines(t, ctx.floors)
     lines += reference_lines(ctx.records.get(t))
+    lines += convergence_lines(t, ctx.metrics, ctx.runs)
     lines += ranking_lines(t, ctx)
     lines += ceiling_lines(t, ctx)
     lines += ours_variant_lines(t, ctx)
@@ -73,6 +74,34 @@ def reference_lines(record: dict | None) -> list[str]:
             "",
             markdown(rows, ["condition", "acceptance radius", "re-simulation error of the reference",
                             "radius, 10x smaller pool", "W2 full vs 10x smaller pool", "W2 between halves"]),
+            ""]
+
+
+def convergence_lines(t: str, metrics: pd.DataFrame | None, runs: pd.DataFrame | None) -> list[str]:
+    """Where each early-stopped run stopped: per (method, variant) the seeds that stopped before
+    the cap, the median step kept (its lowest validation W2) and the cap (``runs.csv``'s
+    iterations); nothing for a task trained with a fixed budget."""
+    if metrics is None or metrics.empty:
+        return []
+    m = metrics[(metrics["task"] == t) & metrics["metric"].isin(["best_step", "stopped_early"])]
+    if m.empty:
+        return []
+    caps = {}
+    if runs is not None and len(runs):
+        r = runs[runs["task"] == t]
+        caps = {(a, b): int(pd.to_numeric(g["iterations"]).max()) for (a, b), g in r.groupby(["method", "variant"])}
+    rows = []
+    for (meth, var), g in sorted(m.groupby(["method", "variant"]), key=lambda kv: (T.method_key(kv[0][0]), T.variant_key(kv[0][1]))):
+        best = g[g["metric"] == "best_step"]["value"].astype(float)
+        stopped = g[g["metric"] == "stopped_early"]["value"].astype(float)
+        cap = caps.get((meth, var))
+        rows.append([f"{meth}/{var}", f"{int(stopped.sum())}/{len(stopped)}", T.fmt(float(np.median(best)), ".0f"),
+                     f"{int(best.min())}-{int(best.max())}", f"{cap:,}" if cap else T.NA])
+    return ["Convergence (early stopping on validation data the test never uses): the seeds that stopped "
+            "before the cap because the validation W2 stopped improving, and the training step whose "
+            "parameters were kept (the lowest validation W2). A run kept at the cap was still improving: "
+            "its method may not have converged within the budget.", "",
+            markdown(rows, ["run", "seeds stopped before the cap", "median step kept", "steps kept (range)", "cap"]),
             ""]
 
 
