@@ -34,6 +34,12 @@ try:
     if not workflow.configfiles:
         config.update(deep_merge(read_config_file(Path(workflow.basedir) / "config" / "config.yaml"), config))
     validate_config(config)
+    # the published best recipes of the tuning studies (`tuned.from`): variants tuned_<task> and their
+    # runs, checked against the task and recipe they were tuned on, then validated like the rest
+    if config.get("tuned"):
+        from flowbench.tuning import apply_tuned  # noqa: E402
+        if apply_tuned(config, workflow.basedir):
+            validate_config(config)
     # Each config writes under results/<name>/ (report included: results/<name>/report/ unless
     # report_dir names another folder there); only config/config.yaml read alone writes the
     # committed report/ (flowbench/outputs.py). The --config overrides, as Snakemake parsed them:
@@ -71,6 +77,7 @@ include: "workflow/rules/tasks.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/tuning.smk"
 
 
 rule all:
@@ -78,4 +85,5 @@ rule all:
         task_all_targets(),
         images_targets(),
         report_targets(),
+        tuning_targets(),
     default_target: True

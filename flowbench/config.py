@@ -133,6 +133,7 @@ def validate_config(config: dict, schema: dict | None = None, *, memory_budget: 
     for tname, task in config["tasks"].items():
         _check_task_dims(config, tname, task)
         _check_early_stopping(tname, task)
+    _check_tuning(config)
     images = config.get("images")
     if images and images_run(images):
         _check_image_dims(images)
@@ -297,6 +298,41 @@ def _check_early_stopping(tname: str, task: dict) -> None:
     why = task_class(task.get("kind", "gmm")).validation_requirement(f"tasks.{tname}", task)
     if why:
         raise ConfigError(f"config key 'tasks.{tname}.train.early_stopping': {why}")
+
+
+def _check_tuning(config: dict) -> None:
+    """A tuning study needs a configured task with validation data, a registered method with a
+    recipe (a run) on that task, and a validation interval; its random trials are part of its trials."""
+    from .methods import METHODS
+    from .recipes import task_recipes
+    t = config.get("tuning")
+    if not t:
+        return
+    if t["random_trials"] > t["trials"]:
+        raise ConfigError(f"config key 'tuning.random_trials': {t['random_trials']} is more than "
+                          f"'tuning.trials' {t['trials']} (the random trials are the first of them)")
+    for m in t["methods"]:
+        if m not in METHODS:
+            raise ConfigError(f"config key 'tuning.methods': unknown method {m!r}; allowed: {sorted(METHODS)}")
+    for tname in t["tasks"]:
+        if tname not in config["tasks"]:
+            raise ConfigError(f"config key 'tuning.tasks': {tname!r} is no configured task; "
+                              f"configured: {sorted(config['tasks'])}")
+        task = config["tasks"][tname]
+        why = task_class(task.get("kind", "gmm")).validation_requirement(f"tasks.{tname}", task)
+        if why:
+            raise ConfigError(f"config key 'tuning.tasks': {tname!r} has no validation data to tune on: {why}")
+        if not task["train"].get("early_stopping") and not t.get("validate_every"):
+            raise ConfigError(f"config key 'tuning.validate_every': task {tname!r} has no "
+                              f"train.early_stopping, so the interval of the validation checks must be set")
+        missing = [m for m in t["methods"] if m not in task_recipes(config, tname)]
+        if missing:
+            raise ConfigError(f"config key 'tuning.methods': {missing} have no run on task {tname!r}, so no "
+                              f"recipe there to start from; add them to tasks.{tname}.runs")
+    pub = t.get("publish")
+    if pub and (Path(pub).is_absolute() or ".." in Path(pub).parts or Path(pub).parts[0] == "results"):
+        raise ConfigError(f"config key 'tuning.publish': {pub!r} must be a folder inside the repository, "
+                          f"outside results/")
 
 
 def _check_task_dims(config: dict, tname: str, task: dict) -> None:

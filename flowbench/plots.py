@@ -377,3 +377,45 @@ def epoch_curve_figure(curve: pd.DataFrame, out, paper_accuracy: float | None = 
     axes[1].set_ylabel("summed squared pixel error per test image")
     axes[1].set_title("test reconstruction error", fontsize=10)
     return save_figure(fig, Path(out))
+
+
+def expected_best_figure(trials: pd.DataFrame, floors: dict, out) -> Path:
+    """How much tuning each method needs (Dodge et al. 2019, arXiv:1909.03004): per tuned task, the
+    expected best validation W2 after k random trials (mean and +-1 sd of the best of k draws with
+    replacement from the method's random trials), the recipe's own value at k = 0 (a marker) and
+    each study's best (recipe, random and TPE trials; a short line at the right). Log scale; the
+    task's validation floor dashed."""
+    from .methods import method_label
+    from .report.claims.tuning import expected_best
+    tasks = sorted(trials["task"].unique())
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.6 * max(len(tasks), 1), 3.8), squeeze=False)
+    colours = _method_colours(trials["method"].unique())
+    for ax, task in zip(axes[0], tasks):
+        g = trials[trials["task"] == task]
+        k_max = 1
+        for m in _method_order(g["method"].unique()):
+            gm = g[g["method"] == m]
+            rnd = gm[gm["phase"] == "random"]["value"].to_numpy(float)
+            c = colours[m]
+            if len(rnd):
+                curve = expected_best(rnd)
+                k_max = max(k_max, len(curve))
+                ax.plot(curve["k"], curve["mean"], color=c, label=method_label(m), lw=1.8)
+                ax.fill_between(curve["k"], np.maximum(curve["mean"] - curve["sd"], 1e-6),
+                                curve["mean"] + curve["sd"], color=c, alpha=0.15, lw=0)
+            rec = gm[gm["phase"] == "recipe"]["value"]
+            if len(rec):
+                ax.plot([0], [float(rec.iloc[0])], marker="o", color=c, ms=6, ls="none")
+            ok = gm[(gm["state"] == "complete") & ~gm["unstable"].astype(bool)]["value"]
+            if len(ok):
+                ax.plot([k_max + 0.3, k_max + 0.9], [ok.min()] * 2, color=c, lw=2.5)
+        if np.isfinite(floors.get(task, np.nan)):
+            ax.axhline(floors[task], color="0.4", ls="--", lw=1, label="validation floor")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlabel("random trials k (0: the recipe; right: the study's best)")
+        ax.set_title(task)
+    axes[0][0].set_ylabel("expected best validation W2")
+    axes[0][0].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return save_figure(fig, Path(out))

@@ -323,6 +323,8 @@ KINDS: dict[str, Kind] = {
     "noise_floor.csv": Kind("a task's noise floor",
                             _columns(("task", "condition", "metric", "n", "repeat", "value"), ("n", "value"))),
     "runs.csv": Kind("a task's run table", _columns(("task", "method", "variant", "seed"))),
+    "trials.csv": Kind("a tuning study's trials", _columns(("task", "method", "position", "phase", "state",
+                                                             "value"), ("position", "value"))),
     "*train_log.csv": Kind("a training log", _columns(("step", "loss", "seconds"), ("step", "seconds"))),
     "latents.npz": Kind("an auto-encoder's latents", check_finite_arrays),
     "*.pt": Kind("a checkpoint"),

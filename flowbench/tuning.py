@@ -99,6 +99,11 @@ def study_identity(config: dict, task: str, method: str) -> dict:
                                           "validate_every", "n")}}
 
 
+def task_digest(config: dict, task: str) -> str:
+    """The task as its training reads it (what a tuned recipe is valid for)."""
+    return digest(_task_section(config, task, drop=("metrics",)))
+
+
 def study_digest(config: dict, task: str, method: str) -> str:
     return digest(study_identity(config, task, method))
 
@@ -322,8 +327,10 @@ def best_record(config: dict, study, task: str, method: str) -> dict:
     from .methods import method_class
     done = [t for t in finished(study) if t.state.name == "COMPLETE" and not t.user_attrs.get("unstable")]
     t = settings(config)
-    rec = {"task": task, "method": method, "recipe_variant": recipe_variant(config, task, method),
-           "study_digest": study_digest(config, task, method), "trials": len(finished(study)),
+    variant = recipe_variant(config, task, method)
+    rec = {"task": task, "method": method, "recipe_variant": variant,
+           "study_digest": study_digest(config, task, method), "task_digest": task_digest(config, task),
+           "recipe_digest": digest(method_params(config, method, variant)), "trials": len(finished(study)),
            "planned_trials": 1 + int(t["trials"]), "floor": study.user_attrs.get("floor"),
            "useless": study.user_attrs.get("useless")}
     if not done:
@@ -340,3 +347,100 @@ def write_study_outputs(config: dict, study, task: str, method: str, trials_csv,
     from .io import write_csv, write_json
     write_csv(trials_csv, trials_frame(study, task, method))
     write_json(best_json, best_record(config, study, task, method))
+
+
+def summarise_studies(trials_files, best_files, trials_out, recipes_out, figure_out=None) -> None:
+    """Every study's trials in one table (``trials_out``) and every best record in one JSON
+    (``recipes_out``: {studies: [...], trials_sha256}), all read through their records; with
+    ``figure_out``, the expected-best figure (``flowbench.plots.expected_best_figure``)."""
+    from .io import write_csv, write_json
+    from .records import read_csv, read_json, sha256_of
+    frames = [read_csv(f, keep_default_na=False, na_values=[""]) for f in trials_files]
+    df = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TRIAL_COLUMNS))
+    write_csv(trials_out, df.sort_values(["task", "method", "position"], kind="stable"))
+    studies_ = sorted((read_json(f) for f in best_files), key=lambda r: (r["task"], r["method"]))
+    write_json(recipes_out, {"studies": studies_, "trials_sha256": sha256_of(trials_out)})
+    if figure_out is not None:
+        from .plots import expected_best_figure
+        expected_best_figure(df, {r["task"]: r["floor"] for r in studies_ if r.get("floor") is not None},
+                             figure_out)
+
+
+def publish(trials_in, recipes_in, outputs, figure_in=None) -> None:
+    """Copy the summary to the committed folder (``outputs``: its trials.csv, tuned_recipes.json and
+    expected_best.png), each table with its integrity record; the recipes' ``trials_sha256`` names
+    the copied table."""
+    from .io import write_csv, write_json
+    from .records import read_csv, read_json, sha256_of
+    out = {Path(o).name: o for o in outputs}
+    write_csv(out["trials.csv"], read_csv(trials_in, keep_default_na=False, na_values=[""]))
+    rec = read_json(recipes_in)
+    rec["trials_sha256"] = sha256_of(out["trials.csv"])
+    write_json(out["tuned_recipes.json"], rec)
+    if figure_in is not None and "expected_best.png" in out:
+        import shutil
+        shutil.copyfile(figure_in, out["expected_best.png"])
+
+
+def tuned_variant(task: str) -> str:
+    """The variant name of a method's tuned recipe on ``task``."""
+    return f"tuned_{task}"
+
+
+def apply_tuned(config: dict, root=".", log=None) -> list[tuple[str, str]]:
+    """Add the published best recipes (``tuned.from``, relative to ``root``) to a validated config:
+    for each study with a stable best trial whose task is configured, the variant
+    ``tuned_<task>`` of its method (the recipe it started from with the trial's draw, its sources
+    naming the study) and a run of it at ``tuned.seeds``. A study tuned under another task setting
+    or recipe than the config's is refused (``ConfigError``): its recipe was never validated on
+    this task. Idempotent; returns the (task, method) pairs added. Validate the config again after."""
+    from .errors import ConfigError
+    from .records import DamagedFile
+    from .report.inputs import load_tuning
+    tuned = config.get("tuned")
+    if not tuned:
+        return []
+    log = log or (lambda m: None)
+    folder = Path(root) / tuned["from"]
+    try:
+        pub = load_tuning(folder)
+    except DamagedFile as err:
+        raise ConfigError(f"config key 'tuned.from': {err}") from None
+    if pub is None:
+        raise ConfigError(f"config key 'tuned.from': {folder} holds no tuning summary (trials.csv, "
+                          f"tuned_recipes.json); run the studies first (README \"Tuning\")")
+    seeds = [int(s) for s in tuned.get("seeds", [0, 1, 2, 3, 4])]
+    added = []
+    for s in pub["recipes"]["studies"]:
+        task, method, best = s["task"], s["method"], s.get("best")
+        if task not in config["tasks"] or method not in config["methods"]:
+            log(f"tuned: {task}/{method} is not configured here; not run")
+            continue
+        if best is None:
+            log(f"tuned: the study of {method} on {task} has no stable trial; not run")
+            continue
+        if task_digest(config, task) != s["task_digest"]:
+            raise ConfigError(f"config key 'tuned.from': {method} was tuned on task {task!r} as it was "
+                              f"configured then (digest {s['task_digest']}), the config now gives "
+                              f"{task_digest(config, task)}; rerun the tuning studies")
+        rv = s["recipe_variant"]
+        if rv not in config["methods"][method]["variants"] or \
+                digest(method_params(config, method, rv)) != s["recipe_digest"]:
+            raise ConfigError(f"config key 'tuned.from': {method} was tuned from its recipe {rv!r} as it "
+                              f"was then (digest {s['recipe_digest']}); that recipe changed or is gone; "
+                              f"rerun the tuning studies")
+        m = config["methods"][method]
+        v = tuned_variant(task)
+        m["variants"][v] = apply_draw(m["variants"][rv] or {}, best["draw"])
+        src = m.setdefault("sources", {}).setdefault("variants", {})
+        keys = sorted({k.split(".")[0] for k in best["draw"]})
+        src[v] = {**{k: val for k, val in (src.get(rv) or {}).items()
+                     if not set(x.strip() for x in k.split(",")) & set(keys)},
+                  ", ".join(keys): (f"tuned: Optuna study {s['study_digest']} of {method} on {task}, trial "
+                                    f"{best['trial']} ({best['phase']}) of {s['trials']}, validation W2 "
+                                    f"{best['value']:.4g}")} if keys else dict(src.get(rv) or {})
+        runs = config["tasks"][task]["runs"]
+        if not any(r["method"] == method and v in r["variants"] for r in runs):
+            runs.append({"method": method, "variants": [v], "seeds": seeds})
+        added.append((task, method))
+    return added

@@ -227,7 +227,7 @@ def test_claims_tables_read_the_claim_specs(tmp_path):
     """One structure holds each claim's words, the runs it needs and its rule; the claims table
     and the README's claims table both show them from there."""
     assert [s.id for s in R.CLAIM_SPECS] == list(R.CLAIMS) == list(R.RULES) == [
-        "C1", "C2", "C2b", "C3", "C4", "C4b", "C5", "C6", "C6b", "C7", "C8", "C9"]
+        "C1", "C2", "C2b", "C3", "C4", "C4b", "C5", "C6", "C6b", "C7", "C8", "C9", "C10"]
     for s in R.CLAIM_SPECS:
         assert s.claim and s.rule and s.needs and all(isinstance(n, str) and n for n in s.needs)
         assert R.CLAIMS[s.id] == s.claim and R.RULES[s.id] == s.rule

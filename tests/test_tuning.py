@@ -10,6 +10,7 @@ import pytest
 
 from flowbench import tuning as T
 from flowbench.config import load_config_file
+from flowbench.report.inputs import load_tuning
 from flowbench.report.claims import NOT_REPRODUCED, NOT_TESTED, PARTLY, REPRODUCED
 from flowbench.report.claims.tuning import (c10_task_verdict, claim_c10, expected_best, study_summary,
                                             trials_to_near_best)
@@ -177,3 +178,91 @@ def test_tuning_needs_a_recipe_and_a_validation_interval():
     cfg["tuning"]["validate_every"] = None
     with pytest.raises(ValueError, match="validate_every"):
         T._Context(cfg, "gmm", "cvae", lambda m: None)
+
+
+# ------------------------------------------------------------- published studies, tuned runs
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A one-study summary (cvae on the smoke mixture) published to a folder, as the workflow does."""
+    d = tmp_path_factory.mktemp("tuning")
+    cfg = _config(trials=2, random_trials=1)
+    study = T.run_study(cfg, "gmm", "cvae", d / "study.db", log=lambda m: None)
+    T.write_study_outputs(cfg, study, "gmm", "cvae", d / "s" / "trials.csv", d / "s" / "best.json")
+    T.summarise_studies([d / "s" / "trials.csv"], [d / "s" / "best.json"], d / "trials.csv",
+                        d / "tuned_recipes.json")
+    pub = d / "published"
+    T.publish(d / "trials.csv", d / "tuned_recipes.json", [pub / "trials.csv", pub / "tuned_recipes.json"])
+    return cfg, pub
+
+
+def test_a_published_summary_loads_and_a_damaged_one_is_refused(published, tmp_path):
+    import shutil
+    from flowbench.records import DamagedFile, write_record
+    cfg, pub = published
+    got = load_tuning(pub)
+    assert list(got["trials"]["phase"]) == ["recipe", "random", "tpe"]
+    assert got["floors"]["gmm"] > 0 and got["recipes"]["studies"][0]["method"] == "cvae"
+    assert load_tuning(tmp_path) is None
+    bad = tmp_path / "bad"
+    shutil.copytree(pub, bad)
+    df = pd.read_csv(bad / "trials.csv")
+    df.loc[0, "value"] = 1e-6                      # a faked better recipe value, record rewritten
+    df.to_csv(bad / "trials.csv", index=False)
+    with pytest.raises(DamagedFile, match="integrity record|bytes"):
+        load_tuning(bad)
+    write_record(bad / "trials.csv")               # even with a fresh record: the recipes name its SHA-256
+    with pytest.raises(DamagedFile, match="SHA-256"):
+        load_tuning(bad)
+
+
+def test_tuned_recipes_become_variants_and_runs_of_a_config(published):
+    import copy
+    from flowbench.config import validate_config
+    from flowbench.errors import ConfigError
+    from flowbench.recipes import iter_runs, method_params
+    cfg, pub = published
+    full = copy.deepcopy(cfg)
+    full.pop("tuning")
+    full["tuned"] = {"from": str(pub), "seeds": [0, 1]}
+    assert T.apply_tuned(full) == [("gmm", "cvae")]
+    assert T.apply_tuned(full) == [("gmm", "cvae")]          # idempotent: no second run entry
+    validate_config(full)
+    runs = [r for r in iter_runs(full, "gmm") if r[2] == "tuned_gmm"]
+    assert runs == [("gmm", "cvae", "tuned_gmm", 0), ("gmm", "cvae", "tuned_gmm", 1)]
+    best = load_tuning(pub)["recipes"]["studies"][0]["best"]
+    assert method_params(full, "cvae", "tuned_gmm") == best["params"]
+    changed = copy.deepcopy(cfg)
+    changed.pop("tuning")
+    changed["tuned"] = {"from": str(pub)}
+    changed["tasks"]["gmm"]["train"]["batch_size"] = 32
+    with pytest.raises(ConfigError, match="tuned on task 'gmm'"):
+        T.apply_tuned(changed)
+    missing = copy.deepcopy(full)
+    missing["tuned"] = {"from": str(pub.parent / "nowhere")}
+    with pytest.raises(ConfigError, match="no tuning summary"):
+        T.apply_tuned(missing)
+
+
+def test_config_checks_name_the_bad_tuning_key():
+    from flowbench.config import validate_config
+    from flowbench.errors import ConfigError
+    for change, match in [({"tasks": ["nope"]}, "no configured task"), ({"methods": ["nope"]}, "unknown method"),
+                          ({"random_trials": 9, "trials": 3}, "random_trials"),
+                          ({"methods": ["nsf"], "tasks": ["gaussian_linear"]}, "no run on task"),
+                          ({"publish": "../outside"}, "tuning.publish")]:
+        cfg = _config()
+        cfg["tuning"].update(change)
+        with pytest.raises(ConfigError, match=match):
+            validate_config(cfg)
+
+
+def test_a_method_without_a_stable_trial_needs_the_most_tuning():
+    """All trials unstable (each at the useless level): B is undefined, k* = n + 1, and C10 cannot
+    favour a method for being uniformly useless."""
+    flat, _ = _flat_and_steep()
+    rows = _trials("arm", "ours", np.full(12, 3.5), 3.5, unstable=range(12)) + _trials("arm", "inn", flat, 0.3)
+    df = pd.DataFrame(rows)
+    df.loc[(df["method"] == "ours") & (df["phase"] != "random"), "unstable"] = True
+    s = study_summary(df, {"arm": 0.05}).set_index("method")
+    assert np.isnan(s.loc["ours", "best_value"]) and s.loc["ours", "k_near_best"] == 13
+    assert claim_c10(df, {"arm": 0.05}).verdict == NOT_REPRODUCED

@@ -43,6 +43,8 @@ class ReportContext:
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)
     floors: pd.DataFrame = field(default_factory=pd.DataFrame)    # stats.floor_table of the floors
     thresholds: dict = field(default_factory=dict)   # task -> (time-to-quality W2 threshold, its text)
+    #: the tuning studies (``flowbench.report.inputs.load_tuning`` plus ``summary``), or None
+    tuning: dict | None = None
 
     @cached_property
     def run_table(self) -> pd.DataFrame:

@@ -105,3 +105,25 @@ def load_floors(results_dir: Path, tasks) -> pd.DataFrame | None:
     frames = [read_csv(results_dir / t / "noise_floor.csv", dtype={"condition": str}, keep_default_na=False)
               for t in tasks if (results_dir / t / "noise_floor.csv").exists()]
     return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def load_tuning(folder) -> dict | None:
+    """A tuning summary folder (``trials.csv`` and ``tuned_recipes.json``, as ``flowbench.tuning.publish``
+    or the summary rule wrote them), checked: each file against its integrity record, and the table
+    against the recipes' ``trials_sha256``; None when the folder holds none. Returns {trials,
+    recipes, floors: {task: validation floor}, figure: the expected-best PNG or None}."""
+    from ..records import REBUILD, DamagedFile, read_csv, read_json, sha256_of
+    folder = Path(folder)
+    tpath, rpath = folder / "trials.csv", folder / "tuned_recipes.json"
+    if not tpath.exists() and not rpath.exists():
+        return None
+    rec = read_json(rpath)
+    trials = read_csv(tpath, keep_default_na=False, na_values=[""])
+    if sha256_of(tpath) != rec.get("trials_sha256"):
+        raise DamagedFile(tpath, f"its SHA-256 is not the one {rpath.name} records for it", REBUILD)
+    floors = {}
+    for s in rec["studies"]:
+        if s.get("floor") is not None:
+            floors.setdefault(s["task"], float(s["floor"]))
+    fig = folder / "expected_best.png"
+    return {"trials": trials, "recipes": rec, "floors": floors, "figure": fig if fig.exists() else None}

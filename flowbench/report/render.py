@@ -42,7 +42,8 @@ def report_outputs(report_dir: str | Path, task_figures: dict, image_datasets=()
 
 
 def render_report(results_dir: str | Path = "results", report_dir: str | Path = "report",
-                  tasks=None, claim_task: str = CLAIM_TASK, image_datasets=None) -> dict[str, Path]:
+                  tasks=None, claim_task: str = CLAIM_TASK, image_datasets=None,
+                  tuning_dir: str | Path | None = None) -> dict[str, Path]:
     """Write ``README.md``, ``tables/*.csv`` and ``figures/<task>/*.png`` under ``report_dir``
     from ``results_dir`` alone; return {relative name: path} of what was written.
 
@@ -58,6 +59,11 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     uses its ratio, and ``results/benchmark/scaling.png`` is copied to
     ``figures/benchmark/scaling.png`` (a side file, not a declared output of the Snakemake rule;
     a stale copy is removed when the benchmark is absent).
+
+    The tuning studies (``tuning_dir``, default ``results/tuning/``: the summary of a config with a
+    ``tuning`` section, or the committed folder a tuning config published) are optional too: when
+    present, C10, ``tables/tuning_studies.csv`` and ``figures/tuning/expected_best.png`` (side files,
+    removed when the studies are absent) and a section on tuning; ``tuning_dir=""``: none.
     """
     results_dir, report_dir = Path(results_dir), Path(report_dir)
     tasks = sorted(tasks) if tasks is not None else inputs.discover_tasks(results_dir)
@@ -71,8 +77,11 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     ttt = T.time_to_threshold_rows(metrics)   # written by evaluation, against its threshold
     thresholds = {t: _threshold(ttt, floors, t) for t in tasks}
     bench = inputs.load_benchmark(results_dir)
+    # "": the config has no tuning studies (the workflow says so; nothing under results/ is read)
+    tuning = (None if tuning_dir == "" else
+              inputs.load_tuning(Path(tuning_dir) if tuning_dir is not None else results_dir / "tuning"))
     claims = evaluate_claims(metrics, images, ttt, claim_task, bench["costs"] if bench else None, floors,
-                             inputs.load_epoch_curves(results_dir), records)
+                             inputs.load_epoch_curves(results_dir), records, tuning)
     ctx = ReportContext(
         tasks=tasks, claim_task=claim_task, metrics=metrics, claims=claims,
         by_task=claims_by_task(metrics, [t for t in tasks if records[t].get("paper_claims")], floors, records),
@@ -86,7 +95,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
         generation=T.generation_table(images), wall=T.wall_time_table(provenance),
         provenance=provenance, runs=inputs.load_runs(results_dir, tasks), records=records,
         images_ran=images is not None, image_datasets=image_datasets, bench=bench,
-        image_figure_names=T.image_figure_names(images))
+        image_figure_names=T.image_figure_names(images), tuning=tuning)
 
     written: dict[str, Path] = {}
     _write_tables(ctx, ttt, report_dir / "tables", written)
@@ -95,6 +104,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
                                             report_dir, written)
     ctx.curves = _copy_epoch_curves(results_dir, report_dir, written)
     _benchmark_files(ctx, results_dir, report_dir, written)
+    _tuning_files(ctx, report_dir, written)
     written["README.md"] = files.write_text(report_dir / "README.md", readme(ctx))
     return dict(sorted(written.items()))
 
@@ -169,6 +179,24 @@ def _copy_epoch_curves(results_dir: Path, report_dir: Path, written: dict) -> di
             rel = f"figures/images/epoch_curve_{ds}.png"
             written[rel] = files.copy(src_dir / f"{ds}.png", report_dir / rel)
     return curves
+
+
+def _tuning_files(ctx: ReportContext, report_dir: Path, written: dict) -> None:
+    """The tuning studies' side files (the per-study summary table, the expected-best figure), or
+    the removal of stale ones when no study is there; completes ``ctx.tuning`` for its section."""
+    from .claims.tuning import study_summary
+    from .sections.tuning import TUNING_FIGURE
+    table = report_dir / "tables" / "tuning_studies.csv"
+    if ctx.tuning is None:
+        files.remove(table)
+        files.remove(report_dir / TUNING_FIGURE)
+        return
+    ctx.tuning["summary"] = study_summary(ctx.tuning["trials"], ctx.tuning["floors"])
+    written["tables/tuning_studies.csv"] = files.write_csv(ctx.tuning["summary"], table)
+    if ctx.tuning["figure"] is not None:
+        written[TUNING_FIGURE] = files.copy(ctx.tuning["figure"], report_dir / TUNING_FIGURE)
+    else:
+        files.remove(report_dir / TUNING_FIGURE)
 
 
 def _benchmark_files(ctx: ReportContext, results_dir: Path, report_dir: Path, written: dict) -> None:

@@ -47,6 +47,9 @@ def report_upstream():
     images = globals().get("images_all_targets")
     if callable(images):
         targets += list(images())
+    tuning = globals().get("tuning_report_inputs")   # the tuning studies, where the config has them
+    if callable(tuning):
+        targets += list(tuning())
     return targets
 
 
@@ -107,6 +110,7 @@ rule render_report:
         report_dir=REPORT_DIR,
         tasks=REPORT_TASKS,
         image_datasets=REPORT_IMAGE_DATASETS,
+        tuning_dir=lambda wc: tuning_report_dir() or "",
     threads: 1
     resources:
         **job_resources("render_report"),

@@ -22,6 +22,7 @@ Modules, one per family of claims, each with the thresholds of its rules:
 - ``speed``: C6, C6b, seconds per iteration;
 - ``images``: C7, C8, the image stage;
 - ``practical``: C9, the practical inverse problems;
+- ``tuning``: C10, how much tuning each method needs (the Optuna studies);
 - ``evaluate``: every claim in order, the per-task mixture claims and the claims tables.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .inn import (ALPHA, C2_PARTLY, RATIO_MIN, SENSITIVITY_FAMILIES, SPEC_C2, SP
                   SPEC_C4b, SPEC_C5, changed_ramp_variants, claim_c2, claim_c2b, claim_c3, claim_c4,
                   claim_c4b, claim_c5, family_test, inn_variants, sensitivity, worse_verdict)
 from .practical import SPEC_C9, at_least_as_good_verdict, claim_c9, claim_c9_task, practical_tasks
+from .tuning import SPEC_C10, claim_c10, expected_best, study_summary
 from .speed import (SPEC_C6, SPEC_C6b, SPEED_PARTLY, SPEED_PASS, bench_ratio, claim_c6, claim_c6b,
                     time_threshold)
 
@@ -48,12 +50,12 @@ __all__ = [
     "FLOOR_PARTLY", "FLOOR_PASS", "GM_RULE", "NOT_REPRODUCED", "NOT_TESTED", "PARTLY", "RATIO_MIN",
     "REPRODUCED", "RULES", "SENSITIVITY_FAMILIES", "SPECS", "SPEC_C1", "SPEC_C2", "SPEC_C2b",
     "SPEC_C3", "SPEC_C4", "SPEC_C4b", "SPEC_C5", "SPEC_C6", "SPEC_C6b", "SPEC_C7", "SPEC_C8",
-    "SPEC_C9", "SPEED_PARTLY", "SPEED_PASS", "TASK_CLAIMS", "TIME_FLOOR_MULTIPLE", "VERDICTS",
+    "SPEC_C9", "SPEC_C10", "SPEED_PARTLY", "SPEED_PASS", "TASK_CLAIMS", "TIME_FLOOR_MULTIPLE", "VERDICTS",
     "W2_THRESHOLD_TIME", "Claim", "ClaimSpec", "Family", "Run", "at_least_as_good_verdict",
     "bench_ratio", "changed_ramp_variants", "claim_c1", "claim_c2", "claim_c2b", "claim_c3",
     "claim_c4", "claim_c4b", "claim_c5", "claim_c6", "claim_c6b", "claim_c7", "claim_c8", "claim_c9",
-    "claim_c9_task", "claims_by_task", "claims_frame", "compare", "drop_seed", "evaluate_claims",
+    "claim_c9_task", "claim_c10", "claims_by_task", "claims_frame", "compare", "drop_seed", "evaluate_claims", "expected_best",
     "family_test", "finite", "gm_stats", "headline_task", "holm_ratio_text", "inn_variants",
     "limiting_factor", "n_of", "practical_tasks", "run_stats", "seed_w2", "sensitivity", "stability",
-    "time_threshold", "verdict", "verdict_counts", "welch_greater", "worse_verdict",
+    "study_summary", "time_threshold", "verdict", "verdict_counts", "welch_greater", "worse_verdict",
 ]

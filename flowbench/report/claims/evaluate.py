@@ -13,9 +13,10 @@ from .inn import (SPEC_C2, SPEC_C2b, SPEC_C3, SPEC_C4, SPEC_C4b, SPEC_C5, claim_
                   claim_c4, claim_c4b, claim_c5)
 from .practical import SPEC_C9, claim_c9, claim_c9_task, practical_tasks
 from .speed import SPEC_C6, SPEC_C6b, claim_c6, claim_c6b, time_threshold
+from .tuning import SPEC_C10, claim_c10
 
 CLAIM_SPECS = (SPEC_C1, SPEC_C2, SPEC_C2b, SPEC_C3, SPEC_C4, SPEC_C4b, SPEC_C5, SPEC_C6, SPEC_C6b,
-               SPEC_C7, SPEC_C8, SPEC_C9)
+               SPEC_C7, SPEC_C8, SPEC_C9, SPEC_C10)
 SPECS = {s.id: s for s in CLAIM_SPECS}
 CLAIMS = {s.id: s.claim for s in CLAIM_SPECS}     # views of CLAIM_SPECS, by id
 RULES = {s.id: s.rule for s in CLAIM_SPECS}
@@ -28,15 +29,18 @@ COMMON_RULE = ("Every claim is 'not tested' when a run it needs is absent or all
 def evaluate_claims(metrics: pd.DataFrame, images: pd.DataFrame | None = None,
                     ttt: pd.DataFrame | None = None, task: str = CLAIM_TASK,
                     costs: pd.DataFrame | None = None, floors: pd.DataFrame | None = None,
-                    curves: dict | None = None, records: dict | None = None) -> list[Claim]:
+                    curves: dict | None = None, records: dict | None = None,
+                    tuning: dict | None = None) -> list[Claim]:
     """Every claim, in order (``costs``: the benchmark's step_costs.csv, if it was run; ``floors``:
-    the task's noise floor rows; ``records``: every task's record, for C9's practical tasks)."""
+    the task's noise floor rows; ``records``: every task's record, for C9's practical tasks;
+    ``tuning``: the tuning studies' trials and validation floors, for C10)."""
     thr = time_threshold(floors, task)[1] if floors is not None else None
     return [claim_c1(metrics, task, floors), claim_c2(metrics, task), claim_c2b(metrics, task),
             claim_c3(metrics, task), claim_c4(metrics, task), claim_c4b(metrics, task),
             claim_c5(metrics, task), claim_c6(metrics, task, ttt, costs, threshold_text=thr),
             claim_c6b(metrics, task, ttt, threshold_text=thr), claim_c7(images, curves), claim_c8(images),
-            claim_c9(metrics, records)]
+            claim_c9(metrics, records),
+            claim_c10(*((tuning["trials"], tuning["floors"]) if tuning else (None, None)))]
 
 
 CLAIM_COLUMNS = ["id", "claim", "evidence", "verdict", "stability", "rule"]

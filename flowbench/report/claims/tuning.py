@@ -28,8 +28,8 @@ SPEC_C10 = ClaimSpec(
            "loss weights or ramp to tune).",
     ("the tuning studies (flowbench.tuning) of ours and the INN on every tuned task",),
     "Per task and method: from its n random trials (unstable ones at the useless level), E_k = the "
-    "expected best validation W2 after k of them (Dodge et al. 2019); B = the best value of its whole "
-    "study; k* = the least k with E_k <= B + the task's validation floor (n + 1 if none). Per task, "
+    "expected best validation W2 after k of them (Dodge et al. 2019); B = the best stable value of its "
+    "whole study; k* = the least k with E_k <= B + the task's validation floor (n + 1 if none, or if no trial is stable). Per task, "
     f"over {C10_BOOTSTRAP} bootstrap resamples of each method's random trials: reproduced if k*(ours) "
     f"< k*(inn) in at least {C10_SHARE:.0%} of them, not reproduced if k*(ours) > k*(inn) in at least "
     f"{C10_SHARE:.0%}, else partly (the trials cannot tell them apart). Overall the worse task; not "
@@ -59,7 +59,7 @@ def expected_best(values, k_max: int | None = None) -> pd.DataFrame:
 
 def trials_to_near_best(values, best: float, floor: float) -> int:
     """The least k with E[best of k random trials] <= ``best`` + ``floor``; len(values) + 1 when
-    no k up to len(values) gets there."""
+    no k up to len(values) gets there, or when ``best`` is NaN (no stable trial in the study)."""
     curve = expected_best(values)
     hit = curve[curve["mean"] <= best + floor]
     return int(hit["k"].iloc[0]) if len(hit) else len(curve) + 1
@@ -71,13 +71,13 @@ def study_summary(trials: pd.DataFrame, floors: dict) -> pd.DataFrame:
     rows = []
     for (task, method), g in trials.groupby(["task", "method"], sort=True):
         rnd = g[g["phase"] == "random"]
-        ok = g[g["state"] == "complete"]
+        ok = g[(g["state"] == "complete") & ~g["unstable"].astype(bool)]   # the study's best: a stable trial
         rec = g[g["phase"] == "recipe"]["value"]
         best_row = ok.loc[ok["value"].idxmin()] if len(ok) else None
         floor = float(floors.get(task, np.nan))
         best = float(best_row["value"]) if best_row is not None else np.nan
-        k = (trials_to_near_best(rnd["value"], best, floor) if len(rnd) and np.isfinite(best)
-             and np.isfinite(floor) else None)
+        # no stable trial at all: the random search never reaches a usable recipe (n + 1)
+        k = (trials_to_near_best(rnd["value"], best, floor) if len(rnd) and np.isfinite(floor) else None)
         rows.append({"task": task, "method": method, "trials": len(g), "random": len(rnd),
                      "unstable_random": int(rnd["unstable"].astype(bool).sum()),
                      "recipe_value": float(rec.iloc[0]) if len(rec) else np.nan, "best_value": best,

@@ -3,7 +3,7 @@ Markdown lines (``readme`` joins them with ``\\n``)."""
 from __future__ import annotations
 
 from ..context import ReportContext
-from . import claims, cost, images, produced, tasks
+from . import claims, cost, images, produced, tasks, tuning
 
 SECTIONS = (
     claims.summary,            # title and one paragraph: what was measured, verdict counts
@@ -16,6 +16,7 @@ SECTIONS = (
     images.generated,          # ## Generated images (Fig. 5.3, Fig. 5.4)
     images.epoch_curves,       # ## Accuracy against auto-encoder epochs (when run)
     cost.cost_of_training,     # ## Cost of training (the optional benchmark)
+    tuning.section,            # ## How much tuning each method needs (the tuning studies, when run)
     produced.recipes,          # ## Recipes and their sources
     produced.how_produced,     # ## How it was produced (provenance)
 )
