@@ -329,10 +329,11 @@ def _check_tuning(config: dict) -> None:
         if missing:
             raise ConfigError(f"config key 'tuning.methods': {missing} have no run on task {tname!r}, so no "
                               f"recipe there to start from; add them to tasks.{tname}.runs")
-    pub = t.get("publish")
-    if pub and (Path(pub).is_absolute() or ".." in Path(pub).parts or Path(pub).parts[0] == "results"):
-        raise ConfigError(f"config key 'tuning.publish': {pub!r} must be a folder inside the repository, "
-                          f"outside results/")
+    for key in ("publish", "storage"):
+        pub = t.get(key)
+        if pub and (Path(pub).is_absolute() or ".." in Path(pub).parts or Path(pub).parts[0] == "results"):
+            raise ConfigError(f"config key 'tuning.{key}': {pub!r} must be a folder inside the repository, "
+                              f"outside results/")
 
 
 def _check_task_dims(config: dict, tname: str, task: dict) -> None:

@@ -56,7 +56,7 @@ def settings(config: dict) -> dict | None:
     if not t:
         return None
     out = {"trials": 24, "random_trials": 12, "seed": 0, "train_seed": 0, "prune": {"warmup_checks": 2},
-           "validate_every": None, "n": 500, **t}
+           "validate_every": None, "n": 500, "storage": None, **t}
     out["prune"] = {"warmup_checks": 2, **(t.get("prune") or {})}
     return out
 
@@ -208,20 +208,37 @@ def run_trial(ctx: _Context, params: dict, report=None, device=None) -> dict:
             "steps_done": res.steps_done, "best_step": res.best_step, "seconds": seconds}
 
 
-def _storage_url(path) -> str:
-    return f"sqlite:///{Path(path).resolve()}"
+def _storage(storage):
+    """An Optuna storage: an RDB URL as it is; a ``.jsonl`` path a journal file (append-only text,
+    file-locked: several workers may share it, and a committed one carries a study across
+    machines); any other path a SQLite file."""
+    s = str(storage)
+    if "://" in s:
+        return s
+    Path(s).parent.mkdir(parents=True, exist_ok=True)
+    if s.endswith(".jsonl"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        return JournalStorage(JournalFileBackend(s))
+    return f"sqlite:///{Path(s).resolve()}"
+
+
+def storage_path(config: dict, results: str, task: str, method: str) -> str:
+    """Where the study of (task, method) is stored: ``tuning.storage/<task>/<method>.jsonl`` (a
+    journal file) when the config names a folder, else ``<results>/tuning/<task>/<method>/study.db``."""
+    folder = (settings(config) or {}).get("storage")
+    return f"{folder.rstrip('/')}/{task}/{method}.jsonl" if folder else f"{results}/tuning/{task}/{method}/study.db"
 
 
 def open_study(config: dict, task: str, method: str, storage, log=None):
-    """The study of (task, method) in ``storage`` (a SQLite file path, or an Optuna storage URL),
+    """The study of (task, method) in ``storage`` (a SQLite or ``.jsonl`` journal file path, or an
+    Optuna storage URL),
     created when absent. A study made under another identity (``study_digest``) is deleted and
     made afresh; a trial left running by a killed job is marked failed (its position reruns)."""
     import optuna
     log = log or (lambda m: None)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = storage if "://" in str(storage) else _storage_url(storage)
-    if "://" not in str(storage):
-        Path(storage).parent.mkdir(parents=True, exist_ok=True)
+    url = _storage(storage)
     name, want = f"{task}/{method}", study_digest(config, task, method)
     study = optuna.create_study(study_name=name, storage=url, direction="minimize", load_if_exists=True)
     got = study.user_attrs.get("identity_digest")

@@ -266,3 +266,16 @@ def test_a_method_without_a_stable_trial_needs_the_most_tuning():
     s = study_summary(df, {"arm": 0.05}).set_index("method")
     assert np.isnan(s.loc["ours", "best_value"]) and s.loc["ours", "k_near_best"] == 13
     assert claim_c10(df, {"arm": 0.05}).verdict == NOT_REPRODUCED
+
+
+def test_a_journal_file_study_resumes_like_a_sqlite_one(tmp_path):
+    """config/tuning.yaml keeps its studies as Optuna journal files (text, committed): a study
+    stopped after one trial continues from the file."""
+    cfg = _config(trials=1, random_trials=1)
+    path = tmp_path / "gmm" / "cvae.jsonl"
+    T.run_study(cfg, "gmm", "cvae", path, log=lambda m: None, max_trials=1)
+    assert path.read_text().count("\n") > 3
+    study = T.run_study(cfg, "gmm", "cvae", path, log=lambda m: None)
+    assert [t.user_attrs["phase"] for t in T.finished(study)] == ["recipe", "random"]
+    cfg["tuning"]["storage"] = "tuning/studies"
+    assert T.storage_path(cfg, "results/x", "gmm", "cvae") == "tuning/studies/gmm/cvae.jsonl"

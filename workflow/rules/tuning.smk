@@ -1,9 +1,11 @@
 # The tuning studies (flowbench.tuning): one Optuna study per (task, method) of the config's
-# `tuning` section, stored in SQLite beside its outputs (study.db is not an output, so Snakemake
-# never deletes it: a killed job resumes from its finished trials), then every study's trials and
+# `tuning` section, stored in SQLite beside its outputs, or in a journal file under `tuning.storage`
+# (config/tuning.yaml: committed, so a study carries over to another machine or session). The
+# storage is no output, so Snakemake never deletes it: a killed job resumes from its finished
+# trials. Then every study's trials and
 # best recipe in one table and one record; with `tuning.publish`, copied to that committed folder.
 # `snakemake tuning_all` runs the studies alone (config/tuning.yaml).
-from flowbench.tuning import settings as tuning_settings, studies as tuning_studies, study_digest
+from flowbench.tuning import settings as tuning_settings, storage_path, studies as tuning_studies, study_digest
 
 TUNING = f"{RESULTS}/tuning"
 TUNING_FILES = ("trials.csv", "tuned_recipes.json", "expected_best.png")
@@ -38,7 +40,7 @@ rule tune_study:
         **job_resources("train_run"),
     params:
         device=config.get("device", "auto"),
-        storage=f"{TUNING}/{{task}}/{{method}}/study.db",
+        storage=lambda wc: storage_path(config, RESULTS, wc.task, wc.method),
         identity=lambda wc: study_digest(config, wc.task, wc.method),
     script:
         "../scripts/tune_study.py"
