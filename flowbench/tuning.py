@@ -108,6 +108,12 @@ def study_digest(config: dict, task: str, method: str) -> str:
     return digest(study_identity(config, task, method))
 
 
+def trial_seed(seed: int, position: int) -> int:
+    """The sampler seed of the trial at ``position`` (a 32-bit draw of the study seed and the
+    position: independent of how often the study was interrupted)."""
+    return int(np.random.SeedSequence([int(seed), int(position)]).generate_state(1)[0])
+
+
 def phase_of(position: int, random_trials: int) -> str:
     """The phase of the trial at ``position`` (0: the recipe, then random, then TPE)."""
     if position < 0:
@@ -283,7 +289,7 @@ def run_study(config: dict, task: str, method: str, storage, log=None, device=No
     new = 0
     while (k := len(finished(study))) < total and (max_trials is None or new < max_trials):
         phase = phase_of(k, n_random)
-        seed = int(t["seed"]) * 1000 + k
+        seed = trial_seed(int(t["seed"]), k)
         study.sampler = (optuna.samplers.TPESampler(seed=seed, n_startup_trials=0) if phase == "tpe"
                          else optuna.samplers.RandomSampler(seed=seed))
         trial = study.ask()
