@@ -88,6 +88,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -467,3 +468,78 @@ def split(task, y_star, eps: float, model_samples, reference, rng: np.random.Gen
             "phi_j": float(getattr(phi, "j_holdout", 0.0 if getattr(phi, "identity", False) else math.nan)),
             "nn_median": info["nn_median"], "distinct": info["distinct"], "far": info["far"],
             "pool_draws": info["pool_draws"]}
+
+
+# ----------------------------------------------------------------------------------------------
+# the workflow's split of every ours run on a simulation task
+# ----------------------------------------------------------------------------------------------
+#: the columns of ``results/<name>/<task>/eps_split.csv``
+SPLIT_COLUMNS = ["task", "variant", "eps", "condition", "seed", "quantity", "value"]
+
+
+def ours_eps_variants(config: dict, task_name: str) -> dict[str, float]:
+    """{variant: eps} of every variant of ours the config runs on ``task_name``."""
+    from .recipes import iter_runs, method_params
+    out = {}
+    for _, m, v, _ in iter_runs(config, task_name):
+        if m == "ours" and v not in out:
+            out[v] = float(method_params(config, m, v)["eps"])
+    return out
+
+
+def task_split(config: dict, task_name: str, run_dirs: dict, reference=None, log=None):
+    """The eps split of every run of ours on a simulation task with an ``eps_split`` section: a
+    tidy frame (``SPLIT_COLUMNS``). Per eps and condition (seed -1): ``bias`` = W2(target,
+    reference), ``floor`` = W2 between two target draws, and the target's pool diagnostics
+    ``distinct`` (the share of distinct prior draws among its n nearest neighbours; below 0.9 the
+    pool cap was reached and the target is not resolved) and ``far``; per run seed: ``training`` =
+    W2(samples, target) and ``total`` = W2(samples, reference). ``run_dirs``: {(variant, seed):
+    the run's folder}. One phi per eps, fitted once."""
+    import pandas as pd
+
+    from .metrics import w2
+    from .records import read_npz
+    from .tasks import load_task
+    log = log or (lambda m: None)
+    tcfg = config["tasks"][task_name]
+    sp = {"conditions": 2, "n": 2000, "pool": 32_000_000, "fit_n": 20_000, "seed": 20191106,
+          **(tcfg.get("eps_split") or {})}
+    task = load_task(config, task_name, reference)
+    ids, conds = task.evaluation_conditions()
+    extra = [cid for cid, _ in task.extra_conditions()]
+    order = [ids.index(c) for c in extra if c in ids] + [k for k, c in enumerate(ids) if c not in extra]
+    picked = order[:int(sp["conditions"])]
+    variants = ours_eps_variants(config, task_name)
+    samples = {key: read_npz(Path(d) / "posterior_samples.npz")["samples"] for key, d in run_dirs.items()}
+    rows = []
+
+    def add(variant, eps, cid, seed, quantity, value):
+        rows.append({"task": task_name, "variant": variant, "eps": eps, "condition": cid, "seed": seed,
+                     "quantity": quantity, "value": float(value)})
+
+    for eps in sorted(set(variants.values())):
+        rng = np.random.default_rng([int(sp["seed"]), int(round(eps * 1e6))])
+        phi = fit_reparametrisation(_forward(task, task.prior_sample(int(sp["fit_n"]), rng), task.y_dim), eps,
+                                    seed=int(rng.integers(2 ** 31)))
+        for k in picked:
+            cid = ids[k]
+            n = min(int(sp["n"]), int(tcfg.get("n_eval", 2000)))
+            ref = task.reference_posterior(k, n).astype(np.float64)
+            kw = dict(pool=int(sp["pool"]), phi=phi, return_info=True)
+            a, info = sample_target(task, conds[k], eps, n, rng, **kw)
+            b, _ = sample_target(task, conds[k], eps, n, rng, **kw)
+            for v in (v for v, e in variants.items() if e == eps):
+                add(v, eps, cid, -1, "bias", w2(a, ref))
+                add(v, eps, cid, -1, "floor", w2(a, b))
+                add(v, eps, cid, -1, "distinct", info["distinct"])
+                add(v, eps, cid, -1, "far", info["far"])
+                add(v, eps, cid, -1, "pool_draws", info["pool_draws"])
+                for (rv, seed), s in sorted(samples.items()):
+                    if rv != v or not np.all(np.isfinite(s[k])):
+                        continue
+                    x = np.asarray(s[k][:n], dtype=np.float64)
+                    add(v, eps, cid, seed, "training", w2(x, a))
+                    add(v, eps, cid, seed, "total", w2(x, ref))
+            log(f"[{task_name}] eps {eps:g}, condition {cid}: bias {w2(a, ref):.4g}, floor {w2(a, b):.4g}, "
+                f"target distinct {info['distinct']:.2f} of {info['pool_draws']:,} prior draws")
+    return pd.DataFrame(rows, columns=SPLIT_COLUMNS)

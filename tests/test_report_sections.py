@@ -159,3 +159,22 @@ def test_convergence_lines_say_where_each_run_stopped():
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ")]
     assert ["ours/inverse", "2/3", "1200", "800-2000", "2,000"] in cells
     assert convergence_lines("gmm", metrics, runs) == []       # a fixed budget: no table
+
+
+def test_eps_split_lines_show_bias_training_and_an_unresolved_target():
+    from flowbench.report.sections.tasks import eps_split_lines
+    rows = []
+    for v, eps, distinct in (("inverse", 0.1, 1.0), ("inverse_eps_0.01", 0.01, 0.2)):
+        for q, val in (("bias", 0.25), ("floor", 0.07), ("distinct", distinct), ("far", 0.0), ("pool_draws", 3.2e7)):
+            rows.append({"task": "arm", "variant": v, "eps": eps, "condition": "ystar", "seed": -1, "quantity": q,
+                         "value": val})
+        for seed, tr in ((0, 0.1), (1, 0.3)):
+            rows += [{"task": "arm", "variant": v, "eps": eps, "condition": "ystar", "seed": seed,
+                      "quantity": "training", "value": tr},
+                     {"task": "arm", "variant": v, "eps": eps, "condition": "ystar", "seed": seed,
+                      "quantity": "total", "value": tr + 0.2}]
+    text = "\n".join(eps_split_lines("arm", pd.DataFrame(rows)))
+    assert "| ours/inverse_eps_0.01 | 0.01  | ystar       | 0.25   | 0.2 (2 seeds)" in text
+    assert "no (20% distinct of 32,000,000 draws)" in text and "| yes" in text
+    assert text.index("ours/inverse_eps_0.01") < text.index("ours/inverse ")   # by eps
+    assert eps_split_lines("arm", None) == []

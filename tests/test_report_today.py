@@ -120,3 +120,23 @@ def test_cpu_by_stage_groups_the_benchmark_files():
     assert {"gmm / ours", "gmm / noise_floor", "cost benchmark"} <= set(t.index)
     assert t.loc["total", "cpu_hours"] == pytest.approx((3600 + 1800 + 360 + 36 + 1440 + 72 + 7200) / 3600)
     assert T.cpu_by_stage(None).empty
+
+
+def test_the_tuned_ranking_compares_the_tuned_recipes_alone():
+    """Ours behind at the default recipes and best at the tuned ones: the report's second ranking
+    reads only the tuned_<task> runs, and names the tuning each needed."""
+    from types import SimpleNamespace
+
+    from flowbench.report.sections.claims import tuned_standings
+    m = _metrics({("ours", "paper"): _lognormal(0.5), ("cfm", "default"): _lognormal(0.1),
+                  ("ours", "tuned_t"): _lognormal(0.05), ("cfm", "tuned_t"): _lognormal(0.2)})
+    summary = T.summary_table(m, "t", forward=())
+    tuning = {"summary": pd.DataFrame({"task": ["t", "t"], "method": ["ours", "cfm"], "k_near_best": [2, 7]})}
+    ctx = SimpleNamespace(tasks=["t"], summaries={"t": summary}, metrics=m, costs={"t": pd.DataFrame()},
+                          tuning=tuning)
+    (st, need), = tuned_standings(ctx)
+    assert (st.position, st.ours, st.other) == ("best", "ours/tuned_t", "cfm/tuned_t")
+    assert "ours 2, cfm 7" in need
+    assert standing("t", summary, m, {"ours": "paper", "cfm": "default"}).position == "behind"
+    ctx.summaries = {"t": summary[summary["variant"] != "tuned_t"]}
+    assert tuned_standings(ctx) == []

@@ -45,6 +45,8 @@ class ReportContext:
     thresholds: dict = field(default_factory=dict)   # task -> (time-to-quality W2 threshold, its text)
     #: the tuning studies (``flowbench.report.inputs.load_tuning`` plus ``summary``), or None
     tuning: dict | None = None
+    #: per task, its eps split (``results/<task>/eps_split.csv``) where it was computed
+    eps_split: dict = field(default_factory=dict)
 
     @cached_property
     def run_table(self) -> pd.DataFrame:

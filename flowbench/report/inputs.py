@@ -99,6 +99,12 @@ def load_epoch_curves(results_dir: Path) -> dict[str, pd.DataFrame]:
     return {p.stem: read_csv(p) for p in sorted(src_dir.glob("*.csv"))} if src_dir.exists() else {}
 
 
+def load_eps_split(results_dir: Path, tasks) -> dict[str, pd.DataFrame]:
+    """``results/<name>/<task>/eps_split.csv`` of each task that has one (what eps costs)."""
+    return {t: read_csv(results_dir / t / "eps_split.csv", dtype={"condition": str}, keep_default_na=False)
+            for t in tasks if (results_dir / t / "eps_split.csv").exists()}
+
+
 def load_floors(results_dir: Path, tasks) -> pd.DataFrame | None:
     """``results/<name>/<task>/noise_floor.csv`` of each task (each metric between two independent
     exact samples: task, condition, metric, n, repeat, value), or None where none was computed."""

@@ -95,7 +95,8 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
         generation=T.generation_table(images), wall=T.wall_time_table(provenance),
         provenance=provenance, runs=inputs.load_runs(results_dir, tasks), records=records,
         images_ran=images is not None, image_datasets=image_datasets, bench=bench,
-        image_figure_names=T.image_figure_names(images), tuning=tuning)
+        image_figure_names=T.image_figure_names(images), tuning=tuning,
+        eps_split=inputs.load_eps_split(results_dir, tasks))
 
     written: dict[str, Path] = {}
     _write_tables(ctx, ttt, report_dir / "tables", written)
@@ -131,6 +132,10 @@ def _write_tables(ctx: ReportContext, ttt: pd.DataFrame, tdir: Path, written: di
         written[f"tables/{name}.csv"] = files.write_csv(df, tdir / f"{name}.csv")
     for t in ctx.tasks:
         written[f"tables/summary_{t}.csv"] = files.write_csv(ctx.summaries[t], tdir / f"summary_{t}.csv")
+        if t in ctx.eps_split:     # a side file, as the benchmark's: only where the split was computed
+            written[f"tables/eps_split_{t}.csv"] = files.write_csv(ctx.eps_split[t], tdir / f"eps_split_{t}.csv")
+        else:
+            files.remove(tdir / f"eps_split_{t}.csv")
 
 
 def _copy_task_figures(ctx: ReportContext, results_dir: Path, report_dir: Path,

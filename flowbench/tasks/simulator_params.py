@@ -32,6 +32,20 @@ SIMULATION_PARAMS = {
                            maximum=10000000, default=1000000, maximum_reason="a chunk of 10^7 "
                            "draws already takes a few GiB of intermediate arrays"),
             "seed": Param("integer", "seed of the pool", minimum=0, default=20210709)}),
+    "eps_split": Param(
+        "object", "what eps costs (flowbench.eps_split): for every variant of ours run on the task, "
+        "its samples split at the smoothed target its training converges to at its eps (the bias: "
+        "target vs reference; the training error: samples vs target), at the first `conditions` "
+        "evaluation observations (the fixed extra ones, such as the arm's y*, first); absent: not "
+        "computed", filled=False, fields={
+            "conditions": Param("integer", "evaluation observations split", minimum=1, default=2),
+            "n": Param("integer", "draws per distance (at most n_eval)", minimum=10, default=2000),
+            "pool": Param("integer", "most prior draws streamed per target sample", minimum=10000,
+                          maximum=1000000000, default=32000000, maximum_reason="a sanity bound on the "
+                          "simulated draws of one target sample"),
+            "fit_n": Param("integer", "prior-predictive draws the reparametrisation phi is fitted on",
+                           minimum=100, default=20000),
+            "seed": Param("integer", "seed of the targets' draws", minimum=0, default=20191106)}),
     "calibration": Param(
         "object", "expected coverage of central credible intervals: n_obs observations from the "
         "prior predictive with known true x, n_samples posterior draws each, sampled by the "

@@ -16,7 +16,18 @@ def task_all_targets():
         out += reference_files(task)
         out.extend(task_figures(task))
         out.extend(f"{d}/{f}" for d in run_dirs(task) for f in RUN_FILES)
+        out += eps_split_files(task)
     return out
+
+
+def eps_split_files(task):
+    """[results/<name>/<task>/eps_split.csv] for a task with an `eps_split` section, else []."""
+    return [f"{RESULTS}/{task}/eps_split.csv"] if (config["tasks"][task].get("eps_split")) else []
+
+
+def ours_runs(task):
+    """{(variant, seed): run folder} of every run of ours on the task."""
+    return {(v, s): f"{RESULTS}/{t}/{m}/{v}/seed{s}" for (t, m, v, s) in iter_runs(config, task) if m == "ours"}
 
 
 TASK_FILES = ("metrics.csv", "runs.csv", "task.json", "noise_floor.csv")
@@ -186,3 +197,25 @@ for _task in config["tasks"]:
             captions={name: figure_caption(name) for name in figure_names(_task)},
         script:
             "../scripts/figure_task.py"
+
+
+rule eps_split_task:
+    # what eps costs: every run of ours split at the smoothed target its training converges to
+    # (flowbench.eps_split.task_split); only for tasks with an `eps_split` section
+    input:
+        samples=lambda wc: [f"{d}/posterior_samples.npz" for d in ours_runs(wc.task).values()],
+        reference=lambda wc: reference_files(wc.task),
+    output:
+        f"{RESULTS}/{{task}}/eps_split.csv",
+    log:
+        f"{RESULTS}/logs/{{task}}/eps_split.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{task}}/eps_split.tsv"
+    threads: 1
+    resources:
+        **job_resources("noise_floor"),
+    params:
+        runs=lambda wc: {f"{v}|{s}": d for (v, s), d in ours_runs(wc.task).items()},
+        identity=lambda wc: evaluate_digest(config, wc.task),
+    script:
+        "../scripts/eps_split_task.py"

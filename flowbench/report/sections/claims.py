@@ -64,6 +64,7 @@ def worth_using(ctx: ReportContext) -> list[str]:
                      ctx.costs[t])
         if s is not None:
             standings.append(s)
+    tuned = tuned_standings(ctx)
     if not standings and ctx.generation.empty:
         return []
     lines = ["## Is the paper's flow worth using today?", "",
@@ -81,7 +82,46 @@ def worth_using(ctx: ReportContext) -> list[str]:
             if cells:
                 lines.append(f"- {_PRETTY.get(ds, ds)} latents, generated images classified by the independent "
                              f"CNN (accuracy, mean ± 95% CI over seeds): " + "; ".join(cells) + ".")
-    return lines + ["", answer(standings), ""]
+    lines += ["", answer(standings), ""]
+    if tuned:
+        lines += ["At the tuned recipes (the best recipe of each method's equal-budget Optuna study on the "
+                  "task, run at its own seeds on the test conditions: \"How much tuning each method needs\"), "
+                  "by the same rule, among the methods tuned there:", ""]
+        lines += [f"- {standing_sentence(st)}{need}" for st, need in tuned]
+        lines += ["", answer([st for st, _ in tuned]), ""]
+    return lines
+
+
+def tuned_standings(ctx: ReportContext) -> list:
+    """[(standing at the tuned recipes, the tuning each needed)] of every task with runs of ours's
+    tuned recipe (variant ``tuned_<task>``) beside another method's: the ranking of the methods'
+    ``tuned_<task>`` runs alone."""
+    out = []
+    for t in ctx.tasks:
+        summary = ctx.summaries.get(t)
+        if summary is None or summary.empty:
+            continue
+        v = f"tuned_{t}"
+        sub = summary[summary["variant"] == v]
+        if T.OURS not in set(sub["method"]) or sub["method"].nunique() < 2:
+            continue
+        st = standing(t, sub, ctx.metrics, {m: v for m in sub["method"].unique()}, ctx.costs[t])
+        if st is None:
+            continue
+        need = ""
+        tsum = (ctx.tuning or {}).get("summary")
+        if tsum is not None and len(tsum):
+            k = tsum[tsum["task"] == t].set_index("method")["k_near_best"]
+            other = st.other.split("/")[0]
+            if T.OURS in k.index and other in k.index:
+                need = (f" Tuning needed (random trials to near the study's best, k*): ours {_k(k[T.OURS])}, "
+                        f"{other} {_k(k[other])}.")
+        out.append((st, need))
+    return out
+
+
+def _k(k) -> str:
+    return "n/a" if k is None or (isinstance(k, float) and k != k) else str(int(k))
 
 
 def claims(ctx: ReportContext) -> list[str]:

@@ -36,6 +36,7 @@ def task_results(t: str, ctx: ReportContext) -> list[str]:
     lines += floor_lines(t, ctx.floors)
     lines += reference_lines(ctx.records.get(t))
     lines += convergence_lines(t, ctx.metrics, ctx.runs)
+    lines += eps_split_lines(t, (ctx.eps_split or {}).get(t))
     lines += ranking_lines(t, ctx)
     lines += ceiling_lines(t, ctx)
     lines += ours_variant_lines(t, ctx)
@@ -271,3 +272,32 @@ def figures(ctx: ReportContext) -> list[str]:
         lines += figure_block(t, names, ctx.figures.get(t, []), {n: figure_caption(n) for n in names},
                               f"figures/{t}")
     return lines
+
+
+def eps_split_lines(t: str, split: pd.DataFrame | None) -> list[str]:
+    """What eps costs on task ``t`` (``flowbench.eps_split.task_split``): per variant of ours and
+    condition, W2(target, reference) (the bias eps builds in), W2(ours, target) (what training
+    leaves, mean over seeds) and W2(ours, reference), beside the target's own floor."""
+    if split is None or not len(split):
+        return []
+    rows = []
+    for (v, eps, cid), g in split.groupby(["variant", "eps", "condition"], sort=True):
+        q = {name: gg["value"].astype(float) for name, gg in g.groupby("quantity")}
+
+        def one(name):
+            return float(q[name].iloc[0]) if name in q and len(q[name]) else float("nan")
+
+        def mean(name):
+            return f"{q[name].mean():.3g} ({len(q[name])} seeds)" if name in q and len(q[name]) else "-"
+        resolved = one("distinct") >= 0.9
+        rows.append([f"ours/{v}", f"{eps:g}", cid, f"{one('bias'):.3g}", mean("training"), mean("total"),
+                     f"{one('floor'):.3g}",
+                     "yes" if resolved else f"no ({one('distinct'):.0%} distinct of {one('pool_draws'):,.0f} draws)"])
+    rows.sort(key=lambda r: (float(r[1]), r[2]))
+    return [f"What eps costs on `{t}`: ours's samples split at the smoothed target its training converges to at its "
+            "eps (README \"What eps costs\"): bias = W2(target, reference), what eps costs after perfect training; "
+            "training = W2(ours, target), what training leaves; total = W2(ours, reference); floor = W2 between two "
+            "target draws. A target whose nearest prior draws are mostly repeated (\"resolved: no\") hit its pool "
+            f"cap and reads high. Table: [tables/eps_split_{t}.csv](tables/eps_split_{t}.csv).", "",
+            markdown(rows, ["run", "eps", "condition", "bias", "training", "total", "target floor",
+                            "target resolved"]), ""]
