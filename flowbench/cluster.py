@@ -80,6 +80,13 @@ MEASURED: dict[str, Measured] = {
     "provenance": Measured(300, 1, "smoke-slurm: 702 MB srun step"),
     "render_report": Measured(500, 2, "smoke-slurm: 566 MB srun step (sampled every 5 s: the "
                                       "peak may fall between samples; kept at 500 MB)"),
+    "tune_study": Measured(1479, 600, "estimate: as train_run per trial (the largest draw of a "
+                                      "search space is the recipes' size or less), 25 trials of up to "
+                                      "~12 min each (the INN's gmm_some recipe); resumable when cut", True),
+    "tuning_summary": Measured(400, 1, "estimate: pandas and one matplotlib figure, as figure_task"),
+    "tuning_publish": Measured(300, 1, "estimate: copies two small tables and a figure"),
+    "eps_split_task": Measured(1000, 15, "estimate: up to 3.2e7 prior draws per target sample in "
+                                         "chunks of 10^6, a kd-tree of the kept draws, exact W2 at n 2000"),
     "benchmark_costs": Measured(1603, 2, "full: max_rss 1603 MB, 102 s", True),
     "benchmark_precision": Measured(935, 1, "full: max_rss 935 MB, 55 s"),
     "benchmark_profile": Measured(3145, 1, "full: max_rss 3145 MB, 29 s", True),

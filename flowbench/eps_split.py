@@ -478,11 +478,14 @@ SPLIT_COLUMNS = ["task", "variant", "eps", "condition", "seed", "quantity", "val
 
 
 def ours_eps_variants(config: dict, task_name: str) -> dict[str, float]:
-    """{variant: eps} of every variant of ours the config runs on ``task_name``."""
+    """{variant: eps} of every variant of ours (the registry's ``paper`` method) the config runs
+    on ``task_name``."""
     from .recipes import iter_runs, method_params
+    from .registry import method_with_role
+    paper = method_with_role("paper")
     out = {}
     for _, m, v, _ in iter_runs(config, task_name):
-        if m == "ours" and v not in out:
+        if m == paper and v not in out:
             out[v] = float(method_params(config, m, v)["eps"])
     return out
 

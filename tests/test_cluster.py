@@ -14,7 +14,7 @@ import yaml
 from flowbench import cluster
 
 RULE_FILES = ["Snakefile", "workflow/rules/tasks.smk", "workflow/rules/images.smk",
-              "workflow/rules/report.smk", "workflow/rules/benchmark.smk"]
+              "workflow/rules/report.smk", "workflow/rules/benchmark.smk", "workflow/rules/tuning.smk"]
 # rules of the smoke DAG that read `device`, i.e. torch jobs that can run on a GPU
 DEVICE_RULES = {r for r, m in cluster.MEASURED.items() if m.uses_device}
 
@@ -55,8 +55,8 @@ def test_every_rule_with_an_action_declares_resources(root):
         assert re.search(rf'^    resources:\n        \*\*job_resources\("{name}"\),$', body, re.MULTILINE), \
             f"{f}: rule {name} declares no resources: add `resources: **job_resources(\"{name}\")`"
         assert name in cluster.MEASURED, f"{name}: no measured peak in flowbench/cluster.py MEASURED"
-    # the rules without an action (targets: all, benchmark) never run as a job
-    assert set(rules) - set(acting) <= {"all", "benchmark"}
+    # the rules without an action (targets: all, benchmark, tuning_all) never run as a job
+    assert set(rules) - set(acting) <= {"all", "benchmark", "tuning_all"}
     assert set(cluster.MEASURED) <= set(acting), "a sizing for a rule that no longer exists"
 
 

@@ -4,6 +4,7 @@
 # draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
 from flowbench.captions import figure_caption
 from flowbench.identity import floor_digest, reference_digest
+from flowbench.registry import method_with_role
 from flowbench.tasks import task_class
 
 
@@ -27,7 +28,8 @@ def eps_split_files(task):
 
 def ours_runs(task):
     """{(variant, seed): run folder} of every run of ours on the task."""
-    return {(v, s): f"{RESULTS}/{t}/{m}/{v}/seed{s}" for (t, m, v, s) in iter_runs(config, task) if m == "ours"}
+    paper = method_with_role("paper")
+    return {(v, s): f"{RESULTS}/{t}/{m}/{v}/seed{s}" for (t, m, v, s) in iter_runs(config, task) if m == paper}
 
 
 TASK_FILES = ("metrics.csv", "runs.csv", "task.json", "noise_floor.csv")
@@ -213,7 +215,7 @@ rule eps_split_task:
         f"{RESULTS}/benchmarks/{{task}}/eps_split.tsv"
     threads: 1
     resources:
-        **job_resources("noise_floor"),
+        **job_resources("eps_split_task"),
     params:
         runs=lambda wc: {f"{v}|{s}": d for (v, s), d in ours_runs(wc.task).items()},
         identity=lambda wc: evaluate_digest(config, wc.task),

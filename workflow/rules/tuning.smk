@@ -17,7 +17,7 @@ def tuning_targets():
         return []
     out = [f"{TUNING}/{f}" for f in TUNING_FILES]
     if t.get("publish"):
-        out += [f"{t['publish'].rstrip('/')}/{f}" for f in TUNING_FILES]
+        out += [f"{PUBLISH}/{f}" for f in TUNING_FILES]
     return out
 
 
@@ -37,7 +37,7 @@ rule tune_study:
         f"{RESULTS}/benchmarks/tuning/{{task}}/{{method}}.tsv"
     threads: job_threads()
     resources:
-        **job_resources("train_run"),
+        **job_resources("tune_study"),
     params:
         device=config.get("device", "auto"),
         storage=lambda wc: storage_path(config, RESULTS, wc.task, wc.method),
@@ -58,24 +58,30 @@ rule tuning_summary:
         f"{RESULTS}/logs/tuning/summary.log",
     threads: 1
     resources:
-        **job_resources("aggregate_task"),
+        **job_resources("tuning_summary"),
     script:
         "../scripts/tuning_summary.py"
 
 
-if (tuning_settings(config) or {}).get("publish"):
-    rule tuning_publish:
-        input:
-            trials=f"{TUNING}/trials.csv",
-            recipes=f"{TUNING}/tuned_recipes.json",
-            figure=f"{TUNING}/expected_best.png",
-        output:
-            [f"{tuning_settings(config)['publish'].rstrip('/')}/{f}" for f in TUNING_FILES],
-        log:
-            f"{RESULTS}/logs/tuning/publish.log",
-        threads: 1
-        script:
-            "../scripts/tuning_publish.py"
+# where tuning_publish writes: `tuning.publish` (config/tuning.yaml: tuning/, committed); a config
+# without it never asks for this rule's outputs
+PUBLISH = ((tuning_settings(config) or {}).get("publish") or f"{TUNING}/unpublished").rstrip("/")
+
+
+rule tuning_publish:
+    input:
+        trials=f"{TUNING}/trials.csv",
+        recipes=f"{TUNING}/tuned_recipes.json",
+        figure=f"{TUNING}/expected_best.png",
+    output:
+        [f"{PUBLISH}/{f}" for f in TUNING_FILES],
+    log:
+        f"{RESULTS}/logs/tuning/publish.log",
+    threads: 1
+    resources:
+        **job_resources("tuning_publish"),
+    script:
+        "../scripts/tuning_publish.py"
 
 
 rule tuning_all:
