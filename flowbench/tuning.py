@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import metrics as M
 from .identity import _task_section
 from .params import apply_draw, suggest
 from .recipes import digest, method_params, task_recipes
@@ -125,6 +124,7 @@ def validation_floor(task, n: int) -> float:
     """The validation distance between two independent exact samples of n draws (the mean over
     validation conditions of W2 between the two halves of 2n validation reference draws; n // 2
     each where the reference keeps fewer than 2n): a difference smaller than this is noise."""
+    from .metrics import w2
     _, conds = task.validation_conditions()
     vals = []
     for k in range(len(conds)):
@@ -134,17 +134,18 @@ def validation_floor(task, n: int) -> float:
         except ValueError:
             ref = task.validation_reference(k, n)
             m = n // 2
-        vals.append(M.w2(ref[:m], ref[m:2 * m]))
+        vals.append(w2(ref[:m], ref[m:2 * m]))
     return float(np.mean(vals))
 
 
 def useless_level(task, n: int, seed: int = 0) -> float:
     """The validation distance of a sampler that ignores the condition: n draws of x's prior
     (the x of the task's joint draws) against each validation reference, averaged."""
+    from .metrics import w2
     _, conds = task.validation_conditions()
     x, _ = task.sample_batch(n, np.random.default_rng([20261205, seed]))
     x = np.asarray(x, dtype=np.float64)
-    return float(np.mean([M.w2(x, task.validation_reference(k, n)) for k in range(len(conds))]))
+    return float(np.mean([w2(x, task.validation_reference(k, n)) for k in range(len(conds))]))
 
 
 class _Context:
