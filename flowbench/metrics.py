@@ -23,6 +23,8 @@ calibration").
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import ot
 import torch
@@ -302,3 +304,94 @@ def calibration_rows(samples, truth, levels=COVERAGE_LEVELS) -> dict[str, float]
     for j in range(cov.shape[1]):
         out[f"calibration_error_x{j + 1}"] = float(err[:, j].mean())
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# C2ST as sbibm computes it (Lueckmann et al. 2021, arXiv:2101.04653; sbibm.metrics.c2st)
+# ----------------------------------------------------------------------------------------------
+def c2st_sbibm(X, Y, seed: int = 1, n_folds: int = 5, max_epochs: int = 10000, batch_size: int = 200,
+               lr: float = 1e-3, alpha: float = 1e-4, tol: float = 1e-4, n_iter_no_change: int = 10) -> float:
+    """sbibm's classifier two-sample test in torch: both sets z-scored with X's mean and (unbiased)
+    standard deviation, all samples of both, ``n_folds``-fold cross-validation over a shuffled
+    split, and per fold scikit-learn's ``MLPClassifier`` as sbibm configures it (two hidden ReLU
+    layers of 10 x dim units, a logistic output, Adam at lr 1e-3 on minibatches of 200 reshuffled
+    every epoch, an L2 penalty alpha / 2 x |W|^2 / batch, Glorot-uniform initialisation, training
+    stopped when the epoch's training loss has not fallen by ``tol`` for ``n_iter_no_change``
+    epochs, at most ``max_epochs``); the mean held-out accuracy. The folds' networks train side by
+    side as one stacked model (each sees only its own rows and loss; a fold that has stopped keeps
+    the parameters of its stopping epoch). Not bit-identical to scikit-learn (another random
+    stream, float32): tests/test_metrics.py checks it against ``sbibm.metrics.c2st`` within the
+    classifiers' own seed spread."""
+    X, Y = _check(X, Y, "c2st_sbibm")
+    mu, sd = X.mean(0), X.std(0, ddof=1)
+    sd = np.where(sd > 0, sd, 1.0)
+    data = np.concatenate([(X - mu) / sd, (Y - mu) / sd]).astype(np.float32)
+    target = np.concatenate([np.zeros(len(X)), np.ones(len(Y))]).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    folds = np.array_split(rng.permutation(len(data)), n_folds)
+    train_idx = [np.setdiff1d(np.arange(len(data)), f) for f in folds]
+    n_train = min(len(t) for t in train_idx)
+    train_idx = [t[:n_train] if len(t) > n_train else t for t in train_idx]   # equal sizes (+-1 row)
+    F, d = n_folds, data.shape[1]
+    h = 10 * d
+    g = torch.Generator().manual_seed(int(seed))
+
+    def glorot(fan_in, fan_out, factor=6.0):
+        bound = math.sqrt(factor / (fan_in + fan_out))
+        w = torch.empty(F, fan_in, fan_out).uniform_(-bound, bound, generator=g)
+        b = torch.empty(F, 1, fan_out).uniform_(-bound, bound, generator=g)
+        return w.requires_grad_(), b.requires_grad_()
+
+    (w1, b1), (w2, b2), (w3, b3) = glorot(d, h), glorot(h, h), glorot(h, 1, factor=2.0)
+    params = [w1, b1, w2, b2, w3, b3]
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    data_t, target_t = torch.from_numpy(data), torch.from_numpy(target)
+    tr = torch.from_numpy(np.stack(train_idx))            # [F, n_train]
+    bs = min(batch_size, n_train)
+
+    def forward(x):                                         # x [F, b, d] -> logits [F, b]
+        a = torch.relu(torch.baddbmm(b1, x, w1))
+        a = torch.relu(torch.baddbmm(b2, a, w2))
+        return torch.baddbmm(b3, a, w3).squeeze(-1)
+
+    best = np.full(F, np.inf)
+    wait = np.zeros(F, dtype=int)
+    done = np.zeros(F, dtype=bool)
+    kept = [None] * F
+    gen = np.random.default_rng([seed, 1])
+    for _ in range(max_epochs):
+        order = torch.from_numpy(np.stack([gen.permutation(n_train) for _ in range(F)]))
+        rows = torch.gather(tr, 1, order)
+        epoch_loss = torch.zeros(F)
+        for start in range(0, n_train, bs):
+            idx = rows[:, start:start + bs]
+            xb, yb = data_t[idx], target_t[idx]
+            bce = torch.nn.functional.binary_cross_entropy_with_logits(forward(xb), yb, reduction="none").mean(1)
+            l2 = 0.5 * alpha * sum((w * w).sum(dim=(1, 2)) for w in (w1, w2, w3)) / idx.shape[1]
+            loss = bce + l2                                  # [F]: each fold's own loss
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            opt.step()
+            epoch_loss += loss.detach() * idx.shape[1]
+        epoch_loss = (epoch_loss / n_train).numpy()
+        for f in np.flatnonzero(~done):
+            if epoch_loss[f] > best[f] - tol:
+                wait[f] += 1
+            else:
+                wait[f] = 0
+            best[f] = min(best[f], epoch_loss[f])
+            if wait[f] >= n_iter_no_change:
+                done[f] = True
+                kept[f] = [p.detach()[f].clone() for p in params]
+        if done.all():
+            break
+    accs = []
+    with torch.no_grad():
+        for f, test in enumerate(folds):
+            pw1, pb1, pw2, pb2, pw3, pb3 = kept[f] if kept[f] is not None else [p.detach()[f] for p in params]
+            x = data_t[torch.from_numpy(test)]
+            a = torch.relu(x @ pw1 + pb1)
+            a = torch.relu(a @ pw2 + pb2)
+            logits = (a @ pw3 + pb3).squeeze(-1)
+            accs.append(float(((logits > 0).float() == target_t[torch.from_numpy(test)]).float().mean()))
+    return float(np.mean(accs))

@@ -88,3 +88,19 @@ def test_environment_pins_the_lock(root):
 def test_mission_packages_declared(root):
     names = set(_pyproject(root))
     assert {"torch", "nflows", "pandas", "seaborn", "snakemake", "pot", "tabulate"} <= names
+
+
+def test_the_sbi_lock_agrees_with_the_main_lock_and_pins_sbibm_by_hash(root):
+    """The second locked step (requirements/README.md): every package it shares with the main lock
+    at the main lock's version, every entry hashed, no torch; sbibm by its wheel's hash."""
+    main = read_lock(root / LOCK_FILE)
+    sbi = read_lock(root / "requirements" / "sbi-lock.txt")
+    assert sbi["sbi"]["version"] == "0.27.0" and INSTALLED_FIRST not in sbi
+    for name, entry in sbi.items():
+        assert entry["hashes"], name
+        if name in main:
+            assert entry["version"] == main[name]["version"], name
+    sbibm = read_lock(root / "requirements" / "sbibm.txt")
+    assert sbibm["sbibm"]["version"] == "1.1.0" and len(sbibm["sbibm"]["hashes"]) == 1
+    py = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["sbi"]
+    assert dict(_split(r) for r in py)["sbi"] == "==0.27.0"
