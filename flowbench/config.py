@@ -319,6 +319,10 @@ def _check_tuning(config: dict) -> None:
             raise ConfigError(f"config key 'tuning.tasks': {tname!r} is no configured task; "
                               f"configured: {sorted(config['tasks'])}")
         task = config["tasks"][tname]
+        if not task_class(task.get("kind", "gmm")).validation_references:
+            raise ConfigError(f"config key 'tuning.tasks': task {tname!r} (kind {task.get('kind')!r}) has no "
+                              f"references at its validation conditions, which the tuning studies' floor "
+                              f"and useless level need")
         why = task_class(task.get("kind", "gmm")).validation_requirement(f"tasks.{tname}", task)
         if why:
             raise ConfigError(f"config key 'tuning.tasks': {tname!r} has no validation data to tune on: {why}")

@@ -78,7 +78,12 @@ def make_probe(task, n: int):
 def make_validation(task, n: int):
     """The early-stopping distance: W2 on ``n`` samples at each of the task's validation
     conditions against its validation reference (never the test's conditions or draws), averaged
-    over conditions; inf when the model draws non-finite samples."""
+    over conditions; inf when the model draws non-finite samples. A task kind with no references
+    there (``Task.validation_distance``: sbibm's, an energy score on held-out simulations) gives
+    its own."""
+    own = getattr(task, "validation_distance", None)
+    if own is not None:          # a task without references at validation conditions scores itself
+        return own(n)
     _, conds = task.validation_conditions()
     refs = [task.validation_reference(k, n) for k in range(len(conds))]
     conds = torch.from_numpy(np.asarray(conds, dtype=np.float32))

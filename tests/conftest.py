@@ -460,7 +460,8 @@ def tiny_task_section(kind: str) -> dict:
     common = {"kind": kind, "n_test": 100, "n_eval": 100,
               "train": {"iterations": 2, "batch_size": 16}}
     own = {"gmm": {"modes": {"std": 0.2, "n": 4, "radius": 2.0}, "labels": "all"},
-           "gaussian_linear": {"dim": 3, "n_obs": 2}}
+           "gaussian_linear": {"dim": 3, "n_obs": 2},
+           "sbibm": {"name": "two_moons", "n_obs": 2, "budget": 200}}
     sim = {"n_obs": 2, "reference": {"pool": 60_000, "keep": 200},
            "calibration": {"n_obs": 10, "n_samples": 20}}
     return {**common, **own.get(kind, sim)}

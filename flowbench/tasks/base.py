@@ -152,6 +152,9 @@ class Task:
     reference_file = False
     #: the task's own per-condition numbers (``posterior_extra_metrics``) shown beside W2
     summary_metrics: tuple[str, ...] = ()
+    #: whether ``validation_reference`` gives reference draws at the validation conditions (tuning's
+    #: floor and useless level need them); a kind without sets ``validation_distance`` instead
+    validation_references = True
     #: the task's key under ``tasks`` in the config (set by ``flowbench.tasks.load_task``)
     name: str | None = None
 
