@@ -109,7 +109,14 @@ def test_slurm_extra_pinned_alike(root):
     extra = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["slurm"]
     env = yaml.safe_load((root / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    assert sorted(extra) == sorted(pip)
+    slurm = [r for r in pip if r.startswith("snakemake-executor-plugin-slurm")]
+    assert sorted(extra) == sorted(slurm)
+    # the rest of the pip section: the sbi extra, at requirements/sbi-lock.txt's versions
+    from flowbench.report import read_lock
+    sbi_lock = read_lock(root / "requirements" / "sbi-lock.txt")
+    sbi_extra = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["sbi"]
+    names = {re.match(r"[A-Za-z0-9_.\-]+", r).group(0).lower() for r in sbi_extra}
+    assert sorted(set(pip) - set(slurm)) == sorted(f"{n}=={sbi_lock[n]['version']}" for n in names)
     assert any(r.startswith("snakemake-executor-plugin-slurm==") for r in extra)
     assert "snakemake-executor-plugin-slurm" not in (root / "requirements" / "lock.txt").read_text()
 
