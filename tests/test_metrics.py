@@ -145,19 +145,17 @@ def _sbibm_c2st(X, Y, seed):
                                     seed=seed))
 
 
-@pytest.mark.parametrize("case", ["identical", "shifted", "model"])
+@pytest.mark.parametrize("case", ["shifted", "model"])
 def test_c2st_sbibm_agrees_with_sbibm_within_the_classifiers_seed_spread(case):
-    """The suite's C2ST against sbibm.metrics.c2st (scikit-learn) on the same pairs: identical
-    distributions, a one-sd shift (Bayes accuracy Phi(1/2) = 0.69), and a moment-matched Gaussian
+    """The suite's C2ST against sbibm.metrics.c2st (scikit-learn) on the same pairs: a one-sd shift
+    (Bayes accuracy Phi(1/2) = 0.69), and a moment-matched Gaussian
     standing in for a model of a banana-shaped posterior; the means over seeds agree within
     3 standard errors of the two seeds' spread (at least 0.02)."""
     from flowbench.metrics import c2st_sbibm
     rng = np.random.default_rng(7)
-    n = 200
+    n = 150
     X = rng.standard_normal((n, 2))
-    if case == "identical":
-        Y = rng.standard_normal((n, 2))
-    elif case == "shifted":
+    if case == "shifted":
         Y = rng.standard_normal((n, 2)) + np.array([1.0, 0.0])
     else:                      # a banana (x2 = x1^2 + noise) against the Gaussian of its moments
         X = np.column_stack([X[:, 0], X[:, 0] ** 2 + 0.3 * X[:, 1]])
@@ -168,7 +166,6 @@ def test_c2st_sbibm_agrees_with_sbibm_within_the_classifiers_seed_spread(case):
     assert abs(np.mean(ours) - np.mean(theirs)) <= 3 * spread, (ours, theirs)
     if case == "shifted":
         assert 0.62 <= np.mean(ours) <= 0.76
-    if case == "identical":
-        assert np.mean(ours) <= 0.58
     if case == "model":
         assert np.mean(ours) >= 0.6 and np.mean(theirs) >= 0.6
+
