@@ -117,9 +117,15 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
     if es:
         log(f"[{task_name}/{method}/{variant}/seed{seed}] early stopping: validation every {es['every']} "
             f"steps, patience {stopping['patience']}, cap {iterations}")
-    res = train(model, task, iterations, tr["batch_size"], seed, dev,
-                log_every=tr.get("log_every", 20), probe=probe,
-                probe_every=tr.get("probe_every", 0), log=log, **stopping)
+    if getattr(model, "trains_itself", False):   # its library's own loop (sbi), on a fixed training set
+        log(f"[{task_name}/{method}/{variant}/seed{seed}] trains itself: the task's iterations, batch size, "
+            f"probes and early stopping do not apply")
+        model.to(dev)
+        res = model.fit(task, seed, dev, log)
+    else:
+        res = train(model, task, iterations, tr["batch_size"], seed, dev,
+                    log_every=tr.get("log_every", 20), probe=probe,
+                    probe_every=tr.get("probe_every", 0), log=log, **stopping)
     write_csv(outdir / "train_log.csv", pd.DataFrame(res.rows, columns=_log_columns(res.rows)))
     save_checkpoint(outdir / "model.pt", model, identity)
     # samples and forward predictions

@@ -151,6 +151,9 @@ class ConditionalMethod(nn.Module):
     #: the tuning search space ({dotted key: flowbench.params.Space}); every key a declared one
     SEARCH_SPACE: ClassVar[dict] = {}
     image_flow = True
+    #: a method that trains itself (``fit(task, seed, device, log) -> TrainResult``: sbi's
+    #: estimators with the library's own loop) instead of the suite's loop over ``loss``
+    trains_itself = False
     image_defaults: ClassVar[dict | None] = None
     image_variant = "default"
     fixed_noise = "the generator's noise"

@@ -201,6 +201,12 @@ class Task:
     def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
         raise NotImplementedError
 
+    def training_set(self, n: int, rng: np.random.Generator):
+        """The fixed set a method that trains itself (``ConditionalMethod.trains_itself``: sbi's
+        estimators) trains on: n joint draws by default; a task with a simulation budget (sbibm's)
+        gives its budget whatever n."""
+        return self.sample_batch(n, rng)
+
     def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """n exact draws of p(x | y_k); without ``rng`` the fixed draw every method is scored
         against, with ``rng`` an independent one (noise floors)."""

@@ -171,6 +171,13 @@ class SbibmTask(Task):
         idx = s["n_val"] + rng.integers(0, self.budget - s["n_val"], n)
         return torch.from_numpy(s["x"][idx]), torch.from_numpy(s["y"][idx])
 
+    def training_set(self, n: int, rng: np.random.Generator):
+        """The whole budget (training and held-out simulations; a method that trains itself makes
+        its own validation split), whatever n."""
+        import torch
+        s = self._simulations
+        return torch.from_numpy(s["x"]), torch.from_numpy(s["y"])
+
     @cached_property
     def _observations(self) -> np.ndarray:
         return np.concatenate([self._task.get_observation(num_observation=k).double().numpy()
