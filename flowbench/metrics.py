@@ -240,7 +240,15 @@ def mmd_kruse(X, Y, kernels=KRUSE_KERNELS) -> float:
     return float(k(Xt, Xt).mean() + k(Yt, Yt).mean() - 2 * k(Xt, Yt).mean())
 
 
-POSTERIOR_METRICS = {"w2": w2, "sliced_w2": sliced_w2, "mmd": mmd, "c2st": c2st, "mmd_kruse": mmd_kruse}
+def c2st_sbibm_metric(samples, reference) -> float:
+    """``c2st_sbibm`` with the suite's argument order (a model's samples, then the reference), which
+    sbibm calls as c2st(reference, samples): z-scored by the reference."""
+    samples, reference = _check(samples, reference, "c2st_sbibm")
+    return c2st_sbibm(reference, samples)
+
+
+POSTERIOR_METRICS = {"w2": w2, "sliced_w2": sliced_w2, "mmd": mmd, "c2st": c2st, "mmd_kruse": mmd_kruse,
+                     "c2st_sbibm": c2st_sbibm_metric}
 
 
 def far_outside(X, Y, widen: float = 1.0) -> float:

@@ -169,3 +169,17 @@ def test_c2st_sbibm_agrees_with_sbibm_within_the_classifiers_seed_spread(case):
     if case == "model":
         assert np.mean(ours) >= 0.6 and np.mean(theirs) >= 0.6
 
+
+
+def test_c2st_sbibm_metric_takes_the_suites_argument_order_and_blames_the_right_side():
+    from flowbench.metrics import POSTERIOR_METRICS, MetricInputError
+    fn = POSTERIOR_METRICS["c2st_sbibm"]
+    rng = np.random.default_rng(0)
+    bad = rng.standard_normal((50, 2))
+    bad[3] = np.nan
+    with pytest.raises(MetricInputError) as err:
+        fn(bad, rng.standard_normal((50, 2)))
+    assert err.value.argument == "samples"
+    with pytest.raises(MetricInputError) as err:
+        fn(rng.standard_normal((50, 2)), bad)
+    assert err.value.argument == "reference"
