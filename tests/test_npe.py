@@ -55,3 +55,20 @@ def test_npe_on_a_task_without_a_budget_trains_on_fresh_draws():
     assert res.steps_done in (2, 3) and len(res.rows) == res.steps_done
     s = m.sample_posterior(__import__("torch").from_numpy(task.evaluation_conditions()[1][:2]), 5)
     assert tuple(s.shape) == (2, 5, task.x_dim)
+
+
+def test_fmpe_trains_with_sbis_loop_and_samples_along_its_ode(tmp_path):
+    from flowbench.config import validate_config
+    from flowbench.pipeline import evaluate_run, run_train
+    cfg = validate_config({
+        "name": "fmpe_test",
+        "methods": {"fmpe": {"base": {"max_num_epochs": 3, "stop_after_epochs": 2, "hidden_features": 20,
+                                      "num_layers": 2}, "variants": {"default": {}}}},
+        "tasks": {"tm": {"kind": "sbibm", "name": "two_moons", "n_obs": 2, "budget": 300, "n_eval": 100,
+                         "n_test": 50, "metrics": ["w2"], "train": {"iterations": 3, "batch_size": 16},
+                         "runs": [{"method": "fmpe", "variants": ["default"], "seeds": [0]}]}}})
+    out = tmp_path / "run"
+    run_train(cfg, "tm", "fmpe", "default", 0, out, device="cpu", log=lambda m: None)
+    post = np.load(out / "posterior_samples.npz")
+    assert post["samples"].shape == (2, 100, 2) and np.isfinite(post["samples"]).all()
+    assert [r["metric"] for r in evaluate_run(cfg, "tm", "fmpe", "default", 0, out)].count("w2") == 2
