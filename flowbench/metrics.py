@@ -311,7 +311,50 @@ def calibration_rows(samples, truth, levels=COVERAGE_LEVELS) -> dict[str, float]
     out["calibration_error"] = float(err.mean())
     for j in range(cov.shape[1]):
         out[f"calibration_error_x{j + 1}"] = float(err[:, j].mean())
+    if ok.sum() >= 2:
+        out.update(tarp_rows(s[ok], t[ok]))
     return out
+
+
+TARP_SEED = 20230206
+#: the credibility levels at which TARP's expected coverage is read (its error is their mean gap)
+TARP_LEVELS = np.linspace(0.0, 1.0, 21)
+
+
+def tarp_coverage(samples, truth, references=None, seed: int = TARP_SEED) -> np.ndarray:
+    """TARP's coverage values (Lemos, Coogan et al. 2023, "Sampling-based accuracy testing of
+    posterior estimators for general inference", arXiv:2302.03026, Algorithm 2): for observation i
+    with true x_i and draws x_ij, f_i = the share of draws nearer (Euclidean) to a random reference
+    point r_i than x_i is. Coordinates are scaled to [0, 1] by the truths' range and the references
+    drawn uniformly in that box, as sbi's ``run_tarp`` does. ``samples [M, n, d]``, ``truth [M, d]``."""
+    s = np.asarray(samples, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    lo, hi = t.min(0), t.max(0)
+    scale = hi - lo + 1e-10
+    s, t = (s - lo) / scale, (t - lo) / scale
+    if references is None:
+        r = np.random.default_rng(seed).uniform(0.0, 1.0, size=t.shape)
+    else:
+        r = (np.asarray(references, dtype=np.float64) - lo) / scale
+    d_samples = np.linalg.norm(s - r[:, None, :], axis=-1)
+    d_truth = np.linalg.norm(t - r, axis=-1)
+    return (d_samples < d_truth[:, None]).mean(axis=1)
+
+
+def tarp_rows(samples, truth, levels=TARP_LEVELS, references=None) -> dict[str, float]:
+    """TARP on a whole run's calibration set: the expected coverage ECP(a) = share of observations
+    with f_i < a (``tarp_coverage``) against the credibility a; ``tarp_error`` = the mean |ECP(a) -
+    a| over ``levels`` (0 for a calibrated sampler, up to 0.5), ``tarp_atc`` = the area between
+    ECP and the diagonal over a >= 0.5 (sbi's ``check_tarp``: > 0 too wide, < 0 too narrow or
+    biased). Unlike the per-coordinate coverage it is computed on the joint draws (distances in
+    the whole space); how much more it sees depends on the error: on a correlated Gaussian posterior
+    it hardly separates independent draws with the right marginals (tests/test_metrics.py)."""
+    f = tarp_coverage(samples, truth, references)
+    lev = np.asarray(levels, dtype=np.float64)
+    ecp = (f[None, :] < lev[:, None]).mean(axis=1)
+    upper = lev >= 0.5
+    return {"tarp_error": float(np.abs(ecp - lev).mean()),
+            "tarp_atc": float(np.trapezoid(ecp[upper] - lev[upper], lev[upper]))}
 
 
 # ----------------------------------------------------------------------------------------------

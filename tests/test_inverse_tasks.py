@@ -221,7 +221,8 @@ def test_coverage_of_the_exact_sampler_is_within_its_binomial_band():
     assert rows["calibration_error"] < 0.03
     assert rows["coverage_0.50"] == pytest.approx(0.5, abs=0.06)
     assert set(rows) == {f"coverage_{a:.2f}" for a in lev} | {"calibration_error"} | {
-        f"calibration_error_x{j}" for j in (1, 2, 3)}
+        f"calibration_error_x{j}" for j in (1, 2, 3)} | {"tarp_error", "tarp_atc"}
+    assert rows["tarp_error"] < 0.05          # the exact sampler is calibrated jointly too
 
 
 def test_coverage_of_a_too_narrow_sampler_fails():

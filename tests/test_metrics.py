@@ -183,3 +183,38 @@ def test_c2st_sbibm_metric_takes_the_suites_argument_order_and_blames_the_right_
     with pytest.raises(MetricInputError) as err:
         fn(rng.standard_normal((50, 2)), bad)
     assert err.value.argument == "reference"
+
+
+# ------------------------------------------------------------------------------------ TARP
+def _gaussian_calibration(scale=1.0, corr=0.9, M=400, n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    L = np.linalg.cholesky(np.array([[1.0, corr], [corr, 1.0]]))
+    mu = 2 * rng.standard_normal((M, 2))
+    truth = mu + rng.standard_normal((M, 2)) @ L.T
+    return mu[:, None, :] + scale * rng.standard_normal((M, n, 2)) @ L.T, truth
+
+
+def test_tarp_is_near_zero_for_a_calibrated_sampler_and_signs_too_narrow_or_too_wide():
+    from flowbench.metrics import calibration_rows
+    good = calibration_rows(*_gaussian_calibration())
+    narrow = calibration_rows(*_gaussian_calibration(scale=0.5))
+    wide = calibration_rows(*_gaussian_calibration(scale=2.0))
+    assert good["tarp_error"] < 0.04 and abs(good["tarp_atc"]) < 0.02
+    assert narrow["tarp_error"] > 0.07 and narrow["tarp_atc"] < -0.04
+    assert wide["tarp_error"] > 0.07 and wide["tarp_atc"] > 0.04
+
+
+def test_tarp_coverage_matches_sbis_run_tarp_on_the_same_reference_points():
+    tarp = pytest.importorskip("sbi.diagnostics.tarp")
+    import torch
+    from flowbench.metrics import tarp_coverage
+    samples, truth = _gaussian_calibration(scale=0.7, M=300, n=100)
+    refs = np.random.default_rng(5).uniform(truth.min(0), truth.max(0), size=truth.shape)
+    ecp, alpha = tarp._run_tarp(torch.tensor(samples, dtype=torch.float64).permute(1, 0, 2),
+                                torch.tensor(truth, dtype=torch.float64), torch.tensor(refs, dtype=torch.float64),
+                                num_bins=30, z_score_theta=True)
+    f = tarp_coverage(samples, truth, references=refs)
+    # the same coverage values: sbi's curve at each bin edge lies between the shares of f below and
+    # at most at that edge (f takes the values k/n, so some sit on an edge up to float rounding)
+    for a, e in zip(alpha.numpy()[1:-1], ecp.numpy()[1:-1]):
+        assert (f < a - 1e-6).mean() - 1e-6 <= e <= (f <= a + 1e-6).mean() + 1e-6, (a, e)

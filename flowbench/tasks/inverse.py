@@ -116,7 +116,7 @@ class SimulatorTask(Task):
     reference_file = True
     practical = True      # a practical inverse problem of Kruse et al. (2021): the suite's claim C9
     forward_metric_names = ("y_rmse",)
-    summary_metrics = ("resim_error", "mmd_kruse", "calibration_error")
+    summary_metrics = ("resim_error", "mmd_kruse", "calibration_error", "tarp_error")
     y_scale = 1.0
     #: the common own figure of these tasks (a subclass lists it in ``own_figures``)
     calibration_caption = (
