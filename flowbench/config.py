@@ -283,8 +283,8 @@ def dim_requirement(method: str, x_dim: int, y_dim: int, x_name: str = "x_dim",
 
 def _check_dim(config, method, variant, tname, x_dim, y_dim, where) -> None:
     dim = method_params(config, method, variant).get("dim")
-    if dim is None:
-        return  # no flow width to check (the generative baselines: their nets are width x layers)
+    if dim is None or dim == "auto":
+        return  # no flow width to check (the baselines' nets are width x layers), or the least that fits
     need, why = dim_requirement(method, x_dim, y_dim, y_name="y_dim")
     if dim < need:
         raise ConfigError(f"config key '{_dim_key(config, method, variant)}': {method} needs dim >= "

@@ -56,10 +56,18 @@ def _sample_bytes(method: str, p: dict) -> tuple[int, str]:
 
 
 def _task_methods(config: dict, task: dict) -> list[tuple[str, dict]]:
+    """(method, params) of every run of the task, ``dim: auto`` resolved with the task's dims."""
+    from .methods import resolve_dim
+    from .tasks import task_class
+    dims = None
     out = []
     for run in task["runs"]:
         for v in run["variants"]:
-            out.append((run["method"], method_params(config, run["method"], v)))
+            p = method_params(config, run["method"], v)
+            if p.get("dim") == "auto":
+                dims = dims or task_class(task.get("kind", "gmm")).config_dims("tasks", task)
+                p = resolve_dim(run["method"], p, *dims)
+            out.append((run["method"], p))
     return out
 
 

@@ -484,3 +484,28 @@ def test_a_variant_source_for_an_inherited_setting_is_refused(smoke_config):
     ours["sources"] = {"variants": {variant: {"blocks": "x"}}}
     with pytest.raises(ConfigError, match=r"not overridden by variant"):
         validate_config(cfg)
+
+
+def test_dim_auto_is_the_least_each_task_allows(smoke_config):
+    """`dim: auto` in a flow's recipe: on each task the method's min_dim for its dimensions (ours:
+    max(x, y + 1); the INN: x + y; the cINN: x), checked and built as a number."""
+    import copy
+
+    from flowbench.config import validate_config
+    from flowbench.methods import make_method, resolve_dim
+    from flowbench.recipes import method_params
+    cfg = copy.deepcopy(smoke_config)
+    for m in ("ours", "inn", "cinn"):
+        cfg["methods"][m]["variants"]["auto"] = {"dim": "auto"}
+    cfg["tasks"]["gaussian_linear"]["runs"] = [{"method": m, "variants": ["auto"], "seeds": [0]}
+                                               for m in ("ours", "inn", "cinn")]
+    validate_config(cfg)
+    d = cfg["tasks"]["gaussian_linear"]["dim"]
+    want = {"ours": d + 1, "inn": 2 * d, "cinn": d}
+    for m, dim in want.items():
+        p = method_params(cfg, m, "auto")
+        assert p["dim"] == "auto" and resolve_dim(m, p, d, d)["dim"] == dim
+        assert make_method(m, d, d, p, conditions="continuous").dim == dim
+    cfg["methods"]["ours"]["variants"]["auto"] = {"dim": "wide"}
+    with pytest.raises(ConfigError, match="dim"):
+        validate_config(cfg)

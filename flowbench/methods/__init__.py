@@ -32,9 +32,18 @@ def method_class(name: str):
 def make_method(name: str, x_dim: int, y_dim: int, params: dict, total_steps: int = 1,
                 seed: int = 0, label_prior=None, conditions: str = "label") -> ConditionalMethod:
     """``conditions``: the task's kind of condition, ``label`` (one-hot y, prior ``label_prior``)
-    or ``continuous``."""
-    return method_class(name)(x_dim=x_dim, y_dim=y_dim, params=params, total_steps=total_steps,
-                              seed=seed, label_prior=label_prior, conditions=conditions)
+    or ``continuous``. A ``dim`` of ``auto`` becomes the least the dimensions allow
+    (``resolve_dim``)."""
+    return method_class(name)(x_dim=x_dim, y_dim=y_dim, params=resolve_dim(name, params, x_dim, y_dim),
+                              total_steps=total_steps, seed=seed, label_prior=label_prior, conditions=conditions)
+
+
+def resolve_dim(name: str, params: dict, x_dim: int, y_dim: int) -> dict:
+    """``params`` with ``dim: auto`` replaced by the method's least dim for (x_dim, y_dim)
+    (``ConditionalMethod.min_dim``, at least 2); unchanged otherwise."""
+    if params.get("dim") != "auto":
+        return params
+    return {**params, "dim": max(int(method_class(name).min_dim(x_dim, y_dim)[0]), 2)}
 
 
 def search_space_rows() -> list[list[str]]:
@@ -49,5 +58,6 @@ def search_space_rows() -> list[list[str]]:
             for key, s in METHODS[name].SEARCH_SPACE.items()]
 
 
-__all__ = ["METHODS", "ConditionalMethod", "make_method", "method_class", "method_label", "search_space_rows",
+__all__ = ["METHODS", "ConditionalMethod", "make_method", "method_class", "method_label", "resolve_dim",
+           "search_space_rows",
            "method_order", "method_with_role", "register_method", "std_normal_log_prob"]

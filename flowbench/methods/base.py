@@ -58,8 +58,9 @@ BUDGET_PARAMS = {
 #: the coupling flows' keys (ours, inn, cinn): Real NVP blocks of two affine couplings and a
 #: permutation (Dinh et al. 2017, arXiv:1605.08803), inputs padded with noise to ``dim``
 FLOW_PARAMS = {
-    "dim": Param("integer", "the flow's width: x padded with noise to dim features", minimum=2,
-                 required=True),
+    "dim": Param(None, "the flow's width: x padded with noise to dim features (auto: the least the "
+                       "task's dimensions allow, the method's min_dim)", required=True,
+                 schema={"oneOf": [{"type": "integer", "minimum": 2}, {"const": "auto"}]}),
     "blocks": Param("integer", "paper blocks (two couplings and a permutation each)", minimum=1,
                     required=True),
     "subnet_layers": Param("integer", "Linear layers of each coupling's subnet", minimum=2,
