@@ -128,7 +128,7 @@ BAD_SHAPES = [
     (lambda c: c["images"].update(n_train=60001),
      ["'images.n_train'", "maximum of 60000", "60000 training images"]),
     (lambda c: c["images"].update(n_test=20000), ["'images.n_test'", "10000 test images"]),
-    (lambda c: c.update(benchmark={"task": "gmx"}), ["'benchmark.task'", "'gmx'", "'gmm']"]),
+    (lambda c: c.update(benchmark={"task": "gmx"}), ["'benchmark.task'", "'gmx'", "'gmm'"]),
     (lambda c: c.update(benchmark={"runs": [{"method": "inn", "variant": "fulll"}]}),
      ["'benchmark.runs.0.variant'", "fulll", "full"]),
     (lambda c: (_gmm(c).update(labels="none"), c.update(benchmark={})),

@@ -90,3 +90,12 @@ def test_tuning_refuses_a_task_without_validation_references(smoke_config):
     cfg["tuning"] = {"tasks": ["tm"], "methods": ["cinn"], "validate_every": 1}
     with pytest.raises(ConfigError, match="no references at its validation conditions"):
         validate_config(cfg)
+
+
+def test_the_dimensions_the_config_check_uses_are_sbibms():
+    import sbibm
+
+    from flowbench.tasks.sbibm_tasks import SBIBM_DIMS
+    for name, (x_dim, y_dim) in SBIBM_DIMS.items():
+        t = sbibm.get_task(name)
+        assert (t.dim_parameters, t.dim_data) == (x_dim, y_dim), name

@@ -38,9 +38,13 @@ import numpy as np
 from ..params import Param, resolved
 from .base import POSTERIOR_METRICS, TASK_PARAMS, Task, metrics_param, register_task
 
-#: the sbibm tasks with reference samples that run here (see the module docstring for the others)
-SBIBM_TASKS = ("two_moons", "gaussian_linear", "gaussian_linear_uniform", "gaussian_mixture", "slcp",
-               "bernoulli_glm", "bernoulli_glm_raw")
+#: the sbibm tasks with reference samples that run here (see the module docstring for the others),
+#: with their (parameter, data) dimensions: the config check needs them without importing sbibm
+#: (seconds per Snakemake start); tests/test_sbibm_task.py checks them against sbibm's tasks
+SBIBM_DIMS = {"two_moons": (2, 2), "gaussian_linear": (10, 10), "gaussian_linear_uniform": (10, 10),
+              "gaussian_mixture": (2, 2), "slcp": (5, 8), "bernoulli_glm": (10, 10),
+              "bernoulli_glm_raw": (10, 100)}
+SBIBM_TASKS = tuple(SBIBM_DIMS)
 REFERENCE_DRAWS = 10_000
 PRIOR_MOMENT_DRAWS = 100_000
 _PERMUTATION_SEED = 20210108
@@ -67,6 +71,8 @@ class SbibmTask(Task):
     kind = "sbibm"
     conditions = "continuous"
     forward_metric_names = ("y_rmse",)
+    #: sbibm's own C2ST beside W2 in the summaries (where the task's metrics compute it)
+    summary_metrics = ("c2st_sbibm",)
     description = ("an sbibm task (Lueckmann et al. 2021): its prior, simulator and reference "
                    "posterior samples at its observations; methods train on a fixed simulation budget")
     PARAMS = {
@@ -109,8 +115,7 @@ class SbibmTask(Task):
 
     @classmethod
     def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
-        t = _sbibm_task(resolved(cls.PARAMS, cfg)["name"])
-        return int(t.dim_parameters), int(t.dim_data)
+        return SBIBM_DIMS[resolved(cls.PARAMS, cfg)["name"]]
 
     @classmethod
     def validation_requirement(cls, where: str, cfg: dict) -> str | None:
@@ -126,11 +131,11 @@ class SbibmTask(Task):
 
     @property
     def x_dim(self) -> int:
-        return int(self._task.dim_parameters)
+        return SBIBM_DIMS[self.name_][0]
 
     @property
     def y_dim(self) -> int:
-        return int(self._task.dim_data)
+        return SBIBM_DIMS[self.name_][1]
 
     def _simulate(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """n (theta, data) pairs in sbibm's units, float64, from torch's generator at ``seed``."""
