@@ -99,9 +99,12 @@ def convergence_lines(t: str, metrics: pd.DataFrame | None, runs: pd.DataFrame |
         rows.append([f"{meth}/{var}", f"{int(stopped.sum())}/{len(stopped)}", T.fmt(float(np.median(best)), ".0f"),
                      f"{int(best.min())}-{int(best.max())}", f"{cap:,}" if cap else T.NA])
     return ["Convergence (early stopping on validation data the test never uses): the seeds that stopped "
-            "before the cap because the validation W2 stopped improving, and the training step whose "
-            "parameters were kept (the lowest validation W2). A run kept at the cap was still improving: "
-            "its method may not have converged within the budget.", "",
+            "before the cap because the validation distance stopped improving (W2 at validation conditions; "
+            "on an sbibm task, whose only references are the test's, the energy score at held-out "
+            "simulations), and the training step whose parameters were kept (the lowest validation "
+            "distance). A run kept at the cap was still improving: its method may not have converged "
+            "within the budget. Methods that train themselves (sbi's NPE and FMPE: their library's own "
+            "early stopping on its validation loss, counted in epochs) are not listed.", "",
             markdown(rows, ["run", "seeds stopped before the cap", "median step kept", "steps kept (range)", "cap"]),
             ""]
 
