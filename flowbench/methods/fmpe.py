@@ -132,7 +132,7 @@ class SbiFMPE(ConditionalMethod):
         x, y = task.training_set(int(p["simulations"]), rng)
         x, y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
         dev = str(device) if device is not None else "cpu"
-        inference = FMPE(prior=None, density_estimator=self._builder(), device=dev, show_progress_bars=False)
+        inference = FMPE(prior=None, vf_estimator=self._builder(), device=dev, show_progress_bars=False)
         inference.append_simulations(x, y)
         t0 = time.perf_counter()
         net = inference.train(training_batch_size=int(p["training_batch_size"]), learning_rate=float(p["lr"]),
