@@ -299,14 +299,20 @@ def run_study(config: dict, task: str, method: str, storage, log=None, device=No
         draw = suggest(space, trial) if phase != "recipe" else {}
         params = apply_draw(ctx.recipe, draw)
 
+        reported = []
+
         def report(value, step, trial=trial, phase=phase):
             trial.report(value, step)
+            reported.append((value, step))
             if phase == "tpe" and trial.should_prune():
                 raise TrialPruned()
 
         try:
             out = run_trial(ctx, params, report=report, device=device)
         except TrialPruned:
+            last, step = reported[-1]
+            trial.set_user_attr("unstable", bool(last >= ctx.useless))   # pruned at the useless level
+            trial.set_user_attr("steps_done", int(step))
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             log(f"[tune {task}/{method}] trial {k} ({phase}) pruned")
             new += 1
