@@ -520,20 +520,21 @@ def task_split(config: dict, task_name: str, run_dirs: dict, reference=None, log
         rows.append({"task": task_name, "variant": variant, "eps": eps, "condition": cid, "seed": seed,
                      "quantity": quantity, "value": float(value)})
 
+    n = min(int(sp["n"]), int(tcfg.get("n_eval", 2000)))
+    refs = {k: task.reference_posterior(k, n).astype(np.float64) for k in picked}
     for eps in sorted(set(variants.values())):
         rng = np.random.default_rng([int(sp["seed"]), int(round(eps * 1e6))])
         phi = fit_reparametrisation(_forward(task, task.prior_sample(int(sp["fit_n"]), rng), task.y_dim), eps,
                                     seed=int(rng.integers(2 ** 31)))
         for k in picked:
-            cid = ids[k]
-            n = min(int(sp["n"]), int(tcfg.get("n_eval", 2000)))
-            ref = task.reference_posterior(k, n).astype(np.float64)
+            cid, ref = ids[k], refs[k]
             kw = dict(pool=int(sp["pool"]), phi=phi, return_info=True)
             a, info = sample_target(task, conds[k], eps, n, rng, **kw)
             b, _ = sample_target(task, conds[k], eps, n, rng, **kw)
+            bias, floor = w2(a, ref), w2(a, b)
             for v in (v for v, e in variants.items() if e == eps):
-                add(v, eps, cid, -1, "bias", w2(a, ref))
-                add(v, eps, cid, -1, "floor", w2(a, b))
+                add(v, eps, cid, -1, "bias", bias)
+                add(v, eps, cid, -1, "floor", floor)
                 add(v, eps, cid, -1, "distinct", info["distinct"])
                 add(v, eps, cid, -1, "far", info["far"])
                 add(v, eps, cid, -1, "pool_draws", info["pool_draws"])
@@ -543,6 +544,6 @@ def task_split(config: dict, task_name: str, run_dirs: dict, reference=None, log
                     x = np.asarray(s[k][:n], dtype=np.float64)
                     add(v, eps, cid, seed, "training", w2(x, a))
                     add(v, eps, cid, seed, "total", w2(x, ref))
-            log(f"[{task_name}] eps {eps:g}, condition {cid}: bias {w2(a, ref):.4g}, floor {w2(a, b):.4g}, "
+            log(f"[{task_name}] eps {eps:g}, condition {cid}: bias {bias:.4g}, floor {floor:.4g}, "
                 f"target distinct {info['distinct']:.2f} of {info['pool_draws']:,} prior draws")
     return pd.DataFrame(rows, columns=SPLIT_COLUMNS)

@@ -315,3 +315,103 @@ def register_method(cls):
         raise ValueError(f"method {cls.name!r} registered twice")
     METHODS[cls.name] = cls
     return cls
+
+
+# ------------------------------------------------------------------ sbi's estimators as peers
+#: the keys of sbi's own training loop (``NPE.train`` / ``FMPE.train``, sbi 0.27) and its defaults
+SBI_LOOP_PARAMS = {
+    "lr": Param("number", "sbi's learning_rate", exclusive_minimum=0, default=5e-4),
+    "training_batch_size": Param("integer", "sbi's training_batch_size", minimum=1, default=200),
+    "validation_fraction": Param("number", "share of the simulations sbi holds out", exclusive_minimum=0,
+                                 exclusive_maximum=1, default=0.1),
+    "stop_after_epochs": Param("integer", "sbi's patience in epochs", minimum=1, default=20),
+    "max_num_epochs": Param("integer", "sbi's cap on epochs", minimum=1, default=100000),
+    "clip_max_norm": Param(("number", "null"), "sbi's gradient norm clip", exclusive_minimum=0, default=5.0),
+    "simulations": Param("integer", "joint draws trained on where the task has no simulation budget",
+                         minimum=10, default=100000),
+}
+
+
+class SbiTrainedMethod(ConditionalMethod):
+    """Base of sbi's estimators as peer methods (``npe``, ``fmpe``): the estimator a subclass's
+    ``_builder`` makes, trained by sbi's own loop (``fit``: the subclass's ``INFERENCE`` class of
+    ``sbi.inference``, passed the builder as ``ESTIMATOR_KEYWORD``) on the task's training set
+    (``Task.training_set``), not by the suite's loop over ``loss``. A subclass states its own
+    ``image_flow = False`` (the torch-free registry reads each method file's attributes)."""
+
+    trains_itself = True
+    INFERENCE = ""
+    ESTIMATOR_KEYWORD = "density_estimator"
+
+    @classmethod
+    def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
+        return 0, f"{cls.name} has no flow dim (sbi's estimator acts on x itself)"
+
+    @classmethod
+    def sample_bytes_per_sample(cls, params):
+        return 4 * 2 * cls.resolve(params)["hidden_features"], "sbi's estimator"
+
+    def __init__(self, x_dim, y_dim, params, total_steps=1, seed=0, label_prior=None, conditions="label"):
+        super().__init__(x_dim, y_dim, params, total_steps, conditions)
+        g = torch.Generator().manual_seed(int(seed))
+        # built on standard-normal stand-ins (z-scoring buffers of the right shapes); ``fit``
+        # replaces it by the estimator sbi trains, of the same structure
+        with torch.random.fork_rng():
+            torch.manual_seed(int(seed))
+            self.net = self._builder()(torch.randn(64, x_dim, generator=g), torch.randn(64, y_dim, generator=g))
+
+    def _builder(self):
+        raise NotImplementedError
+
+    def make_optimizer(self):
+        return torch.optim.Adam(self.parameters(), lr=float(self.params["lr"]))
+
+    @property
+    def grad_clamp(self):
+        return None
+
+    def fit(self, task, seed: int, device=None, log=None):
+        """Train with sbi's ``INFERENCE`` on the task's training set; returns a
+        ``flowbench.training.TrainResult`` with one row per epoch (``loss``: sbi's training loss,
+        ``val_loss``: its validation loss). sbi keeps the epoch of its best validation loss, which
+        is not the suite's validation W2, so it is logged, not recorded as ``best_val_w2``."""
+        import time
+
+        import numpy as np
+        import sbi.inference
+
+        from ..training import TrainResult
+        log = log or (lambda m: None)
+        p = self.params
+        rng = np.random.default_rng(int(seed))
+        torch.manual_seed(int(seed))
+        x, y = task.training_set(int(p["simulations"]), rng)
+        x, y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)
+        dev = str(device) if device is not None else "cpu"
+        inference = getattr(sbi.inference, self.INFERENCE)(
+            prior=None, device=dev, show_progress_bars=False, **{self.ESTIMATOR_KEYWORD: self._builder()})
+        inference.append_simulations(x, y)
+        t0 = time.perf_counter()
+        self.net = inference.train(training_batch_size=int(p["training_batch_size"]), learning_rate=float(p["lr"]),
+                                   validation_fraction=float(p["validation_fraction"]),
+                                   stop_after_epochs=int(p["stop_after_epochs"]),
+                                   max_num_epochs=int(p["max_num_epochs"]), clip_max_norm=p["clip_max_norm"],
+                                   show_train_summary=False)
+        seconds = time.perf_counter() - t0
+        summary = inference._summary
+        train_loss, val_loss = summary["training_loss"], summary["validation_loss"]
+        res = TrainResult()
+        elapsed = np.cumsum(summary.get("epoch_durations_sec") or [seconds / max(len(train_loss), 1)] * len(train_loss))
+        for e, (lt, lv) in enumerate(zip(train_loss, val_loss)):
+            res.rows.append({"step": e, "loss": float(lt), "val_loss": float(lv), "seconds": float(elapsed[e])})
+        res.seconds, res.steps_done = seconds, len(train_loss)
+        finite = [v for v in train_loss if math.isfinite(v)]
+        res.last_finite_loss = float(finite[-1]) if finite else None
+        if len(finite) < len(train_loss):
+            res.diverged, res.diverged_step = True, len(finite)
+        res.stopped_early = len(train_loss) < int(p["max_num_epochs"])
+        best = int(np.argmin(val_loss)) + 1 if len(val_loss) else None
+        log(f"{self.name}: sbi trained {len(train_loss)} epochs on {len(x)} simulations in {seconds:.1f} s; best "
+            f"validation loss {summary.get('best_validation_loss')} at epoch {best}")
+        self.eval()
+        return res
