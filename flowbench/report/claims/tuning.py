@@ -41,28 +41,37 @@ def expected_best(values, k_max: int | None = None) -> pd.DataFrame:
     """Expected minimum (and its standard deviation) of k draws with replacement from ``values``,
     k = 1..k_max (default: len(values)); Dodge et al. 2019, Sec. 3, for a distance to minimise.
     With v_(1) <= ... <= v_(n): P(min of k = v_(i)) = ((n-i+1)/n)^k - ((n-i)/n)^k."""
+    v = _sorted_finite(values)
+    k = np.arange(1, (len(v) if k_max is None else int(k_max)) + 1)
+    mean, second = _min_moments(v, k)
+    return pd.DataFrame({"k": k, "mean": mean, "sd": np.sqrt(np.maximum(second - mean ** 2, 0.0))},
+                        columns=["k", "mean", "sd"])
+
+
+def _sorted_finite(values) -> np.ndarray:
     v = np.sort(np.asarray(values, dtype=float))
-    n = len(v)
-    if n == 0:
+    if len(v) == 0:
         raise ValueError("expected_best needs at least one value")
     if not np.all(np.isfinite(v)):
         raise ValueError("expected_best needs finite values (unstable trials carry the useless level)")
-    k_max = n if k_max is None else int(k_max)
+    return v
+
+
+def _min_moments(v: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E[min] and E[min^2] of k draws with replacement from the sorted values ``v``, for each k."""
+    n = len(v)
     i = np.arange(1, n + 1)
-    rows = []
-    for k in range(1, k_max + 1):
-        p = ((n - i + 1) / n) ** k - ((n - i) / n) ** k
-        mean = float(np.sum(p * v))
-        rows.append({"k": k, "mean": mean, "sd": float(np.sqrt(max(np.sum(p * v * v) - mean ** 2, 0.0)))})
-    return pd.DataFrame(rows, columns=["k", "mean", "sd"])
+    p = ((n - i + 1) / n) ** k[:, None] - ((n - i) / n) ** k[:, None]      # [len(k), n]
+    return p @ v, p @ (v * v)
 
 
 def trials_to_near_best(values, best: float, floor: float) -> int:
     """The least k with E[best of k random trials] <= ``best`` + ``floor``; len(values) + 1 when
     no k up to len(values) gets there, or when ``best`` is NaN (no stable trial in the study)."""
-    curve = expected_best(values)
-    hit = curve[curve["mean"] <= best + floor]
-    return int(hit["k"].iloc[0]) if len(hit) else len(curve) + 1
+    v = _sorted_finite(values)
+    mean, _ = _min_moments(v, np.arange(1, len(v) + 1))
+    hit = np.flatnonzero(mean <= best + floor)
+    return int(hit[0]) + 1 if len(hit) else len(v) + 1
 
 
 def study_summary(trials: pd.DataFrame, floors: dict) -> pd.DataFrame:
