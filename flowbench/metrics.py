@@ -290,10 +290,17 @@ def coverage(samples, truth, levels=COVERAGE_LEVELS) -> np.ndarray:
     return (np.abs(u[None] - 0.5) <= half + 1e-12).mean(axis=1)        # [L, d]
 
 
-def calibration_rows(samples, truth, levels=COVERAGE_LEVELS) -> dict[str, float]:
+TARP_SEED = 20230206
+#: the credibility levels at which TARP's expected coverage is read (its error is their mean gap)
+TARP_LEVELS = np.linspace(0.0, 1.0, 21)
+
+
+def calibration_rows(samples, truth, levels=COVERAGE_LEVELS, hpd_f=None) -> dict[str, float]:
     """Whole-run calibration numbers: ``coverage_<level>`` (mean over coordinates) for each
-    level, ``calibration_error`` (mean over levels and coordinates of |coverage - level|) and
-    ``calibration_error_x<j>`` per coordinate. Observations with a non-finite draw are left out
+    level, ``calibration_error`` (mean over levels and coordinates of |coverage - level|),
+    ``calibration_error_x<j>`` per coordinate, TARP's joint coverage (``tarp_rows``) and, given the
+    model's ``hpd_f [M]`` (methods with an exact density), the coverage of its highest-density
+    regions (``hpd_rows``). Observations with a non-finite draw are left out
     (``calibration_nonfinite_fraction`` says how many, when any)."""
     s = np.asarray(samples, dtype=np.float64)
     t = np.asarray(truth, dtype=np.float64)
@@ -313,12 +320,46 @@ def calibration_rows(samples, truth, levels=COVERAGE_LEVELS) -> dict[str, float]
         out[f"calibration_error_x{j + 1}"] = float(err[:, j].mean())
     if ok.sum() >= 2:
         out.update(tarp_rows(s[ok], t[ok]))
+    if hpd_f is not None:
+        f = np.asarray(hpd_f, dtype=np.float64)
+        if f.shape != (len(s),):
+            raise MetricInputError(f"calibration_rows: hpd_f must hold one value per observation "
+                                   f"({len(s)}), got shape {f.shape}")
+        f = f[ok & np.isfinite(f)]
+        if len(f) >= 2:
+            out.update(hpd_rows(f))
     return out
 
 
-TARP_SEED = 20230206
-#: the credibility levels at which TARP's expected coverage is read (its error is their mean gap)
-TARP_LEVELS = np.linspace(0.0, 1.0, 21)
+def hpd_f(log_q_samples, log_q_truth) -> np.ndarray:
+    """Per observation, the share of the model's draws that it finds more probable than the true
+    x: ``log_q_samples [M, S]`` (log q(x_ij | y_i) of its own draws), ``log_q_truth [M]`` (log
+    q(x_i | y_i)). The truth lies in the model's highest-density region of credibility a iff this
+    share is below a (Hermans et al. 2022, "A trust crisis in simulation-based inference? Your
+    posterior approximations can be unfaithful", arXiv:2110.06581, Sec. 2), so for a model that
+    is its own posterior it is uniform on [0, 1] (up to 1 / S)."""
+    ls = np.asarray(log_q_samples, dtype=np.float64)
+    lt = np.asarray(log_q_truth, dtype=np.float64)
+    if ls.ndim != 2 or lt.shape != (ls.shape[0],):
+        raise MetricInputError(f"hpd_f: log_q_samples must be [M, S] and log_q_truth [M], got {ls.shape} "
+                               f"and {lt.shape}")
+    return (ls > lt[:, None]).mean(axis=1)
+
+
+def hpd_rows(f, levels=TARP_LEVELS) -> dict[str, float]:
+    """Expected coverage of highest-density regions from ``hpd_f``'s shares: ECP(a) = the share of
+    observations whose truth lies in the region of credibility a; ``hpd_error`` = the mean |ECP(a) -
+    a| over ``levels`` (0 calibrated, up to 0.5), ``hpd_atc`` = the area between ECP and the
+    diagonal over a >= 0.5 (> 0 conservative, as Hermans et al. 2022 ask of a posterior, < 0
+    over-confident), read the same way as TARP's."""
+    f = np.asarray(f, dtype=np.float64)
+    lev = np.asarray(levels, dtype=np.float64)
+    ecp = (f[None, :] < lev[:, None]).mean(axis=1)
+    upper = lev >= 0.5
+    return {"hpd_error": float(np.abs(ecp - lev).mean()),
+            "hpd_atc": float(np.trapezoid(ecp[upper] - lev[upper], lev[upper]))}
+
+
 
 
 def tarp_coverage(samples, truth, references=None, seed: int = TARP_SEED) -> np.ndarray:

@@ -13,7 +13,8 @@ Outputs per run, in ``results/<name>/<task>/<method>/<variant>/seed<k>/``:
 - ``posterior_samples.npz``: ``condition_ids [K]`` (str), ``conditions [K, y_dim]``,
   ``samples [K, n, x_dim]`` at the task's K evaluation conditions; for a task with a calibration
   set (``Task.calibration_set``) also ``calibration_x [M, x_dim]``, ``calibration_conditions
-  [M, y_dim]`` and ``calibration_samples [M, n_cal, x_dim]``
+  [M, y_dim]`` and ``calibration_samples [M, n_cal, x_dim]``, and for a method with an exact density
+  ``calibration_hpd_f [M]`` (``metrics.hpd_f``)
 - ``predictions.npz``: test ``x [N, x_dim]``, ``y [N, y_dim]``, ``y_hat [N, y_dim]`` (the forward
   predictor's output; NaN when the method has none or the run diverged)
 - ``metrics.json`` (evaluate): tidy rows ``task, method, variant, seed, condition, metric, value``
@@ -204,8 +205,26 @@ def calibration_samples(task, model, dev, diverged: bool) -> tuple[dict, float]:
     else:
         with torch.no_grad():
             s = model.sample_posterior(torch.from_numpy(np.asarray(y, np.float32)).to(dev), n).cpu().numpy()
-    return ({"calibration_x": np.asarray(x_true, np.float32), "calibration_conditions": np.asarray(y, np.float32),
-             "calibration_samples": s.astype(np.float32)}, time.perf_counter() - t0)
+    out = {"calibration_x": np.asarray(x_true, np.float32), "calibration_conditions": np.asarray(y, np.float32),
+           "calibration_samples": s.astype(np.float32)}
+    if model.exact_density and not diverged:
+        out["calibration_hpd_f"] = hpd_shares(model, x_true, y, s, dev).astype(np.float32)
+    return out, time.perf_counter() - t0
+
+
+def hpd_shares(model, x_true, y, samples, dev, rows: int = 50_000) -> np.ndarray:
+    """``metrics.hpd_f`` of a model with an exact density: its log q(. | y_i) at the true x_i and at
+    its own draws ``samples [M, S, d]``, evaluated in chunks of about ``rows`` points."""
+    m, n, d = samples.shape
+    pts = np.concatenate([np.asarray(x_true, np.float32)[:, None, :], samples.astype(np.float32)], axis=1)
+    per = max(1, rows // (n + 1))
+    lq = np.empty((m, n + 1))
+    with torch.no_grad():
+        for i in range(0, m, per):
+            x = torch.from_numpy(pts[i:i + per].reshape(-1, d)).to(dev)
+            c = torch.from_numpy(np.repeat(np.asarray(y[i:i + per], np.float32), n + 1, axis=0)).to(dev)
+            lq[i:i + per] = model.log_prob(x, c).double().cpu().numpy().reshape(-1, n + 1)
+    return M.hpd_f(lq[:, 1:], lq[:, 0])
 
 
 def _log_columns(rows):
@@ -354,7 +373,8 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
                           reference=f"the reference posterior of task {task.label()}, not the model's "
                                     f"samples: check the task's settings") from None
     if "calibration_samples" in post:   # tasks with a calibration set only
-        for name, value in M.calibration_rows(post["calibration_samples"], post["calibration_x"]).items():
+        for name, value in M.calibration_rows(post["calibration_samples"], post["calibration_x"],
+                                              hpd_f=post.get("calibration_hpd_f")).items():
             add(name, value)
     return rows
 

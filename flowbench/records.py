@@ -261,6 +261,10 @@ def check_posterior_samples(a) -> str | None:
             return "its calibration arrays have inconsistent shapes"
         if not _all_or_none_finite(s):
             return "'calibration_samples' mixes finite and non-finite values"
+        import numpy as np
+        f = a.get("calibration_hpd_f")
+        if f is not None and (f.shape != (s.shape[0],) or not np.all((f >= 0) & (f <= 1))):
+            return "'calibration_hpd_f' is not one share in [0, 1] per calibration observation"
     return _finite_arrays(a, ("conditions",))
 
 

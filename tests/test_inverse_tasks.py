@@ -381,3 +381,36 @@ def test_ballistics_figures_render(smoke_config, tmp_path):
     for name in ("trajectories", "calibration_curves"):
         assert draw_figure(cfg, "ballistics", name, task_dir, tmp_path / f"{name}.png").stat().st_size > 5000
     assert BallisticsTask.figure_names()[:2] == ("trajectories", "calibration_curves")
+
+
+def test_hpd_shares_of_a_flow_rank_its_own_draws_uniformly_and_match_a_direct_count():
+    """A truth drawn from the model itself lies in the model's HPD region of credibility a with
+    probability a, trained or not, so the coverage of an untrained spline flow is calibrated when
+    the truths are its own draws; each share equals the count taken one observation at a time."""
+    import torch
+    from flowbench.methods import make_method
+    from flowbench.pipeline import hpd_shares
+    torch.manual_seed(0)
+    model = make_method("nsf", 2, 3, {"hidden_features": [16, 16], "transforms": 2}, seed=0,
+                        conditions="continuous")
+    assert model.exact_density
+    y = np.random.default_rng(0).standard_normal((300, 3)).astype(np.float32)
+    with torch.no_grad():
+        draws = model.sample_posterior(torch.from_numpy(y), 101).numpy()
+    truth, samples = draws[:, 0], draws[:, 1:]
+    f = hpd_shares(model, truth, y, samples, "cpu", rows=1000)   # several chunks
+    with torch.no_grad():
+        k = 7
+        lq = model.log_prob(torch.from_numpy(np.concatenate([truth[k:k + 1], samples[k]])),
+                            torch.from_numpy(np.repeat(y[k:k + 1], 101, axis=0))).numpy()
+    assert f[k] == pytest.approx((lq[1:] > lq[0]).mean())
+    rows = M.hpd_rows(f)
+    assert rows["hpd_error"] < 0.06
+
+
+def test_only_a_density_on_x_itself_counts_as_exact():
+    from flowbench.methods import make_method
+    flow = {"blocks": 2, "subnet_layers": 2, "width": 8, "clamp": 2.0}
+    assert make_method("cinn", 2, 2, {**flow, "dim": 2}, conditions="continuous").exact_density
+    assert not make_method("cinn", 2, 2, {**flow, "dim": 4}, conditions="continuous").exact_density
+    assert not make_method("cvae", 2, 2, {}, conditions="continuous").exact_density

@@ -18,7 +18,7 @@ def _config(tmp_path):
                                      "num_transforms": 2, "simulations": 300},
                             "variants": {"default": {}}}},
         "tasks": {"tm": {"kind": "sbibm", "name": "two_moons", "n_obs": 2, "budget": 400, "n_eval": 200,
-                         "n_test": 50, "metrics": ["w2", "c2st"],
+                         "n_test": 50, "metrics": ["w2", "c2st"], "calibration": {"n_obs": 40, "n_samples": 30},
                          "train": {"iterations": 3, "batch_size": 16},
                          "runs": [{"method": "npe", "variants": ["default"], "seeds": [0]}]}}})
 
@@ -40,6 +40,9 @@ def test_npe_trains_with_sbis_loop_on_the_budget_and_is_scored_like_any_run(tmp_
     rows = evaluate_run(cfg, "tm", "npe", "default", 0, out)
     w2 = [r["value"] for r in rows if r["metric"] == "w2"]
     assert len(w2) == 2 and all(np.isfinite(w2))
+    # calibration at 40 prior-predictive simulations: marginal, joint and (an exact density) HPD
+    assert post["calibration_samples"].shape == (40, 30, 2) and post["calibration_hpd_f"].shape == (40,)
+    assert {"calibration_error", "tarp_error", "hpd_error", "hpd_atc"} <= {r["metric"] for r in rows}
 
 
 def test_npe_on_a_task_without_a_budget_trains_on_fresh_draws():

@@ -72,6 +72,10 @@ def _samples(**over):
     (_samples(samples=np.where(np.eye(5)[:2, :, None] > 0, np.nan, 0.0).repeat(3, 2)), "mixes finite and non-finite"),
     ({"samples": np.zeros((2, 5, 3))}, r"lacks the arrays \['condition_ids', 'conditions'\]"),
     (_samples(conditions=np.full((2, 2), np.inf, np.float32)), "'conditions' holds non-finite values"),
+    (_samples(calibration_x=np.zeros((4, 3), np.float32), calibration_samples=np.zeros((4, 6, 3), np.float32),
+              calibration_hpd_f=np.array([0.1, 0.5, 1.5, 0.2], np.float32)), "'calibration_hpd_f' is not one share"),
+    (_samples(calibration_x=np.zeros((4, 3), np.float32), calibration_samples=np.zeros((4, 6, 3), np.float32),
+              calibration_hpd_f=np.zeros(3, np.float32)), "'calibration_hpd_f' is not one share"),
 ])
 def test_posterior_samples_schema(tmp_path, arrays, message):
     p = tmp_path / "posterior_samples.npz"

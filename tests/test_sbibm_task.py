@@ -99,3 +99,17 @@ def test_the_dimensions_the_config_check_uses_are_sbibms():
     for name, (x_dim, y_dim) in SBIBM_DIMS.items():
         t = sbibm.get_task(name)
         assert (t.dim_parameters, t.dim_data) == (x_dim, y_dim), name
+
+
+def test_calibration_set_is_prior_predictive_with_its_own_seed_and_can_be_switched_off(task):
+    x, y, n = task.calibration_set()
+    assert x.shape == (500, 2) and y.shape == (500, 2) and n == 200     # the declared defaults
+    tx, ty = task.test_set()
+    assert not {tuple(r) for r in x} & {tuple(r) for r in tx}
+    # theta standardised by the prior's moments: mean 0 and std 1 up to sampling error
+    np.testing.assert_allclose(x.mean(0), 0, atol=0.15)
+    np.testing.assert_allclose(x.std(0), 1, atol=0.1)
+    off = make_task({"kind": "sbibm", "name": "two_moons", "budget": 100, "calibration": {"n_obs": 0},
+                     "train": {"iterations": 2, "batch_size": 16}, "runs": []})
+    assert off.calibration_set() is None
+    assert "calibration_curves" in task.figure_names() and "hpd_error" in task.record()["summary_metrics"]

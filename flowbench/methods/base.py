@@ -240,6 +240,14 @@ class ConditionalMethod(nn.Module):
         raise NotImplementedError(f"{self.name} has no tractable log-density")
 
     @property
+    def exact_density(self) -> bool:
+        """Whether ``log_prob(x, y)`` is the model's exact log q(x | y) on x itself: then the
+        calibration rows add the coverage of highest-density regions (``metrics.hpd_rows``). False
+        for a density on a padded x (the padding's draw enters it), an estimate (the cVAE's
+        importance sampling) or one computed by an ODE's trace (CFM, FMPE)."""
+        return False
+
+    @property
     def noise_dims(self) -> tuple[int, ...]:
         """The parts of the noise ``generate`` takes per sample, in the order they are drawn."""
         raise NotImplementedError(f"{self.name} has no generator from given noise")

@@ -52,6 +52,10 @@ class ConditionalINN(ConditionalMethod):
         z, logdet = self.flow(self.pad(x), context=y)
         return std_normal_log_prob(z) + logdet
 
+    @property
+    def exact_density(self):
+        return self.dim == self.x_dim   # no padding: z = f(x; y) is a bijection of x itself
+
     def loss(self, x, y, step):
         if self.cond_noise > 0:
             y = y + self.cond_noise * torch.randn_like(y)

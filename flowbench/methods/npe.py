@@ -67,6 +67,8 @@ class SbiNPE(SbiTrainedMethod):
     def log_prob(self, x, y):
         return self.net.log_prob(x.unsqueeze(0), condition=y).squeeze(0)
 
+    exact_density = True
+
     def sample_posterior(self, y, n: int):
         with torch.no_grad():
             s = self.net.sample(torch.Size([int(n)]), condition=y)   # [n, K, x_dim]

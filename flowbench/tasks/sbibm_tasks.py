@@ -37,6 +37,8 @@ import numpy as np
 
 from ..params import Param, resolved
 from .base import POSTERIOR_METRICS, TASK_PARAMS, Task, metrics_param, register_task
+from .calibration import CalibratedTask
+from .simulator_params import SIMULATION_PARAMS
 
 #: the sbibm tasks with reference samples that run here (see the module docstring for the others),
 #: with their (parameter, data) dimensions: the config check needs them without importing sbibm
@@ -67,12 +69,16 @@ def _seed_torch(seed: int):
 
 @register_task
 @dataclass
-class SbibmTask(Task):
+class SbibmTask(CalibratedTask, Task):
     kind = "sbibm"
     conditions = "continuous"
     forward_metric_names = ("y_rmse",)
-    #: sbibm's own C2ST beside W2 in the summaries (where the task's metrics compute it)
-    summary_metrics = ("c2st_sbibm",)
+    #: sbibm's own C2ST beside W2 in the summaries (where the task's metrics compute it), and the
+    #: calibration at simulations with known theta: marginal, joint (TARP) and, for methods with
+    #: an exact density, of highest-density regions
+    summary_metrics = ("c2st_sbibm", "calibration_error", "tarp_error", "hpd_error")
+    own_figures = ("calibration_curves",)
+    figure_captions = {"calibration_curves": CalibratedTask.calibration_caption}
     description = ("an sbibm task (Lueckmann et al. 2021): its prior, simulator and reference "
                    "posterior samples at its observations; methods train on a fixed simulation budget")
     PARAMS = {
@@ -87,6 +93,8 @@ class SbibmTask(Task):
         "val_pairs": Param("integer", "held-out simulations the validation energy score averages over",
                            minimum=1, default=100),
         "simulation_seed": Param("integer", "seed of the simulations", minimum=0, default=20210108),
+        # theta from the prior, its data simulated (a seed of their own), as the simulator tasks do
+        "calibration": SIMULATION_PARAMS["calibration"],
         **{k: v for k, v in TASK_PARAMS.items() if k not in ("kind", "metrics", "n_eval")},
         "n_eval": Param("integer", "posterior draws per observation (the noise floor draws two disjoint "
                         "halves of the 10,000 reference draws)", minimum=10, maximum=REFERENCE_DRAWS // 2,
@@ -104,6 +112,8 @@ class SbibmTask(Task):
     simulation_seed: int = 20210108
     n_test: int = TASK_PARAMS["n_test"].default
     n_eval: int = 2000
+    calibration_n_obs: int = SIMULATION_PARAMS["calibration"].fields["n_obs"].default
+    calibration_n_samples: int = SIMULATION_PARAMS["calibration"].fields["n_samples"].default
 
     @classmethod
     def from_config(cls, cfg: dict) -> "SbibmTask":
@@ -111,7 +121,8 @@ class SbibmTask(Task):
         return cls(name_=str(cfg["name"]), n_obs=int(cfg["n_obs"]), budget=int(cfg["budget"]),
                    val_fraction=float(cfg["val_fraction"]), val_pairs=int(cfg["val_pairs"]),
                    simulation_seed=int(cfg["simulation_seed"]), n_test=int(cfg["n_test"]),
-                   n_eval=int(cfg["n_eval"]))
+                   n_eval=int(cfg["n_eval"]), calibration_n_obs=int(cfg["calibration"]["n_obs"]),
+                   calibration_n_samples=int(cfg["calibration"]["n_samples"]))
 
     @classmethod
     def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
@@ -260,6 +271,15 @@ class SbibmTask(Task):
     def _test(self) -> tuple[np.ndarray, np.ndarray]:
         theta, data = self._simulate(self.n_test, self.simulation_seed + 2)
         return self.std_theta(theta).astype(np.float32), self.std_data(data).astype(np.float32)
+
+    def calibration_set(self):
+        """``calibration.n_obs`` simulations of their own seed (theta from the prior, standardised)
+        with the draws per observation: the calibration rows (coverage, TARP, HPD)."""
+        if self.calibration_n_obs <= 0:
+            return None
+        theta, data = self._simulate(self.calibration_n_obs, self.simulation_seed + 3)
+        return (self.std_theta(theta).astype(np.float32), self.std_data(data).astype(np.float32),
+                int(self.calibration_n_samples))
 
     def test_set(self):
         """n_test simulations of their own seed (never trained on), standardised."""
