@@ -319,3 +319,22 @@ def test_blown_up_runs_are_listed_with_their_share():
     assert b[["method", "variant", "seed"]].values.tolist() == [["ours", "eps_0.05", 1], ["ours", "eps_0.05", 3]]
     assert b["far_outside"].tolist() == [0.04, 0.04]
     assert T.blown_up_runs(_eps_blowup(far=0.005)).empty
+
+
+def test_run_stats_agrees_with_the_tables_functions():
+    """The claims' one-pass ``run_stats`` gives what ``T.runs`` and ``T.per_seed`` give: diverged
+    seeds left out of W2 and accuracy, counted in runs and diverged, W2 sorted by seed."""
+    from flowbench.report.claims import core
+    rng = np.random.default_rng(0)
+    groups = [seeds("ours", "paper", rng.uniform(0.05, 0.5, 5).tolist()),
+              [run_rows("ours", "paper", 7, diverged=True, step=3), run_rows("ours", "paper", 5, w2=0.2, acc=0.7)],
+              seeds("inn", "full", [0.3]), seeds("ours", "paper", [0.9, 0.8], task="gmm_some")]
+    m = metrics_with(*groups).sample(frac=1.0, random_state=1)       # rows in no particular order
+    for method, variant, task in [("ours", "paper", "gmm"), ("inn", "full", "gmm"), ("ours", "paper", "gmm_some"),
+                                  ("cfm", "default", "gmm")]:
+        fast, ref = core.run_stats(m, method, variant, task), core._run_stats_by_tables(m, method, variant, task)
+        assert fast.keys() == ref.keys()
+        np.testing.assert_allclose(fast["seeds"], ref["seeds"], rtol=1e-12)
+        for k in ("w2", "w2_ci", "n", "runs", "diverged", "accuracy"):
+            assert (fast[k] == pytest.approx(ref[k], rel=1e-12, nan_ok=True)), (method, task, k)
+    assert core.run_stats(m, "ours", "paper")["diverged"] == 1 and core.run_stats(m, "ours", "paper")["runs"] == 7

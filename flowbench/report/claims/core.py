@@ -132,8 +132,36 @@ def seed_w2(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_
 
 
 def run_stats(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_TASK) -> dict:
-    """W2 mean / CI / n, runs, diverged count and accuracy of one (method, variant)."""
-    # every statistic below reads only this run's rows: select them once
+    """W2 mean / CI / n, runs, diverged count and accuracy of one (method, variant).
+
+    The same numbers as ``T.runs``, ``seed_w2`` and ``T.per_seed`` give on this run's rows, read
+    in one pass over its arrays: the claims' stability check recomputes this hundreds of times
+    (tests/test_claims.py checks the two agree)."""
+    own = metrics[(metrics["task"] == task) & (metrics["method"] == method) & (metrics["variant"] == variant)]
+    seed = own["seed"].to_numpy()
+    metric = own["metric"].to_numpy()
+    value = own["value"].to_numpy(dtype=float)
+    whole = own["condition"].to_numpy() == ""
+    # a run's divergence as T.runs reads it: its whole-run 'diverged' row >= 0.5
+    bad = np.unique(seed[whole & (metric == "diverged") & (value >= 0.5)])
+    ok = ~np.isin(seed, bad)
+
+    def per_seed(name: str) -> np.ndarray:
+        sel = ok & (metric == name)
+        if not sel.any():
+            return np.array([], dtype=float)
+        keys, inv = np.unique(seed[sel], return_inverse=True)
+        return np.bincount(inv, weights=value[sel]) / np.bincount(inv)   # sorted by seed
+
+    w2 = per_seed("w2")
+    mean, half, n = T.mean_ci(w2.tolist())
+    acc = T.mean_ci(per_seed("accuracy").tolist())[0]
+    return {"w2": mean, "w2_ci": half, "n": n, "seeds": w2, "runs": int(len(np.unique(seed))),
+            "diverged": int(len(bad)), "accuracy": acc}
+
+
+def _run_stats_by_tables(metrics: pd.DataFrame, method: str, variant: str, task: str = CLAIM_TASK) -> dict:
+    """``run_stats`` through the tables' general functions (its reference in the tests)."""
     own = metrics[(metrics["task"] == task) & (metrics["method"] == method) & (metrics["variant"] == variant)]
     rr = T.runs(own, task)
     w2 = seed_w2(own, method, variant, task)
