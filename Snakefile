@@ -78,6 +78,7 @@ include: "workflow/rules/images.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/benchmark.smk"
 include: "workflow/rules/tuning.smk"
+include: "workflow/rules/sbibm.smk"
 
 
 rule all:

@@ -83,6 +83,7 @@ MEASURED: dict[str, Measured] = {
     "tune_study": Measured(1479, 600, "estimate: as train_run per trial (the largest draw of a "
                                       "search space is the recipes' size or less), 25 trials of up to "
                                       "~12 min each (the INN's gmm_some recipe); resumable when cut", True),
+    "sbibm_figure": Measured(400, 1, "estimate: pandas and one matplotlib figure, as figure_task"),
     "tuning_summary": Measured(400, 1, "estimate: pandas and one matplotlib figure, as figure_task"),
     "tuning_publish": Measured(300, 1, "estimate: copies two small tables and a figure"),
     "eps_split_task": Measured(1000, 15, "estimate: up to 3.2e7 prior draws per target sample in "

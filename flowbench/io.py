@@ -9,9 +9,12 @@ import contextlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from .atomic import create_temp
 from .records import DamagedFile, read_json, verify, write_record
@@ -88,6 +91,7 @@ class CheckpointMismatch(ValueError):
 
 def save_checkpoint(path, model: torch.nn.Module, identity: dict, extra: dict | None = None) -> None:
     """Save the state dict with an ``identity`` (method, hyper-parameters, dims) to check on load."""
+    import torch   # here: the table and record writers of this module serve torch-free jobs too
     with atomic_path(path) as tmp:
         torch.save({"identity": identity, "state_dict": model.state_dict(), "extra": extra or {}}, tmp)
 
@@ -121,6 +125,8 @@ def load_checkpoint(path, model: torch.nn.Module, identity: dict) -> dict:
 def read_checkpoint(path) -> object:
     """The content of a recorded checkpoint: record checked, then loaded with
     ``weights_only=True`` (no code runs, whatever the file holds)."""
+    import torch
+
     verify(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -130,6 +136,8 @@ def read_checkpoint(path) -> object:
 
 
 def resolve_device(setting: str = "auto") -> torch.device:
+    import torch
+
     if setting == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if setting.startswith("cuda") and not torch.cuda.is_available():
@@ -139,6 +147,8 @@ def resolve_device(setting: str = "auto") -> torch.device:
 
 def set_threads(n: int) -> None:
     """Torch intra-op threads for this job (the rule's ``threads``)."""
+    import torch
+
     n = max(int(n), 1)
     torch.set_num_threads(n)
     os.environ["OMP_NUM_THREADS"] = str(n)

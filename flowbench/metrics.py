@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import ot
 import torch
 
 
@@ -57,6 +56,8 @@ def _check(X, Y, name: str):
 
 def w2(X, Y, num_itermax: int = 1_000_000) -> float:
     """Exact W2 between the empirical distributions of X and Y (uniform weights)."""
+    import ot   # here: POT's import (its backends, scikit-learn) costs a second a job that needs no W2
+
     X, Y = _check(X, Y, "w2")
     M = ot.dist(X, Y)  # squared Euclidean
     cost = ot.emd2(ot.unif(len(X)), ot.unif(len(Y)), M, numItermax=num_itermax)
@@ -64,6 +65,8 @@ def w2(X, Y, num_itermax: int = 1_000_000) -> float:
 
 
 def sliced_w2(X, Y, n_projections: int = 200, seed: int = 0) -> float:
+    import ot
+
     X, Y = _check(X, Y, "sliced_w2")
     return float(ot.sliced_wasserstein_distance(X, Y, n_projections=n_projections, p=2, seed=seed))
 

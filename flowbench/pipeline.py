@@ -40,6 +40,7 @@ from .records import read_csv, read_json, read_npz
 from .methods import make_method
 from .tasks import load_task, make_task
 from .training import train
+from .aggregate import RUN_COLUMNS, runs_table, task_record  # noqa: F401  (their home before)
 
 
 def build(config: dict, task_name: str, method: str, variant: str, seed: int):
@@ -252,26 +253,6 @@ def check_run_current(config: dict, task_name: str, method: str, variant: str, s
                        f"delete {rundir} and rerun.")
 
 
-RUN_COLUMNS = ["task", "method", "variant", "seed", "config_digest", "iterations", "batch_size",
-               "n_eval", "steps_done", "diverged", "device", "threads", "n_parameters", "sample_seconds",
-               "early_stopping", "best_step", "stopped_early"]
-
-
-def runs_table(info_files) -> pd.DataFrame:
-    """One row per run from its ``train_info.json`` (path ``.../<task>/<method>/<variant>/seed<k>/``):
-    the settings each run actually used, which the report states."""
-    rows = []
-    for f in info_files:
-        f = Path(f)
-        info = read_json(f)
-        seed_dir, variant_dir = f.parent, f.parent.parent
-        rows.append({"task": variant_dir.parent.parent.name, "method": variant_dir.parent.name,
-                     "variant": variant_dir.name, "seed": int(seed_dir.name.removeprefix("seed")),
-                     **{k: info.get(k) for k in RUN_COLUMNS[4:]}})
-    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    return df.sort_values(["task", "method", "variant", "seed"], kind="stable").reset_index(drop=True)
-
-
 def probe_threshold(config: dict, task_name: str, floor_csv=None) -> float:
     """The probe-W2 threshold of time to quality: TIME_FLOOR_MULTIPLE x the task's W2 floor at the
     probe's sample size (``noise_floor.csv``), or the fixed W2_THRESHOLD_TIME without a floor."""
@@ -472,9 +453,3 @@ def build_reference(config: dict, task_name: str, out, log=None) -> dict:
     return task.reference_quality()
 
 
-def task_record(config: dict, task_name: str) -> dict:
-    """The task's own record for the report (``task.json``): kind, conditions, description,
-    figures, whether the paper's mixture claims apply; and ``recipes``, each method's recipe on
-    this task (the first variant its runs list), which the report's ranking of methods uses."""
-    from .config import task_recipes
-    return {**load_task(config, task_name).record(), "recipes": task_recipes(config, task_name)}

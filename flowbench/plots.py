@@ -419,3 +419,54 @@ def expected_best_figure(trials: pd.DataFrame, floors: dict, out) -> Path:
     axes[0][0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return save_figure(fig, Path(out))
+
+
+def sbibm_budget_figure(by_seed: pd.DataFrame, published: pd.DataFrame, out) -> Path:
+    """C2ST against the simulation budget, as sbibm's Fig. 2 (Lueckmann et al. 2021,
+    arXiv:2101.04653): one panel per sbibm task, one line per method and variant (the mean over
+    seeds of each run's mean over observations; bars: the seeds' min and max; dots: each seed),
+    sbibm's published NPE dashed (the mean over its 10 observations). 0.5 is indistinguishable
+    from the reference, 1.0 fully separable."""
+    from .methods import method_label
+    names = sorted(by_seed["sbibm_task"].unique()) if len(by_seed) else []
+    n = max(len(names), 1)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False, sharey=True)
+    runs = by_seed[["method", "variant"]].drop_duplicates().itertuples(index=False) if len(by_seed) else []
+    pairs = {(r.method, r.variant) for r in runs}
+    order = _method_order({m for m, _ in pairs})
+    keys = sorted(pairs, key=lambda mv: (order.index(mv[0]), mv[1]))
+    colours = dict(zip(keys, sns.color_palette(PALETTE, max(len(keys), 1))))
+    for ax, name in zip(axes[0], names):
+        g = by_seed[by_seed["sbibm_task"] == name]
+        for key in keys:
+            gk = g[(g["method"] == key[0]) & (g["variant"] == key[1])]
+            if gk.empty:
+                continue
+            s = gk.groupby("budget")["c2st"].agg(["mean", "min", "max"]).sort_index()
+            label = method_label(key[0]) + ("" if key[1] == "default" else f" ({key[1]})")
+            ax.errorbar(s.index, s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], color=colours[key],
+                        marker="o", ms=4, lw=1.5, capsize=2, label=label)
+            ax.scatter(gk["budget"], gk["c2st"], color=colours[key], s=6, alpha=0.5, lw=0)
+        p = published[published["sbibm_task"] == name].sort_values("budget")
+        if len(p):
+            ax.plot(p["budget"], p["c2st_mean"], color="black", ls="--", marker="x", lw=1.2,
+                    label="NPE, published (sbibm)")
+        ax.set_xscale("log")
+        ax.set_ylim(0.45, 1.02)
+        ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("simulations")
+    if not names:
+        not_run(axes[0][0], "no sbibm task was scored by C2ST")
+    axes[0][0].set_ylabel("C2ST (sbibm's; 0.5 = perfect)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    if handles:
+        fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(len(labels), 4),
+                   bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.08 + 0.03 * (len(labels) // 4), 1, 1))
+    return save_figure(fig, Path(out))

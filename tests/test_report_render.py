@@ -324,3 +324,21 @@ def test_report_imports_no_torch(tmp_path):
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "report" / "README.md").exists()
+
+
+def test_the_light_jobs_import_neither_torch_nor_pot(tmp_path):
+    """The aggregate steps and the run table import no torch and no POT (about 2.5 s a job), and
+    a training job loads POT only when it computes a W2 (its probes or validation)."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    code = ("import sys, flowbench.aggregate, flowbench.io, flowbench.report.inputs; "
+            "bad = {'torch', 'ot'} & set(sys.modules); assert not bad, bad; "
+            "import flowbench.pipeline; assert 'ot' not in sys.modules; "
+            "import numpy as np; from flowbench.metrics import w2; w2(np.zeros((3, 2)), np.ones((3, 2))); "
+            "assert 'ot' in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr

@@ -40,3 +40,59 @@ def test_a_run_consistently_worse_than_the_published_one_does_not():
 
 def test_too_few_shared_observations_are_not_tested():
     assert compare({1: 0.6}, _pub())["verdict"] == "not tested"
+
+
+# ------------------------------------------------------------------ the report's sbibm section
+def _sbibm_metrics(shift: float, seeds=(0, 1, 2), budgets=(1000, 10000)):
+    """Tidy metrics of npe (variants default and sbibm) and cinn on two_moons at ``budgets``: the
+    sbibm variant's per-observation C2ST = the published one + ``shift`` (+- 0.01 between seeds)."""
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    rows, records = [], {}
+    for b in budgets:
+        t = f"two_moons_{b}"
+        records[t] = {"kind": "sbibm", "sbibm": {"name": "two_moons", "budget": b, "n_obs": 10, "n_eval": 2000}}
+        pub = published_npe("two_moons", b)
+        for method, variant, off in (("npe", "sbibm", shift), ("npe", "default", 0.1), ("cinn", "default", 0.0)):
+            for s in seeds:
+                base = {"task": t, "method": method, "variant": variant, "seed": s}
+                rows.append({**base, "condition": "", "metric": "diverged", "value": 0.0})
+                for k, v in zip(pub["num_observation"], pub["c2st"]):
+                    rows.append({**base, "condition": f"obs{k}", "metric": "c2st_sbibm",
+                                 "value": float(v) + off + 0.01 * rng.standard_normal()})
+                    rows.append({**base, "condition": f"obs{k}", "metric": "w2", "value": 0.1})
+    records["gmm"] = {"kind": "gmm"}
+    return pd.DataFrame(rows), records
+
+
+def test_c2st_per_seed_and_per_budget_average_over_observations_then_seeds():
+    from flowbench.sbibm_published import c2st_by_budget, c2st_by_seed
+    m, rec = _sbibm_metrics(0.0)
+    by_seed = c2st_by_seed(m, rec)
+    assert len(by_seed) == 2 * 3 * 3 and set(by_seed["n_obs"]) == {10}
+    one = by_seed[(by_seed.budget == 1000) & (by_seed.method == "npe") & (by_seed.variant == "default")
+                  & (by_seed.seed == 1)]["c2st"].item()
+    want = m[(m.task == "two_moons_1000") & (m.method == "npe") & (m.variant == "default") & (m.seed == 1)
+             & (m.metric == "c2st_sbibm")]["value"].mean()
+    assert np.isclose(one, want)
+    bb = c2st_by_budget(by_seed)
+    assert len(bb) == 2 * 3 and set(bb["seeds"]) == {3} and (bb["c2st_sd"] > 0).all()
+    assert np.isclose(bb[(bb.budget == 1000) & (bb.method == "npe") & (bb.variant == "default")]["c2st_mean"].item(),
+                      published_npe("two_moons", 1000)["c2st"].mean() + 0.1, atol=0.01)
+
+
+def test_the_published_comparison_takes_the_sbibm_recipe_and_decides_both_ways():
+    from flowbench.sbibm_published import published_comparison
+    good = published_comparison(*_sbibm_metrics(0.0))
+    assert list(good["budget"]) == [1000, 10000] and set(good["variant"]) == {"sbibm"}
+    assert (good["verdict"] == "reproduced").all() and (good["n"] == 10).all() and (good["seeds"] == 3).all()
+    bad = published_comparison(*_sbibm_metrics(0.06))
+    assert (bad["verdict"] == "not reproduced").all() and (bad["diff"] > 0.05).all()
+    # without the sbibm recipe the defaults are compared (0.1 worse here: not reproduced)
+    m, rec = _sbibm_metrics(0.0)
+    dflt = published_comparison(m[m.variant != "sbibm"], rec)
+    assert set(dflt["variant"]) == {"default"} and (dflt["verdict"] == "not reproduced").all()
+    # a budget sbibm did not publish has no row
+    m, rec = _sbibm_metrics(0.0, budgets=(1000,))
+    rec["two_moons_1000"]["sbibm"]["budget"] = 200
+    assert published_comparison(m, rec).empty

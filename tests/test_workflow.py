@@ -38,6 +38,13 @@ def test_smoke_outputs(smoke_run):
     for info in (repo / f"{SMOKE}/gmm").rglob("train_info.json"):
         assert json.loads(info.read_text())["threads"] == 1
     assert (repo / f"{SMOKE}/report/README.md").exists()
+    # the sbibm task: sbibm's C2ST and the calibration rows (NPE has an exact density: HPD too),
+    # the figure across sbibm tasks and the report's section
+    tm = pd.read_csv(repo / f"{SMOKE}/two_moons/metrics.csv", dtype={"condition": str}, keep_default_na=False)
+    assert {"c2st_sbibm", "calibration_error", "tarp_error", "hpd_error"} <= set(tm.metric)
+    assert (repo / f"{SMOKE}/sbibm/c2st_vs_budget.png").stat().st_size > 1000
+    assert (repo / f"{SMOKE}/report/figures/sbibm/c2st_vs_budget.png").exists()
+    assert "## Against sbibm" in (repo / f"{SMOKE}/report/README.md").read_text()
     # a continuous-condition task through the same rules: its own figure and forward metric
     lin = pd.read_csv(repo / f"{SMOKE}/gaussian_linear/metrics.csv", dtype={"condition": str},
                       keep_default_na=False)

@@ -47,6 +47,9 @@ class ReportContext:
     tuning: dict | None = None
     #: per task, its eps split (``results/<task>/eps_split.csv``) where it was computed
     eps_split: dict = field(default_factory=dict)
+    #: the sbibm comparison (``sections.sbibm.build``): C2ST per seed and budget, the published
+    #: comparison, the figure's report path; None without sbibm tasks
+    sbibm: dict | None = None
 
     @cached_property
     def run_table(self) -> pd.DataFrame:

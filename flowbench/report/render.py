@@ -16,6 +16,7 @@ from . import files, inputs
 from .claims import CLAIM_TASK, claims_by_task, claims_frame, evaluate_claims, time_threshold
 from .context import ReportContext
 from .sections import readme
+from .sections import sbibm as sbibm_section
 from .sections.cost import BENCH_FIGURE
 from .stats import floor_mean, floor_table
 
@@ -97,6 +98,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
         images_ran=images is not None, image_datasets=image_datasets, bench=bench,
         image_figure_names=T.image_figure_names(images), tuning=tuning,
         eps_split=inputs.load_eps_split(results_dir, tasks))
+    ctx.sbibm = sbibm_section.build(metrics, ctx.records, results_dir)
 
     written: dict[str, Path] = {}
     _write_tables(ctx, ttt, report_dir / "tables", written)
@@ -106,6 +108,7 @@ def render_report(results_dir: str | Path = "results", report_dir: str | Path = 
     ctx.curves = _copy_epoch_curves(results_dir, report_dir, written)
     _benchmark_files(ctx, results_dir, report_dir, written)
     _tuning_files(ctx, report_dir, written)
+    _sbibm_files(ctx, report_dir, written)
     written["README.md"] = files.write_text(report_dir / "README.md", readme(ctx))
     return dict(sorted(written.items()))
 
@@ -202,6 +205,22 @@ def _tuning_files(ctx: ReportContext, report_dir: Path, written: dict) -> None:
         written[TUNING_FIGURE] = files.copy(ctx.tuning["figure"], report_dir / TUNING_FIGURE)
     else:
         files.remove(report_dir / TUNING_FIGURE)
+
+
+def _sbibm_files(ctx: ReportContext, report_dir: Path, written: dict) -> None:
+    """The sbibm section's side files (its two tables and the figure), or the removal of stale ones
+    when the config has no sbibm task."""
+    c2st, published = sbibm_section.SBIBM_TABLES
+    if ctx.sbibm is None:
+        for rel in (c2st, published, sbibm_section.SBIBM_FIGURE):
+            files.remove(report_dir / rel)
+        return
+    written[c2st] = files.write_csv(ctx.sbibm["by_budget"], report_dir / c2st)
+    written[published] = files.write_csv(ctx.sbibm["published"], report_dir / published)
+    if ctx.sbibm["figure"] is not None:
+        written[sbibm_section.SBIBM_FIGURE] = files.copy(ctx.sbibm["figure"], report_dir / sbibm_section.SBIBM_FIGURE)
+    else:
+        files.remove(report_dir / sbibm_section.SBIBM_FIGURE)
 
 
 def _benchmark_files(ctx: ReportContext, results_dir: Path, report_dir: Path, written: dict) -> None:

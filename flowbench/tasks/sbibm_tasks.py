@@ -290,6 +290,11 @@ class SbibmTask(CalibratedTask, Task):
         simulator's noise is its floor."""
         return {"y_rmse": float(np.sqrt(np.mean((np.asarray(y_hat, float) - np.asarray(y, float)) ** 2)))}
 
+    def record(self) -> dict:
+        """The task record, with the sbibm task and budget the report's sbibm section groups by."""
+        return {**super().record(), "sbibm": {"name": self.name_, "budget": int(self.budget),
+                                              "n_obs": int(self.n_obs), "n_eval": int(self.n_eval)}}
+
     def describe(self) -> str:
         return (f"Kind `sbibm`, task `{self.name_}` (Lueckmann et al. 2021): {self.x_dim}-d parameters, "
                 f"{self.y_dim}-d data; {self.budget:,} simulations ({self.val_fraction:.0%} held out for the "

@@ -50,6 +50,9 @@ def report_upstream():
     tuning = globals().get("tuning_report_inputs")   # the tuning studies, where the config has them
     if callable(tuning):
         targets += list(tuning())
+    sbibm = globals().get("sbibm_report_inputs")     # the sbibm figure, where the config has sbibm tasks
+    if callable(sbibm):
+        targets += list(sbibm())
     return targets
 
 

@@ -1,7 +1,7 @@
 from _common import setup  # noqa: I001  (sets the import path)
 
 from flowbench.io import aggregate_metrics as aggregate, write_csv, write_json
-from flowbench.pipeline import runs_table, task_record
+from flowbench.aggregate import runs_table, task_record
 
 log = setup(snakemake)  # noqa: F821
 inp, out = snakemake.input, snakemake.output  # noqa: F821

@@ -3,7 +3,7 @@ Markdown lines (``readme`` joins them with ``\\n``)."""
 from __future__ import annotations
 
 from ..context import ReportContext
-from . import claims, cost, images, produced, tasks, tuning
+from . import claims, cost, images, produced, sbibm, tasks, tuning
 
 SECTIONS = (
     claims.summary,            # title and one paragraph: what was measured, verdict counts
@@ -17,6 +17,7 @@ SECTIONS = (
     images.epoch_curves,       # ## Accuracy against auto-encoder epochs (when run)
     cost.cost_of_training,     # ## Cost of training (the optional benchmark)
     tuning.section,            # ## How much tuning each method needs (the tuning studies, when run)
+    sbibm.section,             # ## Against sbibm (C2ST against the budget, the published NPE), when run
     produced.recipes,          # ## Recipes and their sources
     produced.how_produced,     # ## How it was produced (provenance)
 )
