@@ -2,6 +2,7 @@
 the threads of training jobs (flowbench/cluster.py, profiles/slurm/, README "On a cluster").
 The real SLURM check is tests/slurm/run_slurm_check.sh (not part of the test suite: ~30 min)."""
 import os
+from pathlib import Path
 import re
 import shutil
 import subprocess
@@ -13,8 +14,9 @@ import yaml
 
 from flowbench import cluster
 
-RULE_FILES = ["Snakefile", "workflow/rules/tasks.smk", "workflow/rules/images.smk",
-              "workflow/rules/report.smk", "workflow/rules/benchmark.smk", "workflow/rules/tuning.smk"]
+ROOT = Path(__file__).resolve().parents[1]
+#: every file that declares rules: the Snakefile and each rule file it includes
+RULE_FILES = ["Snakefile", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "rules").glob("*.smk"))]
 # rules of the smoke DAG that read `device`, i.e. torch jobs that can run on a GPU
 DEVICE_RULES = {r for r, m in cluster.MEASURED.items() if m.uses_device}
 
