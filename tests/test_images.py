@@ -209,6 +209,64 @@ def test_epoch_callback_leaves_training_unchanged(tiny_images, cfg):
     assert [r["epoch"] for r in info["rows"]] == [1, 2]
 
 
+def test_a_resumed_autoencoder_trains_as_one_uninterrupted_run(tiny_images, cfg):
+    x, _ = tiny_images
+    long_cfg = {**cfg["autoencoder"], "epochs": 3, "batch_size": 8}
+    whole, whole_info = I.train_autoencoder(x, long_cfg, seed=3, log=lambda m: None, snapshots=(1, 2))
+    first, info = I.train_autoencoder(x, {**long_cfg, "epochs": 2}, seed=3, log=lambda m: None, snapshots=(1,))
+    torch.manual_seed(999)   # whatever happens to the global random state in between
+    rest, rest_info = I.train_autoencoder(x, long_cfg, seed=3, log=lambda m: None, resume=info["resume"])
+    for a, b in zip(whole.state_dict().values(), rest.state_dict().values()):
+        assert torch.equal(a, b)
+    assert [r["epoch"] for r in rest_info["rows"]] == [1, 2, 3]
+    assert [r["loss"] for r in rest_info["rows"]] == [r["loss"] for r in whole_info["rows"]]
+    for k, v in whole_info["snapshots"][1].items():       # the kept states are the model's then
+        assert torch.equal(v, info["snapshots"][1][k])
+    assert sorted(whole_info["snapshots"]) == [1, 2]
+    with pytest.raises(ValueError, match="resumed after 3 epochs"):
+        I.train_autoencoder(x, {**long_cfg, "epochs": 2}, seed=3, log=lambda m: None, resume=rest_info["resume"])
+
+
+def _curve_config(tmp_path, smoke_config):
+    from test_data import write_set
+    write_set(tmp_path / "data" / "mnist")
+    config = copy.deepcopy(smoke_config)
+    config["images"].update({"data_root": str(tmp_path / "data"), "download": False, "n_train": 64,
+                             "n_test": 32})
+    config["images"]["epoch_curve"] = {"datasets": ["mnist"], "seed": 0, "checkpoints": [1, 2, 3],
+                                       "flow_at": [3]}
+    config = validate_config(config)
+    config["images"]["autoencoder"].update(batch_size=16, epochs=2)
+    return config
+
+
+def test_the_epoch_curve_goes_on_from_the_main_autoencoder_with_the_same_numbers(tmp_path, smoke_config):
+    """The main stage's auto-encoder of the curve's seed keeps its states at the curve's
+    checkpoints and its optimiser's and random state; the curve probes those and trains only the
+    epochs beyond it, and its table equals the curve trained from scratch (timings aside)."""
+    from flowbench.images.stages import run_autoencoder
+    config = _curve_config(tmp_path, smoke_config)
+    d = tmp_path / "seed0"
+    d.mkdir()
+    run_autoencoder(config, "mnist", 0, d / "autoencoder.pt", d / "latents.npz", d / "autoencoder.json",
+                    repo_root=tmp_path, device="cpu", log=lambda m: None)
+    logs = []
+    resumed = I.run_epoch_curve(config, "mnist", tmp_path / "resumed.csv", repo_root=tmp_path, device="cpu",
+                                log=logs.append, autoencoder=d / "autoencoder.pt")
+    assert any("goes on from" in m and "after epoch 2" in m for m in logs)
+    assert not any("epoch 1/3" in m or "epoch 2/3" in m for m in logs)      # those epochs are not retrained
+    scratch = I.run_epoch_curve(config, "mnist", tmp_path / "scratch.csv", repo_root=tmp_path, device="cpu",
+                                log=lambda m: None)
+    cols = [c for c in I.EPOCH_CURVE_COLUMNS if not c.endswith("seconds")]
+    pd.testing.assert_frame_equal(resumed[cols], scratch[cols])
+    assert resumed["epoch"].tolist() == [1, 2, 3]
+    # another seed's auto-encoder keeps nothing for the curve: the curve trains from scratch
+    run_autoencoder(config, "mnist", 1, d / "other.pt", d / "l1.npz", d / "a1.json", repo_root=tmp_path,
+                    device="cpu", log=lambda m: None)
+    from flowbench.io import read_checkpoint
+    assert read_checkpoint(d / "other.pt").get("extra") == {}
+
+
 def test_run_epoch_curve_on_tiny_idx(tmp_path, smoke_config):
     from test_data import write_set
     write_set(tmp_path / "data" / "mnist")

@@ -44,7 +44,7 @@ _EXPORTS = {
                    "style_consistency", "to_uint8", "evaluate_generation", "noise_features"),
     "figures": ("FIGURES", "fig5_3", "fig5_4", "image_figures"),
     "epoch_curve": ("EPOCH_CURVE_COLUMNS", "run_epoch_curve"),
-    "stages": ("metric_row", "run_autoencoder", "run_flow", "run_cnn", "run_evaluate"),
+    "stages": ("metric_row", "curve_snapshots", "run_autoencoder", "run_flow", "run_cnn", "run_evaluate"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -18,7 +18,7 @@ def autoencoder_identity(cfg: dict, dataset: str, seed: int) -> dict:
 
 
 def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=None,
-                      epoch_callback=None):
+                      epoch_callback=None, snapshots=(), resume: dict | None = None):
     """Train GLF's auto-encoder on images ``x [N,1,28,28]``; return ``(model, info)``.
 
     ``cfg``: ``latent_dim, epochs, batch_size, lr`` (and ``log_every`` batches). Adam; loss
@@ -28,6 +28,12 @@ def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=No
     ``epoch_callback(epoch, model)``, if given, runs after every epoch (1-based) with the model in
     eval mode; torch's global random state is restored afterwards, so the training run is the
     same with or without it.
+
+    ``snapshots``: epochs after which a copy of the model's state is kept (``info["snapshots"]``,
+    {epoch: state dict}). ``info["resume"]`` is the state after the last epoch (the optimiser's,
+    the permutation generator's and torch's random state, the epochs done and their rows): given
+    back as ``resume`` with the same ``x``, ``cfg`` (more ``epochs``) and ``seed``, training goes on
+    where it stopped and gives what one uninterrupted run gives (tests/test_images.py).
     """
     log = log or default_log
     device = device or torch.device("cpu")
@@ -35,17 +41,28 @@ def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=No
     gen = torch.Generator().manual_seed(seed)
     model = AutoEncoder(cfg["latent_dim"]).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]))
+    start, rows = 0, []
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        gen.set_state(resume["generator"])
+        torch.set_rng_state(resume["torch_rng"])
+        start, rows = int(resume["epoch"]), [dict(r) for r in resume["rows"]]
     n = x.shape[0]
     bs = min(int(cfg["batch_size"]), n)
     steps = max(n // bs, 1)
     log_every = int(cfg.get("log_every", 50))
     epochs = int(cfg["epochs"])
+    if start > epochs:
+        raise ValueError(f"autoencoder: resumed after {start} epochs, asked for {epochs}")
     log(f"autoencoder: {n} images, {epochs} epochs of {steps} batches of {bs}, "
-        f"{sum(p.numel() for p in model.parameters())} parameters, {torch.get_num_threads()} threads")
-    t0 = time.perf_counter()
-    rows = []
+        f"{sum(p.numel() for p in model.parameters())} parameters, {torch.get_num_threads()} threads"
+        + (f"; resumed after epoch {start}" if start else ""))
+    # seconds count on from the resumed run's last epoch
+    t0 = time.perf_counter() - (float(rows[-1]["seconds"]) if rows else 0.0)
+    kept = {}
     model.train()
-    for epoch in range(epochs):
+    for epoch in range(start, epochs):
         perm = torch.randperm(n, generator=gen)
         total = 0.0
         for b in range(steps):
@@ -61,6 +78,8 @@ def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=No
         rows.append({"epoch": epoch + 1, "loss": total / steps, "seconds": time.perf_counter() - t0})
         log(f"epoch {epoch + 1}/{epochs}  loss {total / steps:.3f}  elapsed {time.perf_counter() - t0:.1f}s "
             f"({(time.perf_counter() - t0) / (epoch + 1):.1f}s/epoch)")
+        if epoch + 1 in snapshots:
+            kept[epoch + 1] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if epoch_callback is not None:
             state = torch.get_rng_state()
             model.eval()
@@ -71,7 +90,11 @@ def train_autoencoder(x: torch.Tensor, cfg: dict, seed: int, device=None, log=No
             torch.set_rng_state(state)
     model.eval()
     info = {"seconds": time.perf_counter() - t0, "epochs": epochs, "steps_per_epoch": steps,
-            "batch_size": bs, "final_loss": rows[-1]["loss"] if rows else None, "rows": rows}
+            "batch_size": bs, "final_loss": rows[-1]["loss"] if rows else None, "rows": rows,
+            "snapshots": kept,
+            "resume": {"model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                       "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                       "torch_rng": torch.get_rng_state(), "epoch": epochs, "rows": [dict(r) for r in rows]}}
     return model, info
 
 

@@ -8,7 +8,8 @@ import time
 import pandas as pd
 
 from ..io import resolve_device, write_csv
-from .autoencoder import encode, reconstruction_mse, train_autoencoder
+from .autoencoder import autoencoder_identity, encode, reconstruction_mse, train_autoencoder
+from .models import AutoEncoder
 from .classifiers import predict_labels, train_latent_classifier
 from .inputs import default_log, images_config, latent_scale, standardise, train_test
 from .latent_flows import flow_accuracy, train_flow
@@ -20,7 +21,7 @@ EPOCH_CURVE_COLUMNS = ["dataset", "seed", "epoch", "train_loss", "test_reconstru
 
 
 def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str = "auto",
-                    log=None) -> pd.DataFrame:
+                    log=None, autoencoder=None) -> pd.DataFrame:
     """Test accuracy as the auto-encoder trains longer (``images.epoch_curve``).
 
     One auto-encoder (the configured architecture and optimiser, seed ``epoch_curve.seed``) is
@@ -28,7 +29,11 @@ def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str 
     standardised as in the main stage; the latent classifier is trained on them and scored on the
     test set, and at the ``flow_at`` checkpoints ours is trained too (its configured epochs) and
     its forward accuracy scored. Up to the main stage's epoch count the auto-encoder is the same
-    run as the main stage's one of the same seed (the probes restore the random state).
+    run as the main stage's one of the same seed (the probes restore the random state): given
+    that run's checkpoint (``autoencoder``: its ``autoencoder.pt``, saved with its state at the
+    curve's checkpoints and its optimiser's and random state at the end), the curve probes those
+    states and goes on training from there, with the numbers an uninterrupted curve gives
+    (tests/test_images.py); without it, or when it lacks them, the curve trains from scratch.
     """
     log = log or default_log
     cfg = images_config(config)
@@ -67,7 +72,14 @@ def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str 
             + (f", ours {ours_acc:.4f}" if epoch in flow_at else "")
             + f"  (probe {row['probe_seconds']:.1f}s)")
 
-    _, info = train_autoencoder(xtr, ae_cfg, seed, dev, log, epoch_callback=probe)
+    resume = _resumable(autoencoder, cfg, dataset, seed, checkpoints, log)
+    if resume is not None:
+        for epoch in sorted(c for c in checkpoints if c <= resume["epoch"]):
+            model = AutoEncoder(cfg["autoencoder"]["latent_dim"]).to(dev)
+            model.load_state_dict(resume["snapshots"][str(epoch)])
+            model.eval()
+            probe(epoch, model)
+    _, info = train_autoencoder(xtr, ae_cfg, seed, dev, log, epoch_callback=probe, resume=resume)
     by_epoch = {r["epoch"]: r for r in info["rows"]}
     for row in rows:
         row["train_loss"] = by_epoch[row["epoch"]]["loss"]
@@ -75,3 +87,28 @@ def run_epoch_curve(config: dict, dataset: str, out_csv, repo_root, device: str 
     df = pd.DataFrame(rows, columns=EPOCH_CURVE_COLUMNS)
     write_csv(out_csv, df)
     return df
+
+
+def _resumable(path, cfg: dict, dataset: str, seed: int, checkpoints, log) -> dict | None:
+    """The main auto-encoder's resume state (with its ``snapshots``), when ``path`` holds one that
+    covers every curve checkpoint it reached; None (train from scratch) otherwise, with the reason
+    logged."""
+    from pathlib import Path
+
+    from ..io import load_checkpoint
+    if path is None or not Path(path).exists():
+        return None
+    extra = load_checkpoint(path, AutoEncoder(cfg["autoencoder"]["latent_dim"]),
+                            autoencoder_identity(cfg, dataset, seed))
+    res, snaps = (extra or {}).get("resume"), (extra or {}).get("snapshots") or {}
+    if res is None:
+        log(f"{path} holds no resume state: the curve trains from scratch")
+        return None
+    missing = [c for c in checkpoints if c <= int(res["epoch"]) and str(c) not in snaps]
+    if missing or int(res["epoch"]) > max(checkpoints):
+        log(f"{path} lacks the states of checkpoints {missing} (or ran past the last): the curve trains "
+            "from scratch")
+        return None
+    log(f"the curve goes on from {path} after epoch {int(res['epoch'])}")
+    return {**res, "snapshots": snaps}
+

@@ -49,6 +49,15 @@ def metric_row(dataset: str, method: str, seed: int, metric: str, value, conditi
             "condition": condition, "metric": metric, "value": float(value)}
 
 
+def curve_snapshots(cfg: dict, dataset: str, seed: int) -> tuple[int, ...]:
+    """The epoch curve's checkpoints that the main auto-encoder of (``dataset``, ``seed``) reaches,
+    when it is the curve's (``images.epoch_curve``: its data sets and seed); () otherwise."""
+    curve = cfg.get("epoch_curve")
+    if not curve or dataset not in curve.get("datasets", ()) or int(curve["seed"]) != int(seed):
+        return ()
+    return tuple(sorted(int(c) for c in curve["checkpoints"] if int(c) <= int(cfg["autoencoder"]["epochs"])))
+
+
 def run_autoencoder(config: dict, dataset: str, seed: int, out_model, out_latents, out_info,
                     repo_root, device: str = "auto", log=None) -> dict:
     """Train the auto-encoder, encode train and test sets, save model, latents and info."""
@@ -57,7 +66,11 @@ def run_autoencoder(config: dict, dataset: str, seed: int, out_model, out_latent
     dev = resolve_device(device)
     root, (xtr, ytr), (xte, yte) = train_test(cfg, dataset, repo_root)
     log(f"[{dataset}/seed{seed}] data {root / dataset}: {len(xtr)} train, {len(xte)} test; device {dev}")
-    ae, info = train_autoencoder(xtr, cfg["autoencoder"], seed, dev, log)
+    # the epoch curve's auto-encoder is this one (its seed and data set): keep what it needs to
+    # go on from here (flowbench.images.epoch_curve) instead of retraining these epochs
+    snaps = curve_snapshots(cfg, dataset, seed)
+    ae, info = train_autoencoder(xtr, cfg["autoencoder"], seed, dev, log, snapshots=snaps)
+    resume, kept = info.pop("resume"), info.pop("snapshots")
     t0 = time.perf_counter()
     utr, ute = encode(ae, xtr), encode(ae, xte)
     mean, std = latent_scale(utr, cfg["standardise"])
@@ -67,7 +80,8 @@ def run_autoencoder(config: dict, dataset: str, seed: int, out_model, out_latent
     write_npz(out_latents, train_u=utr.astype(np.float32), train_labels=ytr,
               test_u=ute.astype(np.float32), test_labels=yte, mean=mean.astype(np.float32),
               std=std.astype(np.float32))
-    save_checkpoint(out_model, ae, autoencoder_identity(cfg, dataset, seed))
+    save_checkpoint(out_model, ae, autoencoder_identity(cfg, dataset, seed),
+                    extra={"resume": resume, "snapshots": {str(k): v for k, v in kept.items()}} if snaps else None)
     write_json(out_info, info)
     log(f"autoencoder done: {info['seconds']:.1f}s training, test reconstruction error "
         f"{info['test_reconstruction_mse']:.2f} (summed squared pixels per image)")

@@ -61,6 +61,16 @@ def epoch_curve_datasets():
     return list((IMAGES.get("epoch_curve") or {}).get("datasets") or [])
 
 
+def epoch_curve_inputs(wc):
+    """The data check, and the main auto-encoder of the curve's seed where the stage trains it:
+    the curve goes on from that run instead of retraining its epochs (flowbench.images.epoch_curve)."""
+    out = {"data_check": f"{IMG}/{wc.dataset}/data_check.json"}
+    seed = int((IMAGES.get("epoch_curve") or {}).get("seed", -1))
+    if wc.dataset in images_datasets() and seed in images_seeds():
+        out["autoencoder"] = f"{IMG}/{wc.dataset}/seed{seed}/autoencoder.pt"
+    return out
+
+
 # the report stage picks the image outputs up under this name
 images_all_targets = images_targets
 
@@ -208,7 +218,7 @@ rule images_figures:
 
 rule images_epoch_curve:
     input:
-        data_check=f"{IMG}/{{dataset}}/data_check.json",
+        unpack(epoch_curve_inputs),
     output:
         csv=f"{IMG}/epoch_curve/{{dataset}}.csv",
         figure=report(f"{IMG}/epoch_curve/{{dataset}}.png", caption="../report/epoch_curve.rst",

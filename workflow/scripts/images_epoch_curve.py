@@ -7,6 +7,7 @@ from flowbench.plots import epoch_curve_figure
 log = setup(snakemake)  # noqa: F821
 ds = snakemake.wildcards.dataset  # noqa: F821
 curve = run_epoch_curve(snakemake.config, ds, snakemake.output.csv, repo_root=ROOT,  # noqa: F821
+                        autoencoder=getattr(snakemake.input, "autoencoder", None),  # noqa: F821
                         device=snakemake.params.device, log=log)  # noqa: F821
 epoch_curve_figure(curve, snakemake.output.figure, PAPER_TABLE1.get(ds),  # noqa: F821
                    snakemake.config["images"]["autoencoder"]["epochs"])  # noqa: F821
