@@ -385,6 +385,13 @@ FLOOR_SEED = 4_000_037   # the independent exact draws of the noise floors
 PROBE_FLOOR_METRICS = ("w2",)
 
 
+def floor_repeats(config: dict, task_name: str) -> int:
+    """The pairs per condition and size of a task's noise floor: its ``floor_repeats``, else the
+    config's ``noise_floor.repeats``."""
+    own = config["tasks"][task_name].get("floor_repeats")
+    return int(own if own is not None else config["noise_floor"]["repeats"])
+
+
 def noise_floor(config: dict, task_name: str, repeats: int, log=None, reference=None,
                 probe_metrics=PROBE_FLOOR_METRICS) -> pd.DataFrame:
     """The finite-sample floor of every posterior metric: its value between two independent exact

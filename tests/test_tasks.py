@@ -379,3 +379,21 @@ def test_posterior_panel_counts_the_samples_the_frame_cuts(smoke_config):
     notes = [t.get_text() for t in b.texts if "outside" in t.get_text()]
     assert notes == [f"100 of {100 * task.n_labels} samples outside the frame"]
     plt.close(fig)
+
+
+def test_a_task_can_set_its_own_floor_repeats(smoke_config):
+    import copy
+
+    from flowbench.config import validate_config
+    from flowbench.identity import floor_digest
+    from flowbench.pipeline import floor_repeats
+    cfg = validate_config(copy.deepcopy(smoke_config))
+    assert floor_repeats(cfg, "gmm") == cfg["noise_floor"]["repeats"]
+    own = copy.deepcopy(smoke_config)
+    own["tasks"]["gmm"]["floor_repeats"] = 2
+    own = validate_config(own)
+    assert floor_repeats(own, "gmm") == 2 and floor_digest(own, "gmm") != floor_digest(cfg, "gmm")
+    bad = copy.deepcopy(smoke_config)
+    bad["tasks"]["gmm"]["floor_repeats"] = 0
+    with pytest.raises(Exception, match="floor_repeats"):
+        validate_config(bad)

@@ -86,6 +86,8 @@ TASK_PARAMS = {
             "n": Param("integer", "posterior draws per validation condition", minimum=10, default=500)})}),
     "runs": Param(None, "which methods, variants and seeds run", required=True,
                   schema={"$ref": "#/$defs/task_runs"}),
+    "floor_repeats": Param(("integer", "null"), "pairs per condition and size of this task's noise floor "
+                           "(null: the config's noise_floor.repeats)", minimum=1, default=None, filled=False),
 }
 
 

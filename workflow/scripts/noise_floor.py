@@ -1,10 +1,11 @@
 from _common import setup  # noqa: I001  (sets the import path)
 
 from flowbench.io import write_csv
-from flowbench.pipeline import noise_floor
+from flowbench.pipeline import floor_repeats, noise_floor
 
 log = setup(snakemake)  # noqa: F821
 cfg = snakemake.config  # noqa: F821
-df = noise_floor(cfg, snakemake.wildcards.task, int(cfg["noise_floor"]["repeats"]), log=log)  # noqa: F821
+task = snakemake.wildcards.task  # noqa: F821
+df = noise_floor(cfg, task, floor_repeats(cfg, task), log=log)
 write_csv(snakemake.output[0], df)  # noqa: F821
 log(f"{len(df)} floor rows")
