@@ -178,3 +178,26 @@ def test_killed_workflow_completes_on_rerun(smoke_copy, sig):
         assert (repo / d / "metrics.json").exists()
     for f, mtime in done_before.items():  # finished jobs are not redone
         assert f.stat().st_mtime_ns == mtime, f
+
+
+def test_a_script_that_finishes_exits_0_with_its_log_flushed_and_one_that_raises_fails(tmp_path):
+    """The workflow scripts end with _common.finish(__name__) (no interpreter teardown): what they logged
+    through a buffered stream is on disk, the status is 0; a script that raises never reaches it
+    and fails with its error. Every script ends with that call."""
+    from pathlib import Path
+    scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+    log = tmp_path / "job.log"
+    body = ("import sys; sys.path.insert(0, {d!r}); from _common import finish\n"
+            "fh = open({log!r}, 'w', buffering=1 << 20); sys.stderr = fh; sys.stdout = fh\n"
+            "print('written before the end')\n{last}\n")
+    ok = subprocess.run([sys.executable, "-c", body.format(d=str(scripts), log=str(log), last="finish(__name__)")],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert log.read_text() == "written before the end\n"
+    bad = subprocess.run([sys.executable, "-c", body.format(d=str(scripts), log=str(log),
+                                                             last="raise RuntimeError('bad input')\nfinish(__name__)")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "RuntimeError: bad input" in log.read_text()
+    for f in sorted(scripts.glob("*.py")):
+        if f.name != "_common.py":
+            assert f.read_text().rstrip().splitlines()[-1].startswith("finish(__name__)"), f.name

@@ -1,4 +1,4 @@
-from _common import setup  # noqa: I001
+from _common import finish, setup  # noqa: I001
 
 import pandas as pd
 
@@ -14,3 +14,4 @@ tcfg = cfg["tasks"][b["task"]]
 rows = metric_precision(make_task(tcfg), tcfg["metrics"], p["sample_sizes"], p["repeats"],
                         p["labels"], log=log)
 write_csv(snakemake.output[0], pd.DataFrame(rows, columns=PRECISION_COLUMNS))  # noqa: F821
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

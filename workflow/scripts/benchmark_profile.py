@@ -1,4 +1,4 @@
-from _common import setup  # noqa: I001
+from _common import finish, setup  # noqa: I001
 
 import pandas as pd
 
@@ -22,3 +22,4 @@ for r in b["runs"]:
     rows += got
     log(f"{name}: " + ", ".join(f"{x['group']} {x['share']:.2f}" for x in got if x["share"] == x["share"]))
 write_csv(snakemake.output[0], pd.DataFrame(rows, columns=PROFILE_COLUMNS))  # noqa: F821
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

@@ -1,5 +1,5 @@
 """What eps costs on a simulation task: every run of ours split at its smoothed target."""
-from _common import setup  # noqa: I001  (sets the import path)
+from _common import finish, setup  # noqa: I001  (sets the import path)
 
 from flowbench.eps_split import task_split
 from flowbench.io import write_csv
@@ -9,3 +9,4 @@ runs = {(k.split("|")[0], int(k.split("|")[1])): d for k, d in snakemake.params.
 ref = snakemake.input.reference[0] if snakemake.input.reference else None  # noqa: F821
 write_csv(snakemake.output[0], task_split(snakemake.config, snakemake.wildcards.task, runs,  # noqa: F821
                                           reference=ref, log=log))
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

@@ -1,4 +1,4 @@
-from _common import ROOT, setup  # noqa: I001  (sets the import path)
+from _common import ROOT, finish, setup  # noqa: I001  (sets the import path)
 
 from flowbench.images.epoch_curve import run_epoch_curve
 from flowbench.tables import PAPER_TABLE1
@@ -12,3 +12,4 @@ curve = run_epoch_curve(snakemake.config, ds, snakemake.output.csv, repo_root=RO
 epoch_curve_figure(curve, snakemake.output.figure, PAPER_TABLE1.get(ds),  # noqa: F821
                    snakemake.config["images"]["autoencoder"]["epochs"])  # noqa: F821
 log(f"wrote {snakemake.output.csv} and {snakemake.output.figure}")  # noqa: F821
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

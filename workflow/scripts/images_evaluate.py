@@ -1,4 +1,4 @@
-from _common import setup  # noqa: I001  (sets the import path)
+from _common import finish, setup  # noqa: I001  (sets the import path)
 
 from flowbench.images.stages import run_evaluate
 
@@ -9,3 +9,4 @@ paths = dict(inp.items())
 rows = run_evaluate(snakemake.config, w.dataset, int(w.seed), paths, out.metrics,  # noqa: F821
                     out.samples, device=snakemake.params.device, log=log)  # noqa: F821
 log(f"{len(rows)} metric rows")
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

@@ -2,7 +2,7 @@
 reads them; write the per-file digests to the output JSON. Missing files are downloaded first when
 ``download`` allows it, as the image stage does; the data root resolves as the image stage resolves
 it (FLOWBENCH_DATA, when set, over ``images.data_root``)."""
-from _common import ROOT, setup  # noqa: I001  (sets the import path)
+from _common import ROOT, finish, setup  # noqa: I001  (sets the import path)
 
 from flowbench.datasets import ensure_dataset, verify_dataset
 from flowbench.images.inputs import resolve_data_root
@@ -16,3 +16,4 @@ record = verify_dataset(folder, dataset)
 for name, f in sorted(record["files"].items()):
     log(f"{folder / name}: md5 {f['md5']}, sha256 {f['sha256']}: {f['matched']}")
 write_json(snakemake.output[0], record)  # noqa: F821
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

@@ -1,4 +1,4 @@
-from _common import setup  # noqa: I001  (sets the import path)
+from _common import finish, setup  # noqa: I001  (sets the import path)
 
 from flowbench.io import write_csv
 from flowbench.pipeline import floor_repeats, noise_floor
@@ -9,3 +9,4 @@ task = snakemake.wildcards.task  # noqa: F821
 df = noise_floor(cfg, task, floor_repeats(cfg, task), log=log)
 write_csv(snakemake.output[0], df)  # noqa: F821
 log(f"{len(df)} floor rows")
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

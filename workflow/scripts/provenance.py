@@ -1,5 +1,5 @@
 """results/provenance.json: config digest, package versions, lock file digest, hardware, benchmark wall times."""
-from _common import setup  # noqa: I001  (sets the import path)
+from _common import finish, setup  # noqa: I001  (sets the import path)
 
 from flowbench.io import write_json
 from flowbench.report import collect_provenance
@@ -16,3 +16,4 @@ log(f"config digest {prov['config_digest']}; {b['jobs']} benchmarked jobs, {b['s
     f"lock file {lock['path']} sha256 {lock['sha256']}, {len(lock['differs'])} installed packages differ")
 for d in lock["differs"]:
     log(f"  differs from the lock: {d}")
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

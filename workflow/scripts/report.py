@@ -1,5 +1,5 @@
 """report/: README.md, tables/*.csv and figures/ rendered from results/ alone."""
-from _common import setup  # noqa: I001  (sets the import path)
+from _common import finish, setup  # noqa: I001  (sets the import path)
 
 from flowbench.report import render_report
 
@@ -12,3 +12,4 @@ missing = sorted(expected - {str(f) for f in written.values()})
 if missing:
     raise RuntimeError(f"the report did not write {missing}")
 log("wrote " + ", ".join(sorted(written)))
+finish(__name__)   # skips the interpreter's teardown (_common.finish)

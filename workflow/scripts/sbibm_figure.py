@@ -1,5 +1,5 @@
 """C2ST against the simulation budget over the config's sbibm tasks, sbibm's published NPE beside it."""
-from _common import setup  # noqa: I001  (sets the import path)
+from _common import finish, setup  # noqa: I001  (sets the import path)
 from pathlib import Path
 
 import pandas as pd
@@ -16,3 +16,4 @@ by_seed = c2st_by_seed(metrics, records)
 names = {r["name"] for r in sbibm_tasks(records).values()}
 sbibm_budget_figure(by_seed, published_means(names), snakemake.output[0])  # noqa: F821
 log(f"{len(by_seed)} runs over {len(names)} sbibm tasks")
+finish(__name__)   # skips the interpreter's teardown (_common.finish)
