@@ -50,6 +50,8 @@ def build(config: dict, task_name: str, method: str, variant: str, seed: int):
     model = make_method(method, task.x_dim, task.y_dim, params,
                         total_steps=run_iterations(tcfg, params), seed=seed,
                         label_prior=task.label_prior, conditions=task.conditions)
+    if hasattr(model, "set_support"):   # sbi's estimators: rejection at a bounded prior's support
+        model.set_support(task.x_support())
     identity = {"method": method, "variant": variant, "params": params, "x_dim": task.x_dim,
                 "y_dim": task.y_dim, "params_digest": digest(params)}
     return task, model, identity

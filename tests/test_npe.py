@@ -37,6 +37,11 @@ def test_npe_trains_with_sbis_loop_on_the_budget_and_is_scored_like_any_run(tmp_
     assert info["steps_done"] == len(log) and not info["diverged"]
     post = np.load(out / "posterior_samples.npz")
     assert post["samples"].shape == (2, 200, 2) and np.isfinite(post["samples"]).all()
+    # sampled as sbi's posterior is: inside the uniform prior's box (two_moons: [-1, 1]^2)
+    from flowbench.tasks import load_task
+    low, high = load_task(cfg, "tm").x_support()
+    for draws in (post["samples"], post["calibration_samples"]):
+        assert ((draws >= low.astype(np.float32)) & (draws <= high.astype(np.float32))).all()
     rows = evaluate_run(cfg, "tm", "npe", "default", 0, out)
     w2 = [r["value"] for r in rows if r["metric"] == "w2"]
     assert len(w2) == 2 and all(np.isfinite(w2))
@@ -75,3 +80,38 @@ def test_fmpe_trains_with_sbis_loop_and_samples_along_its_ode(tmp_path):
     post = np.load(out / "posterior_samples.npz")
     assert post["samples"].shape == (2, 100, 2) and np.isfinite(post["samples"]).all()
     assert [r["metric"] for r in evaluate_run(cfg, "tm", "fmpe", "default", 0, out)].count("w2") == 2
+
+
+def test_the_prior_box_of_sbibm_tasks_in_the_models_units():
+    """A uniform prior's box, standardised as theta is; None for a Gaussian prior."""
+    from flowbench.tasks import make_task
+    base = {"kind": "sbibm", "budget": 100, "n_obs": 1, "n_eval": 10, "n_test": 10, "metrics": ["w2"],
+            "train": {"iterations": 1, "batch_size": 8}, "runs": []}
+    tm = make_task({**base, "name": "two_moons"})
+    low, high = tm.x_support()
+    np.testing.assert_allclose(low, tm.std_theta(-np.ones(2)))
+    np.testing.assert_allclose(high, tm.std_theta(np.ones(2)))
+    assert (low < -1.5).all() and (high > 1.5).all()      # U(-1, 1): +-sqrt(3) standard deviations
+    assert make_task({**base, "name": "bernoulli_glm"}).x_support() is None
+
+
+def test_sbi_estimators_reject_draws_outside_the_box_or_refuse_a_box_they_never_reach():
+    import torch
+
+    from flowbench.methods import make_method, method_class
+    y = torch.randn(3, 2)
+    m = make_method("npe", 2, 2, method_class("npe").resolve({}), seed=0)
+    free = m.sample_posterior(y, 400)
+    box = (np.array([-0.3, -0.3]), np.array([0.3, 0.3]))
+    assert not ((free >= -0.3) & (free <= 0.3)).all()      # the estimator leaks out of this box
+    m.set_support(box)
+    kept = m.sample_posterior(y, 400)
+    assert tuple(kept.shape) == (3, 400, 2) and ((kept >= -0.3) & (kept <= 0.3)).all()
+    m.set_support((np.array([50.0, 50.0]), np.array([51.0, 51.0])))
+    with pytest.raises(RuntimeError, match="inside the prior's support"):
+        m.sample_posterior(y, 5)
+    with pytest.raises(ValueError, match="low < high"):
+        m.set_support((np.array([1.0, 1.0]), np.array([0.0, 2.0])))
+    off = make_method("npe", 2, 2, method_class("npe").resolve({"reject_outside_prior": False}), seed=0)
+    off.set_support(box)
+    assert off.support is None and not ((off.sample_posterior(y, 400).abs() <= 0.3).all())

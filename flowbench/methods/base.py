@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -337,7 +338,39 @@ SBI_LOOP_PARAMS = {
     "clip_max_norm": Param(("number", "null"), "sbi's gradient norm clip", exclusive_minimum=0, default=5.0),
     "simulations": Param("integer", "joint draws trained on where the task has no simulation budget",
                          minimum=10, default=100000),
+    "reject_outside_prior": Param("boolean", "reject draws outside a bounded prior's support, as sbi's "
+                                  "posteriors do by default (Task.x_support)", default=True),
 }
+
+#: a posterior whose draws fall inside the prior's box less often than this is refused, not sampled
+#: for ever (sbi warns and keeps drawing)
+MIN_ACCEPTANCE = 1e-3
+
+
+def draw_within_box(draw, y: torch.Tensor, n: int, low: torch.Tensor, high: torch.Tensor, name: str = "") -> torch.Tensor:
+    """``[K, n, x_dim]`` draws of ``draw(y [K', y_dim], m) -> [K', m, x_dim]`` that lie in the box
+    ``low <= x <= high`` (sbi's leakage correction: rejection from the posterior estimator until
+    each condition has ``n``, Greenberg et al. 2019, arXiv:1905.07488, Sec. 3). Raises when a
+    condition's acceptance falls below ``MIN_ACCEPTANCE`` after ``1 / MIN_ACCEPTANCE`` rounds."""
+    n = int(n)
+    low, high = low.to(y.device), high.to(y.device)
+    kept = [[] for _ in range(len(y))]
+    got, rounds = [0] * len(y), 0
+    need = list(range(len(y)))
+    while need:
+        s = draw(y[need], n)
+        inside = ((s >= low) & (s <= high)).all(-1)
+        for i, k in enumerate(need):
+            kept[k].append(s[i][inside[i]])
+            got[k] += int(inside[i].sum())
+        rounds += 1
+        need = [k for k in need if got[k] < n]
+        if need and rounds >= round(1 / MIN_ACCEPTANCE):
+            k = need[0]
+            raise RuntimeError(f"{name}: only {got[k] / (rounds * n):.2g} of the posterior's draws at condition {k} "
+                               f"fell inside the prior's support after {rounds * n} draws (below {MIN_ACCEPTANCE:g}); "
+                               f"set reject_outside_prior: false to sample it without the correction")
+    return torch.stack([torch.cat(kk)[:n] for kk in kept])
 
 
 class SbiTrainedMethod(ConditionalMethod):
@@ -350,6 +383,7 @@ class SbiTrainedMethod(ConditionalMethod):
     trains_itself = True
     INFERENCE = ""
     ESTIMATOR_KEYWORD = "density_estimator"
+    support = None   # (low, high) of a bounded prior, in the task's units (set_support)
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):
@@ -370,6 +404,28 @@ class SbiTrainedMethod(ConditionalMethod):
 
     def _builder(self):
         raise NotImplementedError
+
+    def set_support(self, support) -> None:
+        """The task's ``x_support()`` (None: an unbounded prior): with ``reject_outside_prior``
+        (sbi's default), ``sample_posterior`` keeps only draws inside that box, as sbi's
+        ``DirectPosterior`` and ``VectorFieldPosterior`` do with a bounded prior."""
+        if support is None or not self.params.get("reject_outside_prior", True):
+            self.support = None
+            return
+        low, high = (torch.as_tensor(np.asarray(b, np.float64), dtype=torch.float32) for b in support)
+        if low.shape != (self.x_dim,) or high.shape != (self.x_dim,) or not bool((low < high).all()):
+            raise ValueError(f"{self.name}: the prior's support must be two [{self.x_dim}] bounds with low < high, "
+                             f"got {tuple(low.shape)}, {tuple(high.shape)}")
+        self.support = (low, high)
+
+    def _draw(self, y: torch.Tensor, n: int) -> torch.Tensor:
+        """``[K, n, x_dim]`` draws of the estimator at conditions ``y [K, y_dim]``, uncorrected."""
+        raise NotImplementedError
+
+    def sample_posterior(self, y, n: int):
+        if self.support is None:
+            return self._draw(y, n)
+        return draw_within_box(self._draw, y, n, *self.support, name=self.name)
 
     def make_optimizer(self):
         return torch.optim.Adam(self.parameters(), lr=float(self.params["lr"]))

@@ -9,9 +9,10 @@ with a sinusoidal time embedding, parameters and data z-scored from the training
 best kept) and sampled by sbi's ``VectorFieldPosterior`` integrating the probability-flow ODE:
 the method trains itself (``trains_itself``) on a fixed set of simulations
 (``Task.training_set``: the task's simulation budget where it has one, e.g. sbibm's; else
-``simulations`` fresh joint draws), not on the task's iterations and batches. The suite's tasks
-give no prior object: the posterior is given a broad N(0, 10^2 I) in the standardised units and
-never rejects samples outside it.
+``simulations`` fresh joint draws), not on the task's iterations and batches. sbi's posterior is
+given a broad N(0, 10^2 I) in the standardised units (the tasks pass no prior object); draws
+outside a bounded prior's support (the task's ``x_support``) are rejected by the suite, as sbi's
+``reject_outside_prior`` default does (``reject_outside_prior``).
 
 ``loss`` (sbi's flow-matching loss at random times) makes it a method like any other for the
 contract tests; ``sample_posterior(y [K, y_dim], n) -> [K, n, x_dim]``. No density (sbi computes
@@ -65,7 +66,7 @@ class SbiFMPE(SbiTrainedMethod):
         fm = self.net.loss(x, condition=y).mean()
         return fm, {"flow_matching": float(fm.detach())}
 
-    def sample_posterior(self, y, n: int):
+    def _draw(self, y, n: int):
         """sbi's VectorFieldPosterior, the probability-flow ODE, one condition at a time."""
         from sbi.inference.posteriors.vector_field_posterior import VectorFieldPosterior
         dev = y.device

@@ -8,9 +8,9 @@ loop** (``NPE.train``: Adam at lr 5e-4, batches of 200, gradient norm clipped at
 simulations held out, stopped after 20 epochs without a better validation loss, the best kept):
 the method trains itself (``trains_itself``) on a fixed set of simulations
 (``Task.training_set``: the task's simulation budget where it has one, e.g. sbibm's; else
-``simulations`` fresh joint draws), not on the task's iterations and batches. sbi's NPE would
-also correct the posterior's leakage outside a bounded prior by rejection; the suite's tasks give
-no prior object, so the estimator is sampled directly.
+``simulations`` fresh joint draws), not on the task's iterations and batches. Sampled as sbi's
+posterior does by default: draws outside a bounded prior's support (the task's ``x_support``,
+e.g. sbibm's uniform priors) are rejected (``reject_outside_prior``).
 
 ``loss`` (the negative log-density of sbi's estimator, its single-round NPE loss) and
 ``log_prob`` make it a method like any other for the contract tests; ``sample_posterior(y [K,
@@ -69,7 +69,7 @@ class SbiNPE(SbiTrainedMethod):
 
     exact_density = True
 
-    def sample_posterior(self, y, n: int):
+    def _draw(self, y, n: int):
         with torch.no_grad():
             s = self.net.sample(torch.Size([int(n)]), condition=y)   # [n, K, x_dim]
         return s.permute(1, 0, 2).contiguous()

@@ -255,6 +255,12 @@ class Task:
         """The arrays of the task's reference file (tasks with ``reference_file`` only)."""
         raise TypeError(f"task kind {self.kind!r} has an exact reference and builds no reference file")
 
+    def x_support(self):
+        """None, or ``(low [x_dim], high [x_dim])``: the box, in the model's (standardised) units,
+        outside which the prior of x has no mass (a bounded prior). sbi's estimators reject their
+        draws outside it, as sbi's posteriors do by default (``methods.base.SbiTrainedMethod``)."""
+        return None
+
     def calibration_set(self):
         """None, or ``(x_true [M, x_dim], y [M, y_dim], n_samples)``: observations with known true
         x at which the training job samples the model for the calibration rows."""

@@ -177,6 +177,16 @@ class SbibmTask(CalibratedTask, Task):
         mu, sd = self._theta_moments
         return (np.asarray(theta, np.float64) - mu) / sd
 
+    def x_support(self):
+        """The box of a uniform prior (sbibm's ``prior_params`` low and high: two_moons, slcp,
+        gaussian_mixture, gaussian_linear_uniform), standardised as theta is; None for the others
+        (bernoulli_glm's and gaussian_linear's Gaussian priors)."""
+        pp = getattr(self._task, "prior_params", None) or {}
+        if "low" not in pp or "high" not in pp:
+            return None
+        low, high = (np.broadcast_to(np.asarray(pp[k], np.float64), (self.x_dim,)) for k in ("low", "high"))
+        return self.std_theta(low), self.std_theta(high)
+
     def std_data(self, data) -> np.ndarray:
         s = self._simulations
         return (np.asarray(data, np.float64) - s["data_mu"]) / s["data_sd"]
