@@ -191,19 +191,40 @@ class ConditionalMethod(nn.Module):
     def dim(self) -> int:
         return int(self.params.get("dim", self.x_dim))
 
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
+    def _pad_shape(self, x: torch.Tensor) -> tuple[int, int]:
+        rows = 1 if self.pad_mode == "per_iteration" else x.shape[0]
+        return rows, self.dim - x.shape[1]
+
+    def pad(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """[x, x0] with x0 the noisy zero padding of ``dim - x_dim`` dims.
 
         ``pad_resample: per_sample`` draws independent noise for every sample of every batch;
         ``per_iteration`` draws one noise vector per call, shared by the whole batch (the paper's
-        "zero padding with fixed noise in each iteration").
+        "zero padding with fixed noise in each iteration"). ``noise``: the standard-normal draws
+        to use (``draw_step_noise``) instead of drawing them from torch's generator.
         """
-        n_pad = self.dim - x.shape[1]
+        rows, n_pad = self._pad_shape(x)
         if n_pad <= 0:
             return x
-        rows = 1 if self.pad_mode == "per_iteration" else x.shape[0]
-        noise = self.pad_noise * torch.randn(rows, n_pad, device=x.device, dtype=x.dtype)
+        if noise is None:
+            noise = torch.randn(rows, n_pad, device=x.device, dtype=x.dtype)
+        noise = self.pad_noise * noise
         return torch.cat([x, noise.expand(x.shape[0], n_pad)], dim=1)
+
+    # -- one training step's randomness, given (flowbench.ensemble) ----------------------------
+    #: whether ``draw_step_noise`` and ``loss_terms`` are implemented: several seeds of the
+    #: method can then train as one batched ensemble (flowbench.ensemble.train_ensemble)
+    ensemble_ready: ClassVar[bool] = False
+
+    def draw_step_noise(self, x: torch.Tensor, generator: torch.Generator) -> dict:
+        """The random tensors one ``loss`` call at batch ``x`` draws, drawn from ``generator`` in
+        the order and shapes ``loss`` draws them from torch's global generator."""
+        raise NotImplementedError(f"{self.name} does not give its training step's noise")
+
+    def loss_terms(self, x: torch.Tensor, y: torch.Tensor, step: int, noise: dict):
+        """``loss`` with its random tensors given (``draw_step_noise``), its parts as tensors
+        (``loss`` turns them into floats): ``(loss, {part: 0-d tensor})``."""
+        raise NotImplementedError(f"{self.name} does not give its loss from given noise")
 
     def _device(self) -> torch.device:
         """The device the method's parameters live on."""

@@ -59,8 +59,8 @@ class LikelihoodFlow(ConditionalMethod):
         self.flow = build_flow(self.dim, self.params["blocks"], self.params["subnet_layers"], self.params["width"],
                                self.params["clamp"], self.params.get("init_scale"), seed=seed)
 
-    def _log_prob_parts(self, x, y):
-        out, logdet = self.flow(self.pad(x))
+    def _log_prob_parts(self, x, y, pad_noise=None):
+        out, logdet = self.flow(self.pad(x, pad_noise))
         z, c = out[:, : self.z_dim], out[:, self.z_dim:]
         return std_normal_log_prob(z), std_normal_log_prob(c - y, self.eps), logdet
 
@@ -69,11 +69,23 @@ class LikelihoodFlow(ConditionalMethod):
         lz, ly, ld = self._log_prob_parts(x, y)
         return lz + ly + ld
 
-    def loss(self, x, y, step):
-        lz, ly, ld = self._log_prob_parts(x, y)
+    ensemble_ready = True
+
+    def draw_step_noise(self, x, generator):
+        """The padding's standard-normal draws (none without padding)."""
+        rows, n_pad = self._pad_shape(x)
+        if n_pad <= 0:
+            return {}
+        return {"pad": torch.randn(rows, n_pad, generator=generator, device=x.device, dtype=x.dtype)}
+
+    def loss_terms(self, x, y, step, noise):
+        lz, ly, ld = self._log_prob_parts(x, y, noise.get("pad"))
         nll = -(lz + ly + ld).mean()
-        return nll, {"nll_z": float(-lz.mean().detach()), "nll_y": float(-ly.mean().detach()),
-                     "logdet": float(ld.mean().detach())}
+        return nll, {"nll_z": -lz.mean().detach(), "nll_y": -ly.mean().detach(), "logdet": ld.mean().detach()}
+
+    def loss(self, x, y, step):
+        nll, parts = self.loss_terms(x, y, step, {})
+        return nll, {k: float(v) for k, v in parts.items()}
 
     @torch.no_grad()
     def sample_posterior(self, y, n):

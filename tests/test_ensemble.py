@@ -1,0 +1,86 @@
+"""Seeds trained as one batched ensemble (flowbench.ensemble) give each seed's numbers of its
+separate run (flowbench.training.train) within float tolerance."""
+import numpy as np
+import pytest
+import torch
+
+from flowbench.ensemble import train_ensemble
+from flowbench.pipeline import build
+from flowbench.training import train
+
+SEEDS = [0, 1, 2]
+
+
+def _members(cfg, method, variant, seeds=SEEDS):
+    built = [build(cfg, "gmm", method, variant, s) for s in seeds]
+    return built[0][0], [m for _, m, _ in built]
+
+
+def _separate(cfg, method, variant, iterations, seeds=SEEDS):
+    task, models = _members(cfg, method, variant, seeds)
+    return models, [train(m, task, iterations, 64, s, log=lambda msg: None) for m, s in zip(models, seeds)]
+
+
+def _params(m):
+    return {n: p.detach().clone() for n, p in m.named_parameters()}
+
+
+def test_each_seed_of_the_ensemble_trains_as_its_separate_run(smoke_config):
+    """ours on the mixture (padding noise, 10-d flow): 40 steps of batch 64 for seeds 0, 1, 2."""
+    ref_models, ref = _separate(smoke_config, "ours", "paper", 40)
+    task, models = _members(smoke_config, "ours", "paper")
+    got = train_ensemble(models, task, 40, 64, SEEDS, log=lambda msg: None)
+    for a, b, ma, mb in zip(ref, got, ref_models, models):
+        assert b.steps_done == a.steps_done == 40 and not b.diverged
+        for key in ("loss", "nll_z", "nll_y", "logdet"):
+            np.testing.assert_allclose([r[key] for r in b.rows], [r[key] for r in a.rows], rtol=1e-4, atol=1e-4)
+        pa, pb = _params(ma), _params(mb)
+        assert pa.keys() == pb.keys()
+        for n in pa:
+            torch.testing.assert_close(pb[n], pa[n], rtol=1e-4, atol=1e-5)
+    # the seeds differ from each other far beyond that tolerance
+    assert abs(ref[0].rows[-1]["loss"] - ref[1].rows[-1]["loss"]) > 1e-2
+
+
+class _NaNAt:
+    """The task, except that seed ``seed``'s batch at step ``step`` is NaN (its loss turns
+    non-finite there; the seed is read from its generator: train's rng is default_rng(seed))."""
+
+    def __init__(self, task, seed, step):
+        self.task, self.seed, self.step, self.calls = task, seed, step, {}
+
+    def sample_batch(self, n, rng):
+        x, y = self.task.sample_batch(n, rng)
+        i = self.calls[id(rng)] = self.calls.get(id(rng), -1) + 1
+        if rng.bit_generator.seed_seq.entropy == self.seed and i == self.step:
+            x = x * float("nan")
+        return x, y
+
+
+def test_a_diverged_seed_keeps_its_last_finite_parameters_and_the_others_go_on(smoke_config):
+    task, ref_models = _members(smoke_config, "ours", "paper")
+    ref = [train(m, _NaNAt(task, 1, 6), 20, 64, s, log=lambda msg: None) for m, s in zip(ref_models, SEEDS)]
+    assert [r.diverged_step for r in ref] == [None, 6, None] and [r.steps_done for r in ref] == [20, 6, 20]
+    _, models = _members(smoke_config, "ours", "paper")
+    got = train_ensemble(models, _NaNAt(task, 1, 6), 20, 64, SEEDS, log=lambda msg: None)
+    for a, b, ma, mb in zip(ref, got, ref_models, models):
+        assert (b.diverged, b.diverged_step, b.steps_done, len(b.rows)) == (a.diverged, a.diverged_step,
+                                                                             a.steps_done, len(a.rows))
+        np.testing.assert_allclose(b.last_finite_loss, a.last_finite_loss, rtol=1e-4)
+        pa, pb = _params(ma), _params(mb)
+        for n in pa:
+            torch.testing.assert_close(pb[n], pa[n], rtol=1e-4, atol=1e-5)
+
+
+def test_refuses_mixed_members_and_methods_without_given_noise(smoke_config):
+    task, ours = _members(smoke_config, "ours", "paper", [0, 1])
+    with pytest.raises(ValueError, match="one method per seed"):
+        train_ensemble(ours, task, 2, 8, [0])
+    with pytest.raises(ValueError, match="seeds must differ"):
+        train_ensemble(ours, task, 2, 8, [3, 3])
+    _, cinn = _members(smoke_config, "cinn", "default", [0, 1])
+    with pytest.raises(ValueError, match="cinn does not give its training step's noise"):
+        train_ensemble(cinn, task, 2, 8, [0, 1])
+    _, other = _members(smoke_config, "inn", "full", [1])
+    with pytest.raises(ValueError, match="same method with the same params"):
+        train_ensemble([ours[0], other[0]], task, 2, 8, [0, 1])
