@@ -67,13 +67,16 @@ class SbiFMPE(SbiTrainedMethod):
         return fm, {"flow_matching": float(fm.detach())}
 
     def _draw(self, y, n: int):
-        """sbi's VectorFieldPosterior, the probability-flow ODE, one condition at a time."""
+        """sbi's VectorFieldPosterior, the probability-flow ODE, every condition in one batched
+        solve (``sample_batched``): one condition at a time, the solver's fixed cost per call made
+        500 calibration conditions x 200 draws take 834 s on two_moons against 16 s for 10 x 2,000
+        evaluation draws."""
         from sbi.inference.posteriors.vector_field_posterior import VectorFieldPosterior
         dev = y.device
         broad = torch.distributions.Independent(
             torch.distributions.Normal(torch.zeros(self.x_dim, device=dev), 10 * torch.ones(self.x_dim, device=dev)), 1)
         post = VectorFieldPosterior(self.net, prior=broad, device=dev, enable_transform=False, sample_with="ode")
         with torch.no_grad():
-            out = [post.sample((int(n),), x=y[k:k + 1], show_progress_bars=False, reject_outside_prior=False)
-                   for k in range(len(y))]
-        return torch.stack(out)
+            s = post.sample_batched((int(n),), x=y, show_progress_bars=False, reject_outside_prior=False,
+                                    max_sampling_batch_size=max(1, 100_000 // max(len(y), 1)))
+        return s.reshape(int(n), len(y), self.x_dim).permute(1, 0, 2).contiguous()
