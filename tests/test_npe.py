@@ -115,3 +115,26 @@ def test_sbi_estimators_reject_draws_outside_the_box_or_refuse_a_box_they_never_
     off = make_method("npe", 2, 2, method_class("npe").resolve({"reject_outside_prior": False}), seed=0)
     off.set_support(box)
     assert off.support is None and not ((off.sample_posterior(y, 400).abs() <= 0.3).all())
+
+
+def test_fmpe_draws_all_conditions_in_one_batched_solve_each_in_its_own_row(monkeypatch):
+    """One call of sbi's sample_batched ((n, B, d): sbi's documented layout) for every condition,
+    returned as [B, n, d] with condition k's draws in row k."""
+    import torch
+    from sbi.inference.posteriors.vector_field_posterior import VectorFieldPosterior
+
+    from flowbench.methods import make_method, method_class
+    calls = []
+
+    def fake(self, sample_shape, x, **kw):
+        calls.append((tuple(sample_shape), tuple(x.shape), kw["reject_outside_prior"]))
+        n, b = int(sample_shape[0]), x.shape[0]
+        return x[:, :1].reshape(1, b, 1).expand(n, b, 3) + torch.arange(n).reshape(n, 1, 1) * 1e-3
+
+    monkeypatch.setattr(VectorFieldPosterior, "sample_batched", fake)
+    m = make_method("fmpe", 3, 2, method_class("fmpe").resolve({}), seed=0)
+    y = torch.tensor([[5.0, 0.0], [-2.0, 0.0], [7.0, 1.0]])
+    s = m._draw(y, 4)
+    assert calls == [((4,), (3, 2), False)] and tuple(s.shape) == (3, 4, 3)
+    for k in range(3):
+        torch.testing.assert_close(s[k, :, 0], y[k, 0] + torch.arange(4) * 1e-3)
