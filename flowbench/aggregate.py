@@ -35,4 +35,6 @@ def task_record(config: dict, task_name: str) -> dict:
     figures, whether the paper's mixture claims apply; and ``recipes``, each method's recipe on
     this task (the first variant its runs list), which the report's ranking of methods uses."""
     from .config import task_recipes
-    return {**load_task(config, task_name).record(), "recipes": task_recipes(config, task_name)}
+    task = load_task(config, task_name)
+    return {**task.record(), "figures": list(type(task).figure_names(config["tasks"][task_name])),
+            "recipes": task_recipes(config, task_name)}

@@ -27,6 +27,12 @@ COMMON_CAPTIONS = {
                        "has one loss (the negative log-likelihood); the INN's weighted sum contains the "
                        "ramped backward MMD, so it can rise while the ramp grows. Compare shapes and "
                        "stability, not levels across methods.",
+    "validation_curves": "Where each run flattened: the validation distance its early stopping read (W2 at "
+                         "validation conditions the test never uses; on an sbibm task the energy score "
+                         "at held-out simulations) against the training step, one thin line per seed, "
+                         "one panel per method (its variants in colour); the dot marks the step whose "
+                         "parameters were kept (the lowest value), the dotted line the cap. A curve still "
+                         "falling at the cap had not converged.",
     "w2_vs_time": f"Mean W2 over the evaluation conditions from the periodic probe against training "
                   f"wall-clock seconds (probe time excluded; jobs ran side by side, so compare shapes, "
                   f"and take timings from the benchmark), one line per seed: first every method at its "

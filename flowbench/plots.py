@@ -18,7 +18,7 @@ from .plotting import PALETTE, not_run, plt, read_task_metrics, save_figure
 from .records import read_csv
 from .recipes import first_seed, iter_runs, task_recipes
 from .registry import method_order, method_with_role
-from .tasks import make_task
+from .tasks import make_task, task_class
 
 
 def _method_order(methods) -> list[str]:
@@ -309,7 +309,53 @@ def _read_floors(task_dir: Path) -> pd.DataFrame | None:
     return read_csv(f, dtype={"condition": str}) if f.exists() else None
 
 
-COMMON_FIGURES = {"w2_comparison", "training_curves", "w2_vs_time"}
+def validation_curves(config, task_name, task_dir: Path, out: Path) -> Path:
+    """The early-stopping curves: validation distance against step, one panel per method, one thin
+    line per seed coloured by variant, the kept step (the lowest value) as a dot, the cap dotted."""
+    logs = _load_logs(config, task_name, task_dir)
+    d = logs.dropna(subset=["val_w2"]) if "val_w2" in logs else pd.DataFrame()
+    label = task_class(config["tasks"][task_name]["kind"]).validation_label
+    if d.empty:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        not_run(ax, "no validation checks (no early stopping, or methods that train themselves)")
+        ax.set_title(f"{task_name}: {label} during training", fontsize=10)
+        return save_figure(fig, out)
+    methods = _method_order(d["method"].unique())
+    cols = min(len(methods), 3)
+    rows = -(-len(methods) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False, layout="constrained")
+    flat = axes.ravel()
+    cap = int((config["tasks"][task_name].get("train") or {}).get("iterations", 0))
+    for ax, m in zip(flat, methods):
+        dm = d[d["method"] == m]
+        variants = sorted(dm["variant"].unique())
+        colours = dict(zip(variants, sns.color_palette(PALETTE, len(variants))))
+        labelled = set()
+        for (v, seed), g in dm.groupby(["variant", "seed"]):
+            g = g.sort_values("step")
+            steps, vals = g["step"].to_numpy() + 1, g["val_w2"].to_numpy(dtype=float)
+            ax.plot(steps, vals, lw=0.9, alpha=0.8, color=colours[v], label=None if v in labelled else f"{m}/{v}")
+            labelled.add(v)
+            if np.isfinite(vals).any():
+                k = int(np.nanargmin(vals))
+                ax.plot(steps[k], vals[k], "o", ms=4, color=colours[v])
+        if cap:
+            ax.axvline(cap, ls=":", color="0.5", lw=1)
+        finite = dm["val_w2"].to_numpy(dtype=float)
+        finite = finite[np.isfinite(finite) & (finite > 0)]
+        if len(finite) and finite.max() / finite.min() > 10:
+            ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(label, fontsize=8)
+        ax.set_title(m, fontsize=10)
+        ax.legend(fontsize=7)
+    for ax in flat[len(methods):]:
+        ax.axis("off")
+    fig.suptitle(f"{task_name}: {label} at each check (dot: the kept step; dotted: the cap)", fontsize=10)
+    return save_figure(fig, out)
+
+
+COMMON_FIGURES = {"w2_comparison", "training_curves", "w2_vs_time", "validation_curves"}
 
 
 def draw_figure(config, task_name, name: str, task_dir: Path, out: Path) -> Path:
@@ -322,6 +368,8 @@ def draw_figure(config, task_name, name: str, task_dir: Path, out: Path) -> Path
         return training_curves(config, task_name, task_dir, out)
     if name == "w2_vs_time":
         return w2_vs_time(config, task_name, task_dir, out, _read_floors(task_dir))
+    if name == "validation_curves":
+        return validation_curves(config, task_name, task_dir, out)
     return make_task(config["tasks"][task_name]).make_figure(name, config, task_name, task_dir, out)
 
 

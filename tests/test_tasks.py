@@ -119,6 +119,34 @@ def test_common_figures_render_with_one_run_or_all_diverged(tmp_path):
     assert plots.w2_comparison(none, "gmm", tmp_path / "none.png").stat().st_size > 1000
 
 
+def test_validation_curves_are_a_figure_of_the_tasks_whose_runs_stop_early(tmp_path, smoke_config):
+    """``validation_curves`` is listed when ``train.early_stopping`` is set (arm in the smoke config),
+    not otherwise; it draws the runs' val_w2 with the kept step, and a placeholder without any."""
+    import pandas as pd
+
+    from flowbench import plots
+    from flowbench.aggregate import task_record
+    from flowbench.io import write_csv
+    from flowbench.tasks import task_class
+    arm, gl = smoke_config["tasks"]["arm"], smoke_config["tasks"]["gaussian_linear"]
+    assert task_class("arm").figure_names(arm)[-1] == "validation_curves"
+    assert "validation_curves" not in task_class("gaussian_linear").figure_names(gl)
+    assert "validation_curves" not in task_class("arm").figure_names()
+    assert task_record(smoke_config, "arm")["figures"][-1] == "validation_curves"
+    for seed in (0,):
+        for m, v in (("ours", "inverse"), ("inn", "inverse")):
+            d = tmp_path / m / v / f"seed{seed}"
+            d.mkdir(parents=True)
+            pd.DataFrame({"step": range(20), "loss": 1.0, "seconds": np.arange(20) * 0.1,
+                          "val_w2": [0.5 / (1 + s) + 0.1 if s % 5 == 4 else float("nan") for s in range(20)]}
+                         ).pipe(lambda df: write_csv(d / "train_log.csv", df))
+    out = plots.draw_figure(smoke_config, "arm", "validation_curves", tmp_path, tmp_path / "v.png")
+    assert out.stat().st_size > 5000
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert plots.validation_curves(smoke_config, "arm", empty, tmp_path / "e.png").stat().st_size > 1000
+
+
 # ---- multi-modal posteriors measured as such; noise floors -------------------------------------
 def _gmm_some():
     from flowbench.tasks.gmm import GaussianMixtureTask, polygon_centres

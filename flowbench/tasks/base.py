@@ -274,9 +274,15 @@ class Task:
     def describe(self) -> str:
         return f"Kind `{self.kind}`."
 
+    #: what its early stopping reads, for the validation-curve figure's axis
+    validation_label = "validation W2"
+
     @classmethod
-    def figure_names(cls) -> tuple[str, ...]:
-        return tuple(cls.own_figures) + tuple(cls.common_figures)
+    def figure_names(cls, cfg: dict | None = None) -> tuple[str, ...]:
+        """The kind's own figures, then the common ones; with the task's config section ``cfg``,
+        ``validation_curves`` too when its runs stop early (``train.early_stopping``)."""
+        stops = bool(((cfg or {}).get("train") or {}).get("early_stopping"))
+        return tuple(cls.own_figures) + tuple(cls.common_figures) + (("validation_curves",) if stops else ())
 
     #: caption of each own figure (flowbench.captions reads them)
     figure_captions: dict[str, str] = {}

@@ -78,6 +78,7 @@ class SbibmTask(CalibratedTask, Task):
     #: an exact density, of highest-density regions
     summary_metrics = ("c2st_sbibm", "calibration_error", "tarp_error", "hpd_error")
     own_figures = ("calibration_curves",)
+    validation_label = "validation energy score (held-out simulations)"
     figure_captions = {"calibration_curves": CalibratedTask.calibration_caption}
     description = ("an sbibm task (Lueckmann et al. 2021): its prior, simulator and reference "
                    "posterior samples at its observations; methods train on a fixed simulation budget")

@@ -58,8 +58,9 @@ def probe_reference_files(task):
 
 
 def figure_names(task):
-    """The figures of a task: its kind's own, then the common ones (one list, in the task class)."""
-    return task_class(config["tasks"][task]["kind"]).figure_names()
+    """The figures of a task: its kind's own, then the common ones, then the validation curves when
+    its runs stop early (one list, in the task class)."""
+    return task_class(config["tasks"][task]["kind"]).figure_names(config["tasks"][task])
 
 
 def task_figures(task):
