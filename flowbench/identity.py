@@ -53,11 +53,25 @@ def evaluate_digest(config: dict, task: str) -> str:
 def floor_digest(config: dict, task: str) -> str:
     """What the noise floor reads: the exact posterior (the task without its training schedule),
     the sample sizes it scores at (n_eval, the probe's size when probing), its metrics and the
-    number of repeats. Training longer or another batch size does not recompute it."""
-    tcfg = _task_section(config, task, drop=("train",))
+    number of repeats, less the keys the task kind's floor does not read (``floor_ignores``).
+    Training longer or another batch size does not recompute it."""
+    from .tasks import task_class
+    ignored = task_class(config["tasks"][task]["kind"]).floor_ignores
+    tcfg = _task_section(config, task, drop=("train", *ignored))
     tr = config["tasks"][task].get("train") or {}
     tcfg["probe_n"] = tr.get("probe_n") if tr.get("probe_every") else None
     return digest({"task": tcfg, "floor": config.get("noise_floor")})
+
+
+def floor_source(config: dict, task: str) -> str:
+    """The task whose noise floor ``task`` takes: the first task of the config with the same
+    ``floor_digest`` (itself when none comes before it). The sbibm tasks of one sbibm name at
+    several budgets compute one floor (``Task.floor_ignores``)."""
+    want = floor_digest(config, task)
+    for name in config["tasks"]:
+        if name == task or floor_digest(config, name) == want:
+            return name
+    return task
 
 
 # task keys the reference file of a simulation task does not read (``reference_digest``)

@@ -113,3 +113,68 @@ def test_calibration_set_is_prior_predictive_with_its_own_seed_and_can_be_switch
                      "train": {"iterations": 2, "batch_size": 16}, "runs": []})
     assert off.calibration_set() is None
     assert "calibration_curves" in task.figure_names() and "hpd_error" in task.record()["summary_metrics"]
+
+
+def test_one_sbibm_task_at_several_budgets_computes_its_noise_floor_once(full_config):
+    """The floor does not read the budget, its validation split or the calibration set: tasks
+    equal but for those take the first one's floor (identity.floor_source), and computing it
+    for each gives the same rows."""
+    import copy
+
+    import pandas as pd
+
+    from flowbench.config import validate_config
+    from flowbench.identity import floor_digest, floor_source
+    from flowbench.pipeline import noise_floor
+    cfg = validate_config(full_config)
+    names = [t for t in cfg["tasks"] if t.startswith("sbibm_two_moons_")]
+    assert sorted(names) == ["sbibm_two_moons_1e3", "sbibm_two_moons_1e4", "sbibm_two_moons_1e5"]
+    assert {floor_source(cfg, t) for t in names} == {"sbibm_two_moons_1e3"}
+    assert floor_source(cfg, "sbibm_slcp_1e5") == "sbibm_slcp_1e3"
+    assert floor_source(cfg, "gmm") == "gmm" and floor_source(cfg, "arm") == "arm"
+    # what the floor does read still separates: another n_eval is its own floor
+    other = copy.deepcopy(cfg)
+    other["tasks"]["sbibm_two_moons_1e4"]["n_eval"] = 1000
+    assert floor_source(other, "sbibm_two_moons_1e4") == "sbibm_two_moons_1e4"
+    assert floor_digest(other, "sbibm_two_moons_1e4") != floor_digest(cfg, "sbibm_two_moons_1e3")
+    small = {"kind": "sbibm", "name": "two_moons", "n_obs": 1, "n_eval": 100, "metrics": ["w2"],
+             "floor_repeats": 1, "train": {"iterations": 2, "batch_size": 16},
+             "runs": [{"method": "nsf", "variants": ["default"], "seeds": [0]}]}
+    tiny = validate_config({"name": "floor", "methods": {"nsf": {"base": {}, "variants": {"default": {}}}}, "tasks": {
+        "a": {**small, "budget": 200, "calibration": {"n_obs": 5, "n_samples": 10}},
+        "b": {**small, "budget": 3000, "val_pairs": 100}}})
+    assert floor_source(tiny, "b") == "a"
+    fa, fb = noise_floor(tiny, "a", 1), noise_floor(tiny, "b", 1)
+    pd.testing.assert_frame_equal(fa.drop(columns="task"), fb.drop(columns="task"))
+
+
+def test_the_floor_job_of_a_later_budget_copies_the_first_ones_rows(tmp_path, monkeypatch):
+    """workflow/scripts/noise_floor.py with a source floor: its rows, relabelled with the task."""
+    import runpy
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from flowbench.io import write_csv
+    from flowbench.records import read_csv
+    scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+    monkeypatch.syspath_prepend(str(scripts))
+    src = tmp_path / "a" / "noise_floor.csv"
+    rows = pd.DataFrame({"task": "a", "condition": ["obs1", "obs2"], "metric": "w2", "n": 100, "repeat": 0,
+                         "value": [0.123456789012345, 0.2]})
+    write_csv(src, rows)
+    out = tmp_path / "b" / "noise_floor.csv"
+    smk = SimpleNamespace(wildcards=SimpleNamespace(task="b"), input=SimpleNamespace(source=[str(src)], reference=[]),
+                          output=[str(out)], log=[], threads=1, config={})
+    import os
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))   # the script sets the rule's
+    threads, stderr = torch.get_num_threads(), sys.stderr
+    try:
+        runpy.run_path(str(scripts / "noise_floor.py"), init_globals={"snakemake": smk})
+    finally:
+        sys.stderr = stderr
+        torch.set_num_threads(threads)
+    got = read_csv(out, dtype={"condition": str})
+    pd.testing.assert_frame_equal(got, rows.assign(task="b"))

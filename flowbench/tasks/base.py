@@ -276,6 +276,9 @@ class Task:
 
     #: what its early stopping reads, for the validation-curve figure's axis
     validation_label = "validation W2"
+    #: config keys of the task that its noise floor does not read (``identity.floor_digest``):
+    #: tasks equal but for these share one floor computation (``identity.floor_source``)
+    floor_ignores: tuple[str, ...] = ()
 
     @classmethod
     def figure_names(cls, cfg: dict | None = None) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 # tidy metrics.csv per task (with runs.csv: what each run used; task.json: the task's own record),
 # draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
 from flowbench.captions import figure_caption
-from flowbench.identity import floor_digest, reference_digest
+from flowbench.identity import floor_digest, floor_source, reference_digest
 from flowbench.registry import method_with_role
 from flowbench.tasks import task_class
 
@@ -155,8 +155,12 @@ rule reference_task:
 rule noise_floor:
     # each metric between two independent exact samples of the sizes the task scores at
     # (for a task with a reference file: two disjoint subsets of its kept draws)
+    # (a task equal to an earlier one but for keys its floor does not read copies that task's floor:
+    # the sbibm tasks of one name at several budgets; identity.floor_source)
     input:
         reference=lambda wc: reference_files(wc.task),
+        source=lambda wc: ([] if floor_source(config, wc.task) == wc.task
+                           else [f"{RESULTS}/{floor_source(config, wc.task)}/noise_floor.csv"]),
     output:
         f"{RESULTS}/{{task}}/noise_floor.csv",
     log:
