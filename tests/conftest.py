@@ -183,6 +183,29 @@ def pytest_unconfigure(config):
     os.environ.pop(SHARED_ENV, None)
 
 
+@pytest.fixture
+def run_script(monkeypatch):
+    """Run ``workflow/scripts/<name>`` in this process with ``snakemake`` bound to a stand-in
+    object, as Snakemake runs it; the settings the script changes for its job (torch's threads,
+    OMP_NUM_THREADS, stderr) are restored for the other tests."""
+    import runpy
+
+    import torch
+    scripts = ROOT / "workflow" / "scripts"
+    monkeypatch.syspath_prepend(str(scripts))
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
+
+    def run(name, smk):
+        threads, stderr = torch.get_num_threads(), sys.stderr
+        try:
+            runpy.run_path(str(scripts / name), init_globals={"snakemake": smk})
+        finally:
+            sys.stderr = stderr
+            torch.set_num_threads(threads)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """A repository copy holding the finished smoke run (``results/smoke/``): read it, do not

@@ -434,29 +434,17 @@ def test_verify_real_data_and_a_copied_label_file(tmp_path):
 
 
 @pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"{REAL_MNIST} not present")
-def test_verify_script(tmp_path, monkeypatch):
+def test_verify_script(tmp_path, monkeypatch, run_script):
     """The workflow script resolves the data root as the image stage does (FLOWBENCH_DATA over
     images.data_root) and writes the record."""
     import json
-    import runpy
-    import sys
     from types import SimpleNamespace
-    scripts = REPO / "workflow" / "scripts"
-    monkeypatch.syspath_prepend(str(scripts))
     monkeypatch.setenv("FLOWBENCH_DATA", str(REAL_MNIST.parent))
     out = tmp_path / "data_check.json"
     smk = SimpleNamespace(wildcards=SimpleNamespace(dataset="mnist"), output=[str(out)], log=[],
                           threads=1, params=SimpleNamespace(data_root="no/such/folder", download=False),
                           config={})
-    import torch
-    # the script sets the rule's threads: keep this process's settings for the other tests
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
-    threads, stderr = torch.get_num_threads(), sys.stderr
-    try:
-        runpy.run_path(str(scripts / "images_verify_data.py"), init_globals={"snakemake": smk})
-    finally:
-        sys.stderr = stderr
-        torch.set_num_threads(threads)
+    run_script("images_verify_data.py", smk)
     record = json.loads(out.read_text())
     assert record["ok"] and record["dataset"] == "mnist" and record["root"] == str(REAL_MNIST)
     assert sorted(record["files"]) == sorted(s + ".gz" for s in STEMS.values())

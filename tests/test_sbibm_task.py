@@ -148,19 +148,14 @@ def test_one_sbibm_task_at_several_budgets_computes_its_noise_floor_once(full_co
     pd.testing.assert_frame_equal(fa.drop(columns="task"), fb.drop(columns="task"))
 
 
-def test_the_floor_job_of_a_later_budget_copies_the_first_ones_rows(tmp_path, monkeypatch):
+def test_the_floor_job_of_a_later_budget_copies_the_first_ones_rows(tmp_path, run_script):
     """workflow/scripts/noise_floor.py with a source floor: its rows, relabelled with the task."""
-    import runpy
-    import sys
-    from pathlib import Path
     from types import SimpleNamespace
 
     import pandas as pd
 
     from flowbench.io import write_csv
     from flowbench.records import read_csv
-    scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
-    monkeypatch.syspath_prepend(str(scripts))
     src = tmp_path / "a" / "noise_floor.csv"
     rows = pd.DataFrame({"task": "a", "condition": ["obs1", "obs2"], "metric": "w2", "n": 100, "repeat": 0,
                          "value": [0.123456789012345, 0.2]})
@@ -168,13 +163,6 @@ def test_the_floor_job_of_a_later_budget_copies_the_first_ones_rows(tmp_path, mo
     out = tmp_path / "b" / "noise_floor.csv"
     smk = SimpleNamespace(wildcards=SimpleNamespace(task="b"), input=SimpleNamespace(source=[str(src)], reference=[]),
                           output=[str(out)], log=[], threads=1, config={})
-    import os
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))   # the script sets the rule's
-    threads, stderr = torch.get_num_threads(), sys.stderr
-    try:
-        runpy.run_path(str(scripts / "noise_floor.py"), init_globals={"snakemake": smk})
-    finally:
-        sys.stderr = stderr
-        torch.set_num_threads(threads)
+    run_script("noise_floor.py", smk)
     got = read_csv(out, dtype={"condition": str})
     pd.testing.assert_frame_equal(got, rows.assign(task="b"))

@@ -152,6 +152,12 @@ rule reference_task:
         "../scripts/reference_task.py"
 
 
+def floor_input(task):
+    """The floor file ``task`` copies (identity.floor_source), or none when it computes its own."""
+    src = floor_source(config, task)
+    return [] if src == task else [f"{RESULTS}/{src}/noise_floor.csv"]
+
+
 rule noise_floor:
     # each metric between two independent exact samples of the sizes the task scores at
     # (for a task with a reference file: two disjoint subsets of its kept draws)
@@ -159,8 +165,7 @@ rule noise_floor:
     # the sbibm tasks of one name at several budgets; identity.floor_source)
     input:
         reference=lambda wc: reference_files(wc.task),
-        source=lambda wc: ([] if floor_source(config, wc.task) == wc.task
-                           else [f"{RESULTS}/{floor_source(config, wc.task)}/noise_floor.csv"]),
+        source=lambda wc: floor_input(wc.task),
     output:
         f"{RESULTS}/{{task}}/noise_floor.csv",
     log:
