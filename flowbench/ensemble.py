@@ -16,12 +16,19 @@ schedule and gradient clamp. Only the floating-point order of the batched matrix
 (tests/test_ensemble.py). A seed whose loss turns non-finite keeps the parameters of the step
 before, as a separate run that stops there, while the others go on.
 
-Scope: fixed-length training (the paper's recipe, C1-C6), without probes, validation or early
-stopping; methods with ``ensemble_ready`` (their training step's noise given: ``ours``).
-Off by default; on a CPU it saves nothing (the seeds' work is the same, done in one process).
+Probes and early stopping work as in ``train``: every ``probe_every`` steps each live seed's
+parameters are loaded into its own module and probed; every ``validate_every`` steps each is
+validated, keeps its best parameters and stops (is frozen, as a diverged seed) when its patience
+runs out. While a seed is probed or validated, torch's global generator of the device holds that
+seed's generator state, so the draws of probes and validation, and the training noise after them,
+are those of its separate run, whose single generator serves all three.
+
+Scope: methods with ``ensemble_ready`` (their training step's noise given: ``ours``). Off by
+default; on a CPU it saves nothing (the seeds' work is the same, done in one process).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -31,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .training import TrainResult, _sync, lr_scheduler
+from .training import TrainResult, _EarlyStopping, _sync, lr_scheduler
 
 
 class _LossOf(nn.Module):
@@ -43,6 +50,34 @@ class _LossOf(nn.Module):
 
     def forward(self, x, y, step, noise):
         return self.m.loss_terms(x, y, step, noise)
+
+
+@contextlib.contextmanager
+def _global_generator(gen: torch.Generator, device: torch.device):
+    """Inside: torch's default generator of ``device`` holds ``gen``'s state; after: ``gen`` holds
+    what was drawn from it, and the default generator its state from before."""
+    if device.type == "cuda":
+        saved = torch.cuda.get_rng_state(device)
+        torch.cuda.set_rng_state(gen.get_state(), device)
+    else:
+        saved = torch.get_rng_state()
+        torch.set_rng_state(gen.get_state())
+    try:
+        yield
+    finally:
+        if device.type == "cuda":
+            gen.set_state(torch.cuda.get_rng_state(device))
+            torch.cuda.set_rng_state(saved, device)
+        else:
+            gen.set_state(torch.get_rng_state())
+            torch.set_rng_state(saved)
+
+
+def _load_member(method, params: dict, k: int) -> None:
+    """Copy seed ``k``'s slice of the stacked ``params`` into ``method``'s own parameters."""
+    with torch.no_grad():
+        for n, p in method.named_parameters():
+            p.copy_(params[f"m.{n}"][k])
 
 
 def _check(methods, seeds) -> None:
@@ -61,13 +96,21 @@ def _check(methods, seeds) -> None:
 
 
 def train_ensemble(methods, task, iterations: int, batch_size: int, seeds, device=None,
-                   log_every: int = 20, log=None) -> list[TrainResult]:
+                   log_every: int = 20, probe=None, probe_every: int = 0, log=None, validate=None,
+                   validate_every: int = 0, patience: int = 5,
+                   min_improvement: float = 0.01) -> list[TrainResult]:
     """Train ``methods`` (one per seed, built with that seed) on ``task`` as one ensemble; returns
     one ``TrainResult`` per seed, as ``train`` would, and leaves each method holding its trained
-    parameters. ``seconds`` is the ensemble's step time, shared by its members."""
+    (with early stopping: its best) parameters. ``probe``, ``validate`` and their arguments as in
+    ``train``. ``seconds`` is the ensemble's step time, shared by its live members."""
     if iterations < 1 or batch_size < 1:
         raise ValueError(f"iterations and batch_size must be >= 1, got {iterations}, {batch_size}")
+    if validate is not None and validate_every < 1:
+        raise ValueError(f"validate_every must be >= 1 with a validation function, got {validate_every}")
     _check(methods, seeds)
+    stoppers = ([_EarlyStopping(patience, min_improvement) for _ in methods] if validate is not None
+                else None)
+    settled = int(getattr(methods[0], "schedule_steps", 0))
     device = device or torch.device("cpu")
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     k_all = len(methods)
@@ -126,21 +169,43 @@ def train_ensemble(methods, task, iterations: int, batch_size: int, seeds, devic
         _sync(device)
         dt = time.perf_counter() - t0
         part_values = {key: v.tolist() for key, v in parts.items()}
-        for k, res in enumerate(results):
-            if k in frozen:
-                continue
+        probing = probe is not None and probe_every and ((step + 1) % probe_every == 0 or step + 1 == iterations)
+        validating = stoppers is not None and ((step + 1) % validate_every == 0 or step + 1 == iterations)
+        live = [k for k in range(k_all) if k not in frozen]
+        for k in live:
+            res = results[k]
             res.seconds += dt
             res.last_finite_loss = values[k]
             res.steps_done = step + 1
-            res.rows.append({"step": step, "loss": values[k], **{key: float(v[k]) for key, v in part_values.items()},
-                             "seconds": res.seconds})
+            row = {"step": step, "loss": values[k], **{key: float(v[k]) for key, v in part_values.items()},
+                   "seconds": res.seconds}
+            if probing or validating:
+                m = methods[k]
+                _load_member(m, params, k)
+                m.eval()
+                with _global_generator(gens[k], device):
+                    if probing:
+                        row.update(probe(m))
+                    if validating:
+                        row["val_w2"] = float(validate(m))
+                m.train()
+                if validating and (stoppers[k].update(row["val_w2"], step + 1, m) and step + 1 < iterations
+                                   and step + 1 >= settled):
+                    res.stopped_early = True
+                    frozen[k] = {n: p[k].detach().clone() for n, p in params.items()}
+                    log(f"seed {seeds[k]}: step {step + 1}: stopped early, no validation improvement of "
+                        f"{stoppers[k].min_improvement:g} in {stoppers[k].patience} checks; keeping step "
+                        f"{stoppers[k].best_step} (val W2 {stoppers[k].best:.4g})")
+            res.rows.append(row)
         if (step + 1) % log_every == 0 or step + 1 == iterations:
-            live = [v for k, v in enumerate(values) if k not in frozen]
-            log(f"step {step + 1}/{iterations}  {len(live)} seeds, loss {np.mean(live):.4f} (mean)  "
-                f"wall {time.perf_counter() - t_wall0:.1f}s")
-    with torch.no_grad():
-        for k, m in enumerate(methods):
-            for n, p in m.named_parameters():
-                p.copy_(params[f"m.{n}"][k])
-            m.eval()
+            log(f"step {step + 1}/{iterations}  {len(live)} seeds, loss {np.mean([values[k] for k in live]):.4f} "
+                f"(mean)  wall {time.perf_counter() - t_wall0:.1f}s")
+        if len(frozen) == k_all:
+            break
+    for k, m in enumerate(methods):
+        _load_member(m, params, k)
+        if stoppers is not None and stoppers[k].state is not None:
+            m.load_state_dict(stoppers[k].state)
+            results[k].best_step, results[k].best_val = stoppers[k].best_step, stoppers[k].best
+        m.eval()
     return results

@@ -84,3 +84,30 @@ def test_refuses_mixed_members_and_methods_without_given_noise(smoke_config):
     _, other = _members(smoke_config, "inn", "full", [1])
     with pytest.raises(ValueError, match="same method with the same params"):
         train_ensemble([ours[0], other[0]], task, 2, 8, [0, 1])
+
+
+def test_probes_and_early_stopping_give_each_seed_its_separate_run(smoke_config):
+    """Probes and validation draw from torch's generator between training steps: each seed's
+    draws, its stopping step and its kept (best) parameters are those of its separate run."""
+    from flowbench.pipeline import make_probe, make_validation
+
+    def kwargs(task):
+        return {"probe": make_probe(task, 64), "probe_every": 5, "validate": make_validation(task, 200),
+                "validate_every": 5, "patience": 2, "min_improvement": 0.0, "log": lambda msg: None}
+
+    task, ref_models = _members(smoke_config, "ours", "paper")
+    ref = [train(m, task, 100, 64, s, **kwargs(task)) for m, s in zip(ref_models, SEEDS)]
+    # the case is only a test if the seeds stop early, and not all at once
+    assert all(r.stopped_early for r in ref) and len({r.steps_done for r in ref}) > 1
+    _, models = _members(smoke_config, "ours", "paper")
+    got = train_ensemble(models, task, 100, 64, SEEDS, **kwargs(task))
+    for a, b, ma, mb in zip(ref, got, ref_models, models):
+        assert (b.steps_done, b.stopped_early, b.best_step, len(b.rows)) == (a.steps_done, a.stopped_early,
+                                                                            a.best_step, len(a.rows))
+        for key in ("loss", "probe_w2", "val_w2"):
+            got_k = [r.get(key, np.nan) for r in b.rows]
+            np.testing.assert_allclose(got_k, [r.get(key, np.nan) for r in a.rows], rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(b.best_val, a.best_val, rtol=1e-3)
+        pa, pb = _params(ma), _params(mb)
+        for n in pa:
+            torch.testing.assert_close(pb[n], pa[n], rtol=1e-4, atol=1e-5)
