@@ -6,6 +6,7 @@ Every writer here moves the finished file into place and then records its SHA-25
 from __future__ import annotations
 
 import contextlib
+import shutil
 import json
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     import torch
 
 from .atomic import create_temp
-from .records import DamagedFile, read_json, verify, write_record
+from .records import DamagedFile, read_json, read_record_digest, verify, write_record
 
 
 @contextlib.contextmanager
@@ -60,6 +61,17 @@ def write_npz(path, **arrays) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
+
+
+def copy_recorded(src, dst) -> None:
+    """Copy the recorded file ``src`` to ``dst`` (atomically, with its own record), after checking
+    ``src`` against its record; a copy whose bytes differ from the source's record is refused."""
+    verify(src)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    want = read_record_digest(src)
+    if read_record_digest(dst) != want:
+        raise DamagedFile(dst, f"its copy differs from {src}'s recorded SHA-256")
 
 
 def write_csv(path, df) -> None:

@@ -39,10 +39,11 @@ OWNER_CONFIG = "config/config.yaml"
 COMMITTED_REPORT = "report"
 #: the record of a results folder's owner, in results/<name>/
 OWNER_FILE = "owner.json"
-#: ``--config`` keys that change no number of any result: the device and the threads of the jobs
-#: (the same computation), where the report goes (checked on its own) and the permission to
-#: replace runs. Any other key makes the configuration another one.
-NEUTRAL_OVERRIDES = ("device", "threads_per_job", "report_dir", "replace_runs")
+#: ``--config`` keys that change no number of any result beyond float tolerance: the device, the
+#: threads of the jobs and whether seeds train as one ensemble (the same computation), where the
+#: report goes (checked on its own) and the permission to replace runs. Any other key makes the
+#: configuration another one.
+NEUTRAL_OVERRIDES = ("device", "threads_per_job", "ensemble", "report_dir", "replace_runs")
 #: what the workflow itself writes directly under results/<name>/ besides the task folders
 RESERVED = ("images", "logs", "benchmarks", "benchmark", "provenance.json", OWNER_FILE)
 #: finished runs listed by name in a refusal (the rest are counted)

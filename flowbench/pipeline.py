@@ -102,34 +102,84 @@ def make_validation(task, n: int):
     return validate
 
 
-def run_train(config: dict, task_name: str, method: str, variant: str, seed: int, outdir,
-              device: str = "auto", log=None) -> dict:
-    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
-    outdir = Path(outdir)
-    dev = resolve_device(device)
-    task, model, identity = build(config, task_name, method, variant, seed)
+def _schedule(config: dict, task_name: str, task, identity: dict, tag: str, log) -> dict:
+    """The task's training schedule for one (method, variant): iterations (the cap with early
+    stopping), batch size, probe and early-stopping arguments of ``train`` / ``train_ensemble``."""
     tr = config["tasks"][task_name]["train"]
     iterations = run_iterations(config["tasks"][task_name], identity["params"])
-    log(f"[{task_name}/{method}/{variant}/seed{seed}] device {dev}, "
-        f"{sum(p.numel() for p in model.parameters())} parameters, "
-        f"{iterations} iterations of batch {tr['batch_size']}")
     probe = make_probe(task, tr.get("probe_n", 500)) if tr.get("probe_every", 0) else None
     es = tr.get("early_stopping") or {}
     stopping = ({"validate": make_validation(task, int(es.get("n", 500))), "validate_every": int(es["every"]),
                  "patience": int(es.get("patience", 5)), "min_improvement": float(es.get("min_improvement", 0.01))}
                 if es else {})
     if es:
-        log(f"[{task_name}/{method}/{variant}/seed{seed}] early stopping: validation every {es['every']} "
+        log(f"[{tag}] early stopping: validation every {es['every']} "
             f"steps, patience {stopping['patience']}, cap {iterations}")
+    return {"iterations": iterations, "batch_size": int(tr["batch_size"]), "log_every": tr.get("log_every", 20),
+            "probe": probe, "probe_every": tr.get("probe_every", 0), **stopping}
+
+
+def run_train(config: dict, task_name: str, method: str, variant: str, seed: int, outdir,
+              device: str = "auto", log=None) -> dict:
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    dev = resolve_device(device)
+    task, model, identity = build(config, task_name, method, variant, seed)
+    tag = f"{task_name}/{method}/{variant}/seed{seed}"
+    sched = _schedule(config, task_name, task, identity, tag, log)
+    log(f"[{tag}] device {dev}, {sum(p.numel() for p in model.parameters())} parameters, "
+        f"{sched['iterations']} iterations of batch {sched['batch_size']}")
     if getattr(model, "trains_itself", False):   # its library's own loop (sbi), on a fixed training set
-        log(f"[{task_name}/{method}/{variant}/seed{seed}] trains itself: the task's iterations, batch size, "
-            f"probes and early stopping do not apply")
+        log(f"[{tag}] trains itself: the task's iterations, batch size, probes and early stopping do not apply")
         model.to(dev)
         res = model.fit(task, seed, dev, log)
     else:
-        res = train(model, task, iterations, tr["batch_size"], seed, dev,
-                    log_every=tr.get("log_every", 20), probe=probe,
-                    probe_every=tr.get("probe_every", 0), log=log, **stopping)
+        args = dict(sched)
+        res = train(model, task, args.pop("iterations"), args.pop("batch_size"), seed, dev, log=log, **args)
+    return write_run(config, task_name, method, variant, seed, outdir, task, model, identity, res, dev, log)
+
+
+def ensemble_members(config: dict, task_name: str, method: str, variant: str) -> list[int]:
+    """The seeds of (method, variant) on the task, in the config's order: the members of its
+    ensemble (``train_ensemble``)."""
+    seeds: list[int] = []
+    for run in config["tasks"][task_name].get("runs", []):
+        if run["method"] == method and variant in run["variants"]:
+            seeds += [int(s) for s in run["seeds"] if int(s) not in seeds]
+    return seeds
+
+
+def run_train_ensemble(config: dict, task_name: str, method: str, variant: str, seeds, outdirs,
+                       device: str = "auto", log=None) -> list[dict]:
+    """The seeds of one (method, variant) trained as one batched ensemble (flowbench.ensemble),
+    then each written out as ``run_train`` writes a separate run (``outdirs``: one per seed)."""
+    from .ensemble import train_ensemble
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    seeds = [int(s) for s in seeds]
+    if len(outdirs) != len(seeds):
+        raise ValueError(f"run_train_ensemble: one output directory per seed, got {len(outdirs)} for {seeds}")
+    dev = resolve_device(device)
+    built = [build(config, task_name, method, variant, s) for s in seeds]
+    task = built[0][0]
+    tag = f"{task_name}/{method}/{variant}/seeds{','.join(map(str, seeds))}"
+    args = _schedule(config, task_name, task, built[0][2], tag, log)
+    log(f"[{tag}] device {dev}: {len(seeds)} seeds as one ensemble, {args['iterations']} iterations "
+        f"of batch {args['batch_size']}")
+    models = [m for _, m, _ in built]
+    results = train_ensemble(models, task, args.pop("iterations"), args.pop("batch_size"), seeds, dev,
+                             log=log, **args)
+    return [write_run(config, task_name, method, variant, s, d, task, m, ident, res, dev, log,
+                      extra={"ensemble_seeds": seeds})
+            for s, d, (_, m, ident), res in zip(seeds, outdirs, built, results)]
+
+
+def write_run(config: dict, task_name: str, method: str, variant: str, seed: int, outdir, task, model,
+              identity: dict, res, dev, log, extra: dict | None = None) -> dict:
+    """A trained run's files: train_log.csv, model.pt, posterior_samples.npz (with the calibration
+    draws), predictions.npz and train_info.json (``extra`` added to it)."""
+    outdir = Path(outdir)
+    tr = config["tasks"][task_name]["train"]
+    es = tr.get("early_stopping") or {}
+    iterations = run_iterations(config["tasks"][task_name], identity["params"])
     write_csv(outdir / "train_log.csv", pd.DataFrame(res.rows, columns=_log_columns(res.rows)))
     save_checkpoint(outdir / "model.pt", model, identity)
     # samples and forward predictions
@@ -179,6 +229,7 @@ def run_train(config: dict, task_name: str, method: str, variant: str, seed: int
         info["calibration_seconds"] = cal_seconds
     if failed:
         info["nonfinite_sample_rows"] = failed
+    info.update(extra or {})
     write_json(outdir / "train_info.json", info)
     log(f"done: {res.steps_done} steps, {res.seconds_per_iteration:.3f} s/iteration"
         + (f", DIVERGED at step {res.diverged_step}" if res.diverged else ""))

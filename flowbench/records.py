@@ -82,6 +82,15 @@ def write_record(path) -> None:
             tmp.unlink()
 
 
+def read_record_digest(path) -> str:
+    """The SHA-256 recorded beside ``path`` (``DamagedFile`` when the record is missing or damaged)."""
+    side = record_path(path)
+    try:
+        return side.read_text().split()[0]
+    except (OSError, IndexError):
+        raise DamagedFile(path, f"its integrity record {side.name} is missing or damaged") from None
+
+
 def record_problem(path) -> str | None:
     """What is wrong with ``path`` against its record, or None when its bytes are the recorded ones."""
     path = Path(path)

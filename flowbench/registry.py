@@ -19,7 +19,7 @@ from pathlib import Path
 
 METHODS_DIR = Path(__file__).resolve().parent / "methods"
 _ATTRS = ("name", "label", "long_label", "order", "role", "summary", "image_flow", "image_defaults",
-          "image_variant", "fixed_noise")
+          "image_variant", "fixed_noise", "ensemble_ready")
 #: attributes recorded only as whether they are set (not the literal None): their values are built
 #: from shared groups, and the view needs to know only whether every image run trains the method
 _SET_OR_NONE = ("image_defaults",)
@@ -40,6 +40,7 @@ class MethodInfo:
     image_defaults: bool      # whether the method has image-stage defaults
     image_variant: str
     fixed_noise: str
+    ensemble_ready: bool      # gives its training step's noise: its seeds can train as one ensemble
     capabilities: frozenset
 
     def has(self, capability: str) -> bool:

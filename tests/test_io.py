@@ -59,3 +59,16 @@ def test_replacing_a_private_file_and_no_partial_file(tmp_path, umask):
         assert target.read_text() == "old\n"  # the final name still holds the old file
     assert target.read_text() == "new\n" and _mode(target) == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.json.sha256", "out.json"]
+
+
+def test_copy_recorded_copies_with_a_record_and_refuses_a_damaged_source(tmp_path):
+    from flowbench.io import copy_recorded, write_json
+    from flowbench.records import DamagedFile, read_json, record_problem
+    src, dst = tmp_path / "a" / "info.json", tmp_path / "b" / "info.json"
+    write_json(src, {"x": 1})
+    copy_recorded(src, dst)
+    assert read_json(dst) == {"x": 1} and record_problem(dst) is None
+    src.write_text('{"x": 2}\n')   # edited after its producer recorded it
+    with pytest.raises(DamagedFile, match="differ from the SHA-256"):
+        copy_recorded(src, tmp_path / "c" / "info.json")
+    assert not (tmp_path / "c" / "info.json").exists()

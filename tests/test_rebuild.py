@@ -5,6 +5,7 @@ and the report renders and decides C6 without diverged runs. Each test asks Snak
 jobs it tests (targets, ``--until``), the rest of the run being finished and up to date."""
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -139,3 +140,31 @@ def test_diverged_runs_do_not_decide_c6(smoke_copy):
     assert len(diverged[(diverged.task == "gmm") & (diverged.method == "ours")]) == 2
     for fig in ("fig5_1", "fig5_2", "w2_comparison", "training_curves", "w2_vs_time"):
         assert (rep / "figures/gmm" / f"{fig}.png").stat().st_size > 1000
+
+
+def test_ensemble_option_trains_the_seeds_as_one_job_with_their_separate_numbers(smoke_copy):
+    """`--config ensemble=true`: the two seeds of ours on the mixture train as one job
+    (rule train_ensemble); each run's folder gets its files, checked against their records, with
+    the numbers of its separate training (the smoke run's) to float tolerance; nothing else
+    retrains."""
+    repo = smoke_copy()
+    runs = {s: run_dir(repo, "gmm", "ours", "paper", s) for s in (0, 1)}
+    logs = {s: pd.read_csv(d / "train_log.csv") for s, d in runs.items()}
+    w2 = {s: json.loads((d / "metrics.json").read_text()) for s, d in runs.items()}
+    planned = jobs_planned(repo, "--config", "ensemble=true", "--until", "evaluate_run")
+    assert planned.get("train_ensemble") == 1 and planned.get("train_run") == 2, planned
+    run(repo, "--config", "ensemble=true", "--until", "evaluate_run")
+    for s, d in runs.items():
+        info = json.loads((d / "train_info.json").read_text())
+        assert info["ensemble_seeds"] == [0, 1]
+        got = pd.read_csv(d / "train_log.csv")
+        assert list(got.columns) == list(logs[s].columns) and len(got) == len(logs[s])
+        for col in ("loss", "probe_w2"):
+            np.testing.assert_allclose(got[col], logs[s][col], rtol=1e-3, atol=1e-4, err_msg=f"seed {s} {col}")
+    # the seeds' draws after training are their separate runs' to float tolerance: the same W2
+    for s, d in runs.items():
+        def w2_of(rows):
+            return {r["condition"]: r["value"] for r in rows if r["metric"] == "w2"}
+        before, after = w2_of(w2[s]), w2_of(json.loads((d / "metrics.json").read_text()))
+        assert after.keys() == before.keys() and after
+        np.testing.assert_allclose([after[k] for k in before], list(before.values()), rtol=1e-2)

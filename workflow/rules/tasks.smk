@@ -4,7 +4,8 @@
 # draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
 from flowbench.captions import figure_caption
 from flowbench.identity import floor_digest, floor_source, reference_digest
-from flowbench.registry import method_with_role
+from flowbench.recipes import iter_runs
+from flowbench.registry import method_infos, method_with_role
 from flowbench.tasks import task_class
 
 
@@ -67,9 +68,52 @@ def task_figures(task):
     return [f"{RESULTS}/{task}/figures/{name}.png" for name in figure_names(task)]
 
 
+def ensemble_seeds(task, method, variant):
+    """The seeds of (task, method, variant) when they train as one batched ensemble (config
+    `ensemble: true`, a method that gives its step's noise, two seeds or more), else []."""
+    if config.get("ensemble") not in (True, "true"):
+        return []
+    info = method_infos().get(method)
+    if info is None or not info.ensemble_ready:
+        return []
+    seeds = [s for (_, m, v, s) in iter_runs(config, task) if m == method and v == variant]
+    return seeds if len(seeds) > 1 else []
+
+
+def ensemble_input(wc):
+    """The ensemble folder a run copies its files from, when its seeds train as one; else []."""
+    if not ensemble_seeds(wc.task, wc.method, wc.variant):
+        return []
+    return [f"{RESULTS}/{wc.task}/{wc.method}/{wc.variant}/ensemble"]
+
+
+# The seeds of one (method, variant) as one batched ensemble (flowbench.ensemble): each seed's
+# files under ensemble/seed<s>/, which train_run then copies into the run's own folder.
+rule train_ensemble:
+    input:
+        reference=lambda wc: probe_reference_files(wc.task),
+    output:
+        directory(f"{RESULTS}/{{task}}/{{method}}/{{variant}}/ensemble"),
+    log:
+        f"{RESULTS}/logs/{{task}}/{{method}}/{{variant}}/ensemble/train.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{task}}/{{method}}/{{variant}}/ensemble/train.tsv"
+    threads: job_threads()
+    resources:
+        **job_resources("train_run"),
+    params:
+        device=config.get("device", "auto"),
+        seeds=lambda wc: ensemble_seeds(wc.task, wc.method, wc.variant),
+        identity=lambda wc: [train_digest(config, wc.task, wc.method, wc.variant, s)
+                             for s in ensemble_seeds(wc.task, wc.method, wc.variant)],
+    script:
+        "../scripts/train_ensemble.py"
+
+
 rule train_run:
     input:
         reference=lambda wc: probe_reference_files(wc.task),
+        ensemble=ensemble_input,
     output:
         model=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/model.pt",
         log_csv=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/train_log.csv",
