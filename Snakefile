@@ -2,6 +2,7 @@
 #
 #   snakemake --cores 8                                   # full replication (config/config.yaml)
 #   snakemake --cores 2 --configfile config/smoke.yaml    # tiny: minutes, CI
+#   snakemake --cores 8 --configfile config/config.yaml config/stages/sbibm.yaml   # + the sbibm stage
 #
 # The config is validated against workflow/schemas/config.schema.yaml before any job starts.
 import sys
@@ -12,7 +13,7 @@ from flowbench.config import ConfigError, deep_merge, read_config_file, validate
 from flowbench.configfile import check_config_files, merged_configfiles_note, repeated_configfile_error  # noqa: E402
 from flowbench.locks import clear_stale_locks  # noqa: E402
 from flowbench.records import scan, set_aside  # noqa: E402
-from flowbench.outputs import check_name_reuse, check_report_dir, record_owner  # noqa: E402
+from flowbench.outputs import check_name_reuse, check_report_dir, check_stages, record_owner  # noqa: E402
 
 # A run killed by SIGKILL leaves its lock; rerunning the same command should simply resume (the
 # lock is kept while jobs of the killed run are still alive).
@@ -31,6 +32,7 @@ try:
         if _note:
             sys.stderr.write(_note + "\n")
     check_config_files(workflow.configfiles)  # a key given twice in one file
+    check_stages(workflow.configfiles, workflow.basedir)  # config/stages/*.yaml only add tasks
     if not workflow.configfiles:
         config.update(deep_merge(read_config_file(Path(workflow.basedir) / "config" / "config.yaml"), config))
     validate_config(config)

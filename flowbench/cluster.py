@@ -58,6 +58,10 @@ MEASURED: dict[str, Measured] = {
         1479, 75, "full: max_rss 1479 MB over 70 training jobs (1429 MB in the current run); "
                   "slowest inn/full_4x_cosine: 4 x a 400-iteration INN run, 15-19 min each at one "
                   "thread beside other jobs", True),
+    "train_ensemble": Measured(
+        3000, 300, "estimate: the seeds of one recipe stacked into one model (torch.func), so "
+                   "memory and time grow with the seed count; up to ~2x a train_run's memory and "
+                   "the sum of its seeds' runtimes on a CPU (less on a GPU)", True),
     "evaluate_run": Measured(721, 2, "full: max_rss 721 MB, 19 s per job on average (70 jobs)"),
     "noise_floor": Measured(721, 10, "full: as evaluate_run (the same metrics on exact samples), "
                                      "10 pairs per condition and size"),

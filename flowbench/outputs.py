@@ -35,6 +35,9 @@ from .recipes import iter_runs
 
 #: the config file that owns the committed report, relative to the workflow's base folder
 OWNER_CONFIG = "config/config.yaml"
+#: stage configs (relative to the workflow's base folder): files that only add tasks to
+#: ``OWNER_CONFIG`` (``check_stages``); read over it they still write the committed report
+STAGE_DIR = "config/stages"
 #: the committed report, relative to the working directory
 COMMITTED_REPORT = "report"
 #: the record of a results folder's owner, in results/<name>/
@@ -73,7 +76,47 @@ def config_source(configfiles, overrides, root) -> dict:
 
 
 def owns_committed_report(source: dict) -> bool:
-    return source["configfiles"] == [OWNER_CONFIG] and not source["overrides"]
+    """``OWNER_CONFIG`` first, then only stage configs (``STAGE_DIR``), and no --config key that
+    is not neutral."""
+    files = source["configfiles"]
+    return (files[:1] == [OWNER_CONFIG] and all(_is_stage(f) for f in files[1:])
+            and not source["overrides"])
+
+
+def _is_stage(file_id: str) -> bool:
+    return PurePosixPath(file_id).parent.as_posix() == STAGE_DIR and file_id.endswith((".yaml", ".yml"))
+
+
+def check_stages(configfiles, root) -> list[str]:
+    """Refuse (ConfigError naming the file and key) a stage config (a file of ``STAGE_DIR``) that
+    sets anything but ``tasks``, or a task that ``OWNER_CONFIG`` (or an earlier stage) already
+    defines: a stage only adds tasks, so the runs of the full config keep their settings and their
+    digests. A stage must come after ``OWNER_CONFIG``. Returns the stage files read."""
+    from .config import read_config_file
+    root = Path(root).resolve()
+    ids = [_file_id(f, root) for f in configfiles]
+    stages = [(f, i) for f, i in zip(configfiles, ids) if _is_stage(i)]
+    if not stages:
+        return []
+    if ids[0] != OWNER_CONFIG:
+        raise ConfigError(f"{stages[0][1]} is a stage config: it adds tasks to {OWNER_CONFIG} and is read over it "
+                          f"(--configfile {OWNER_CONFIG} {stages[0][1]}), not over {ids[0]}")
+    seen = set((read_config_file(root / OWNER_CONFIG).get("tasks") or {}))
+    for _, i in stages:
+        data = read_config_file(root / i)
+        other = sorted(set(data) - {"tasks"})
+        if other:
+            raise ConfigError(f"{i}: a stage config only adds tasks; it sets {', '.join(repr(k) for k in other)} "
+                              f"(settings belong in {OWNER_CONFIG}, where they apply to every run)")
+        tasks = data.get("tasks")
+        if not isinstance(tasks, dict) or not tasks:
+            raise ConfigError(f"{i}: config key 'tasks' must be a mapping of new tasks")
+        again = sorted(set(tasks) & seen)
+        if again:
+            raise ConfigError(f"{i}: config key 'tasks.{again[0]}': a stage config only adds tasks; "
+                              f"{again[0]!r} is already defined by {OWNER_CONFIG} or an earlier stage")
+        seen |= set(tasks)
+    return [i for _, i in stages]
 
 
 def describe_source(source: dict) -> str:
@@ -104,8 +147,9 @@ def check_report_dir(config: dict, configfiles, overrides, root, workdir=None) -
         raise ConfigError(
             f"config key 'report_dir': {value!r} {problem}. A config writes only under "
             f"results/<name>/ (here {home}/; with report_dir unset the report goes to {home}/report). "
-            f"Only {OWNER_CONFIG} read alone (no other --configfile; --config only for "
-            f"{', '.join(NEUTRAL_OVERRIDES)}) writes the committed {COMMITTED_REPORT}/{why}. Remove "
+            f"Only {OWNER_CONFIG} read alone or with stage configs of {STAGE_DIR}/ (no other "
+            f"--configfile; --config only for {', '.join(NEUTRAL_OVERRIDES)}) writes the committed "
+            f"{COMMITTED_REPORT}/{why}. Remove "
             f"report_dir, or set it to a folder under {home}/ (e.g. --config report_dir={home}/report)")
 
     if os.path.isabs(value) or value.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", value):

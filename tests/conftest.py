@@ -254,6 +254,15 @@ def full_config():
 
 
 @pytest.fixture
+def full_config_with_stages(full_config):
+    """config/config.yaml with every stage config of config/stages/ read over it (their tasks added)."""
+    for f in sorted((ROOT / "config" / "stages").glob("*.yaml")):
+        with open(f) as fh:
+            full_config["tasks"].update(yaml.safe_load(fh)["tasks"])
+    return full_config
+
+
+@pytest.fixture
 def smoke_config():
     """config/smoke.yaml without its tuning section (which names the smoke tasks; the tests that
     take tasks away would make it invalid; tests/test_tuning.py tests it)."""

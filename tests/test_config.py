@@ -436,12 +436,12 @@ def test_names_of_folders_are_matched_whole(smoke_config, mutate, words):
 
 
 # ------------------------------------------------------------------ recipe provenance
-def test_every_recipe_setting_of_the_full_config_has_a_source(full_config):
+def test_every_recipe_setting_of_the_full_config_has_a_source(full_config_with_stages):
     """The recipes are fixed with their provenance: every setting of every method's recipe on every
-    task of the default config states where it comes from; ours's recipe is the paper's eps and
-    padding noise on every task whose y is deterministic or a label."""
+    task of the full config and its stages states where it comes from; ours's recipe is the
+    paper's eps and padding noise on every task whose y is deterministic or a label."""
     from flowbench.recipes import NOT_STATED, recipe_provenance, task_recipes
-    cfg = validate_config(full_config)
+    cfg = validate_config(full_config_with_stages)
     rows = recipe_provenance(cfg)
     assert not [r for r in rows if r["source"] == NOT_STATED]
     assert {r["method"] for r in rows} == set(cfg["methods"])

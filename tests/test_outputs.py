@@ -8,7 +8,7 @@ import pytest
 
 from flowbench.config import ConfigError, read_config_file, validate_config
 from flowbench.identity import train_digest
-from flowbench.outputs import (OWNER_FILE, check_name_reuse, check_report_dir, config_source, read_owner,
+from flowbench.outputs import (OWNER_FILE, check_name_reuse, check_report_dir, check_stages, config_source, read_owner,
                                record_owner, stale_runs)
 from tests.conftest import ROOT
 
@@ -263,3 +263,54 @@ def test_replace_runs_is_a_setting_of_no_digest(smoke):
     assert train_digest(cfg, "gmm", "ours", "paper", 0) == train_digest(tiny(smoke), "gmm", "ours", "paper", 0)
     with pytest.raises(ConfigError, match="'replace_runs'"):
         validate_config(_with(tiny(smoke), replace_runs="yes"))
+
+
+# --- stage configs ------------------------------------------------------------------------------
+STAGE = str(ROOT / "config" / "stages" / "sbibm.yaml")
+
+
+@pytest.mark.parametrize("overrides", [{}, {"ensemble": "true", "device": "cuda"}])
+def test_the_full_config_with_its_stages_writes_the_committed_report(full, tmp_path, overrides):
+    files = [str(ROOT / "config" / "config.yaml"), STAGE]
+    assert check_stages(files, ROOT) == ["config/stages/sbibm.yaml"]
+    assert check_report_dir(full, files, overrides, ROOT, tmp_path) == "report"
+    with pytest.raises(ConfigError, match="is outside results/full/"):   # another key: another configuration
+        check_report_dir(full, files, {"name": "full", **overrides}, ROOT, tmp_path)
+
+
+def test_the_stage_only_adds_tasks_to_the_full_config(full):
+    stage = read_config_file(STAGE)
+    assert set(stage) == {"tasks"} and stage["tasks"]
+    assert not set(stage["tasks"]) & set(full["tasks"])
+    assert all(t.startswith("sbibm_") for t in stage["tasks"])
+
+
+def _fake_root(tmp_path, stage_text):
+    (tmp_path / "config" / "stages").mkdir(parents=True)
+    (tmp_path / "config" / "config.yaml").write_text((ROOT / "config" / "config.yaml").read_text())
+    (tmp_path / "config" / "stages" / "extra.yaml").write_text(stage_text)
+    return [str(tmp_path / "config" / "config.yaml"), str(tmp_path / "config" / "stages" / "extra.yaml")]
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("device: cpu\ntasks: {new: {kind: gmm}}\n", "a stage config only adds tasks; it sets 'device'"),
+    ("methods: {ours: {variants: {x: {}}}}\n", "it sets 'methods'"),
+    ("tasks: {gmm: {n_eval: 10}}\n", "config key 'tasks.gmm': a stage config only adds tasks; 'gmm' is already defined"),
+    ("tasks: []\n", "config key 'tasks' must be a mapping of new tasks"),
+])
+def test_a_stage_that_changes_the_full_config_is_refused(tmp_path, text, problem):
+    files = _fake_root(tmp_path, text)
+    with pytest.raises(ConfigError, match=problem.replace(".", r"\.").replace("(", r"\(")):
+        check_stages(files, tmp_path)
+
+
+def test_a_stage_is_read_over_the_full_config_only(tmp_path):
+    files = _fake_root(tmp_path, "tasks: {new: {kind: gmm}}\n")
+    assert check_stages(files, tmp_path) == ["config/stages/extra.yaml"]
+    with pytest.raises(ConfigError, match="is a stage config: it adds tasks to config/config.yaml and is read over it"):
+        check_stages(files[1:], tmp_path)
+    with pytest.raises(ConfigError, match="not over config/smoke.yaml"):
+        (tmp_path / "config" / "smoke.yaml").write_text("name: x\n")
+        check_stages([str(tmp_path / "config" / "smoke.yaml"), files[1]], tmp_path)
+    # a file named like a stage in another checkout is no stage of this one (nor the owner)
+    assert check_stages([files[0], files[1]], ROOT) == []

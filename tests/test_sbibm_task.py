@@ -115,7 +115,7 @@ def test_calibration_set_is_prior_predictive_with_its_own_seed_and_can_be_switch
     assert "calibration_curves" in task.figure_names() and "hpd_error" in task.record()["summary_metrics"]
 
 
-def test_one_sbibm_task_at_several_budgets_computes_its_noise_floor_once(full_config):
+def test_one_sbibm_task_at_several_budgets_computes_its_noise_floor_once(full_config_with_stages):
     """The floor does not read the budget, its validation split or the calibration set: tasks
     equal but for those take the first one's floor (identity.floor_source), and computing it
     for each gives the same rows."""
@@ -126,7 +126,7 @@ def test_one_sbibm_task_at_several_budgets_computes_its_noise_floor_once(full_co
     from flowbench.config import validate_config
     from flowbench.identity import floor_digest, floor_source
     from flowbench.pipeline import noise_floor
-    cfg = validate_config(full_config)
+    cfg = validate_config(full_config_with_stages)
     names = [t for t in cfg["tasks"] if t.startswith("sbibm_two_moons_")]
     assert sorted(names) == ["sbibm_two_moons_1e3", "sbibm_two_moons_1e4", "sbibm_two_moons_1e5"]
     assert {floor_source(cfg, t) for t in names} == {"sbibm_two_moons_1e3"}

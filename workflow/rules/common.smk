@@ -2,7 +2,8 @@
 #
 # Each config writes under its own folder, results/<name>/ (`name` in the config: `full` for
 # config/config.yaml, `smoke` for config/smoke.yaml), so a smoke run never touches a full run's
-# results, and the committed report/ is written only by config/config.yaml read alone (the
+# results, and the committed report/ is written only by config/config.yaml (alone or with the stage
+# configs of config/stages/, which only add tasks; the
 # Snakefile checks `report_dir` and who owns results/<name>/ before any job: flowbench/outputs.py).
 from flowbench.cluster import AUTO, requested_training_jobs, resolve_threads, rule_resources
 from flowbench.config import iter_runs

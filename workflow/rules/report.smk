@@ -16,7 +16,7 @@ from flowbench.config import digest
 from flowbench.images.names import configured_flows, flow_figures
 from flowbench.report import report_outputs
 
-# report/ (committed) for config/config.yaml read alone; a folder under results/<name>/ for any
+# report/ (committed) for config/config.yaml (alone or with its stage configs); a folder under results/<name>/ for any
 # other config (the Snakefile refuses anything else: flowbench/outputs.py), so a smoke or a trial
 # run never overwrites the committed report
 REPORT_DIR = config["report_dir"].rstrip("/")

@@ -100,7 +100,7 @@ rule train_ensemble:
         f"{RESULTS}/benchmarks/{{task}}/{{method}}/{{variant}}/ensemble/train.tsv"
     threads: job_threads()
     resources:
-        **job_resources("train_run"),
+        **job_resources("train_ensemble"),
     params:
         device=config.get("device", "auto"),
         seeds=lambda wc: ensemble_seeds(wc.task, wc.method, wc.variant),
