@@ -79,6 +79,40 @@ def ours_limit_linear_gaussian(sigma, a, y_star, eps: float) -> tuple[np.ndarray
     return mean, (cov + cov.T) / 2
 
 
+def transport_map(s_cov, s: float) -> np.ndarray:
+    """T of the four-loss INN's linear-Gaussian limit at y noise ``s``: the optimal-transport
+    (Brenier) map from N(0, S) to N(0, S + s^2 I), T = (I + s^2 S^{-1})^{1/2} (S and S + s^2 I
+    commute), for prior-predictive covariance ``s_cov`` of y."""
+    s_cov = np.atleast_2d(np.asarray(s_cov, float))
+    w, v = np.linalg.eigh(s_cov)
+    if np.any(w <= 0):
+        raise ValueError("eps_limit: the prior predictive covariance of y must be positive definite")
+    return (v * np.sqrt(1.0 + s ** 2 / w)) @ v.T
+
+
+def inn_limit_linear_gaussian(sigma, a, y_star, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of the posterior the four-loss INN converges to at y noise ``s`` for x ~
+    N(0, Sigma), y = A x (flowbench.eps_split, "The INN's y noise"): y~ ~ N(y*, s^2 I), y' = T^{-1}
+    y~ with T the transport map from the prior predictive to its smoothing (``transport_map``),
+    x from the exact fibre at y'."""
+    sigma, a, y_star, s = _check(sigma, a, y_star, s)
+    s_cov = a @ sigma @ a.T
+    b = sigma @ a.T @ np.linalg.inv(s_cov)
+    t_inv = np.linalg.inv(transport_map(s_cov, s))
+    cov = sigma - b @ s_cov @ b.T + s ** 2 * b @ t_inv @ t_inv @ b.T
+    return b @ t_inv @ y_star, (cov + cov.T) / 2
+
+
+def fibre_mixture_linear_gaussian(sigma, a, y_star, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, covariance) of the fibre mixture y' ~ N(y*, eps^2 I), x ~ p(x | A x = y'): the
+    smoothed target with phi = id (neither ours's limit nor the INN's)."""
+    sigma, a, y_star, eps = _check(sigma, a, y_star, eps)
+    s_cov = a @ sigma @ a.T
+    b = sigma @ a.T @ np.linalg.inv(s_cov)
+    cov = sigma - b @ s_cov @ b.T + eps ** 2 * b @ b.T
+    return b @ y_star, (cov + cov.T) / 2
+
+
 def abc_linear_gaussian(sigma, a, y_star, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """(mean, covariance) of the Gaussian-kernel ABC posterior p(x) N(y*; A x, eps^2 I): what a
     rejection sampler with that kernel targets."""

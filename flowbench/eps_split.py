@@ -1,5 +1,6 @@
-"""What eps costs against what training leaves: the distance of ours's samples from the reference
-split at the smoothed target that ours converges to at a given eps.
+"""What smoothing costs against what training leaves: the distance of a model's samples from the
+reference split at the smoothed target it converges to (ours at a given eps; the four-loss INN
+at a given y noise).
 
 Xiao, Yan & Amit (2019, arXiv 1911.02052, Eq. 4-6) train an invertible map x -> (z, y~) by the
 likelihood of z ~ N(0, I) and y~ ~ N(y, eps^2 I). With a deterministic forward model y = f(x) the
@@ -12,6 +13,30 @@ and z carries the exact conditional on each fibre), the *smoothed target*
 phi the reparametrisation of y that maximises
 
     J(phi) = E_{y ~ p_f}[ -|phi(y) - y|^2 / (2 eps^2) + log |det D phi(y)| ].
+
+The INN's y noise
+-----------------
+The four-loss INN (Ardizzone et al. 2018, arXiv:1808.04730, Sec. 3.3) maps [x, x0] -> [z, pad, y]
+and trains it with L_y = w_y MSE(y_out, y + s n), L_z = w_z MMD([z_out, y_out], [N(0, I), y + s n]),
+L_x = w_x MMD(f^{-1}([N(0, I), pad, y + s n]), x) and a reconstruction term; it samples the
+posterior at y* as x = f^{-1}([z, pad, y* + s n]), z ~ N(0, I) (the original code's y noise s,
+kept at sampling). Its two MMD terms ask for the same thing: that [z_out, y_out] be distributed as
+N(0, I) x q_s, q_s = p_f * N(0, s^2 I), the law of the *noisy* y (L_x: feeding such inputs back
+must give x's law). An exact bijection with y_out = f(x) cannot do that (y_out would have law
+p_f); L_y, whose minimiser is y_out = f(x), weighs 3 against the MMD terms' 300 and 400 in the
+original code. Assumptions: (A1) the MMD terms are met exactly: y_out = psi(f(x)) has law q_s and
+z ~ N(0, I) is independent of it, the fibres carried exactly; (A2) among such psi, L_y
+(= E|psi(y) - y|^2 + const.) picks the one nearest the identity: psi is the optimal-transport
+(Brenier) map from p_f to q_s. The sampler then draws y~ ~ N(y*, s^2 I) and x from the exact
+fibre at psi^{-1}(y~): the target above with phi = psi (``HeatFlowTransport``), a different map
+from ours's. Linear-Gaussian closed form: ``flowbench.eps_limit.inn_limit_linear_gaussian``.
+Checked by training (notes/inn_limit_linear.py: the project's INN, its `inverse` recipe's loss
+weights, ramp and optimiser on x ~ N(0, I_2), y = x_1, y* = 1.5, 4,000 steps of batch 512, two
+seeds): at s = 0.5 its x_1 mean is 1.331 and 1.311, variance 0.198 and 0.205; this limit gives
+1.342 and 0.200, while the mixture of fibres at y* + s n (phi = id, what the sampler would give
+if y_out = f(x)) gives 1.500 and 0.250, ours's limit 1.243 and 0.172, the ABC posterior 1.200 and
+0.200. At s = 0.2: means 1.458 and 1.477 against the limit's 1.471 (fibres 1.500, ours 1.444),
+variances 0.041 and 0.042 against 0.0385 (fibres 0.040, ours 0.037): the candidates are close there.
 
 For a model's samples at y* and a reference posterior (rejection ABC), ``split`` reports
 
@@ -240,6 +265,45 @@ class Reparametrisation:
         return self._call("ladj", y)
 
 
+def _lbfgs(module, loss, score, max_iter: int, rounds: int, patience: int) -> int:
+    """Full-batch L-BFGS (strong-Wolfe line search) on ``loss()`` in rounds of ``rounds``
+    iterations (its history carried over), stopped when ``score()`` (held-out, higher is better)
+    has not risen for ``patience`` rounds, after ``max_iter`` iterations, or at L-BFGS's own
+    tolerances; the best-scoring state is loaded into ``module`` (left in eval mode). Returns
+    the iteration it was reached at."""
+    import torch
+
+    opt = torch.optim.LBFGS(module.parameters(), lr=1.0, max_iter=rounds, history_size=20,
+                            tolerance_grad=1e-10, tolerance_change=1e-14, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+
+    with torch.no_grad():
+        best = score()
+    best_state, best_iter = copy.deepcopy(module.state_dict()), 0
+    stale, done = 0, 0
+    while done < max_iter and stale < patience:
+        opt.param_groups[0]["max_iter"] = min(rounds, max_iter - done)
+        opt.step(closure)
+        now = int(opt.state[opt._params[0]].get("n_iter", 0))
+        if now == done:                   # converged (L-BFGS's own tolerances)
+            break
+        done = now
+        with torch.no_grad():
+            j = score()
+        if np.isfinite(j) and j > best:
+            best, best_state, best_iter, stale = j, copy.deepcopy(module.state_dict()), done, 0
+        else:
+            stale += 1
+    module.load_state_dict(best_state)
+    module.eval()
+    return best_iter
+
+
 def fit_reparametrisation(y, eps: float, *, seed: int = 0, blocks: int = 2, bins: int = 8,
                           hidden: int = 16, bound: float = 5.0, max_iter: int = 150,
                           rounds: int = 10, patience: int = 3, holdout: float = 0.2) -> Reparametrisation:
@@ -279,42 +343,12 @@ def fit_reparametrisation(y, eps: float, *, seed: int = 0, blocks: int = 2, bins
                 out, ladj = module(t)
                 return (((out - t) ** 2).sum(1) / (2 * eps ** 2) - ladj).mean()
 
-            opt = torch.optim.LBFGS(module.parameters(), lr=1.0, max_iter=rounds, history_size=20,
-                                    tolerance_grad=1e-10, tolerance_change=1e-14,
-                                    line_search_fn="strong_wolfe")
             t_hold = torch.from_numpy(hold if len(hold) else fit)
-
-            def closure():
-                opt.zero_grad()
-                loss = loss_fn(t_fit)
-                loss.backward()
-                return loss
-
-            def held_out():
-                with torch.no_grad():
-                    return -float(loss_fn(t_hold))
-
-            # L-BFGS in rounds of ``rounds`` iterations (its history carries over), stopped when J
-            # on the held-out draws has not risen for ``patience`` rounds; the best state is kept
-            best, best_state, best_iter = held_out(), copy.deepcopy(module.state_dict()), 0
-            stale, done = 0, 0
-            while done < max_iter and stale < patience:
-                opt.param_groups[0]["max_iter"] = min(rounds, max_iter - done)
-                opt.step(closure)
-                now = int(opt.state[opt._params[0]].get("n_iter", 0))
-                if now == done:                   # converged (L-BFGS's own tolerances)
-                    break
-                done = now
-                j = held_out()
-                if np.isfinite(j) and j > best:
-                    best, best_state, best_iter, stale = j, copy.deepcopy(module.state_dict()), done, 0
-                else:
-                    stale += 1
-            module.load_state_dict(best_state)
-            module.eval()
+            best_iter = _lbfgs(module, lambda: loss_fn(t_fit), lambda: -float(loss_fn(t_hold)),
+                               max_iter, rounds, patience)
             with torch.no_grad():
                 j_fit = -float(loss_fn(t_fit))
-                j_hold = held_out()
+                j_hold = -float(loss_fn(t_hold))
     finally:
         torch.set_num_threads(threads)
     bad = not (np.isfinite(j_hold) and j_hold > 0.0)
@@ -324,6 +358,68 @@ def fit_reparametrisation(y, eps: float, *, seed: int = 0, blocks: int = 2, bins
                       "using phi = identity", stacklevel=2)
     return Reparametrisation(eps=eps, y_dim=y.shape[1], identity=bad, j_fit=j_fit, j_holdout=j_hold,
                              iterations=best_iter, module=None if bad else module)
+
+
+class HeatFlowTransport:
+    """phi = the transport map from the prior predictive p_f to its smoothing q_s = p_f * N(0, s^2 I)
+    along the heat equation's probability flow: y moves by dy/dt = -grad log q_t(y) / 2 for t
+    from 0 to s^2 (q_t = p_f * N(0, t I)), which carries p_f to q_s exactly. It is the
+    optimal-transport (Brenier) map, the four-loss INN's limit (module docstring, "The INN's y
+    noise"), in 1-d and for Gaussian p_f, and agrees with it to first order in s^2 in general
+    (both are id - (s^2 / 2) grad log p_f + O(s^4)).
+
+    From prior-predictive draws ``y`` [N, d]: the score by Tweedie's formula with the draws as p_f,
+    grad log q_t(u) = (sum_i w_i y_i - u) / t, w_i proportional to exp(-|u - y_i|^2 / 2t) over
+    every draw; the ODE by ``steps`` Heun steps, uniform in sqrt(t), between s^2 and
+    ``t_min`` (default: (``h_min`` times the draws' median nearest-neighbour distance)^2, below
+    which the kernel estimate has too few draws within reach), the remaining [0, t_min] left out:
+    an error of at most t_min |grad log p_f| / 2. ``inverse`` integrates from s^2 down (y~ ->
+    y'), ``forward`` up."""
+
+    identity = False
+
+    def __init__(self, y, s: float, *, steps: int = 8, t_min_frac: float = 1 / 16):
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2 or len(y) < 10 or not np.all(np.isfinite(y)):
+            raise ValueError(f"eps_split: the heat-flow transport needs finite draws [N >= 10, d], "
+                             f"got shape {y.shape}")
+        if not (np.isfinite(s) and s > 0):
+            raise ValueError(f"eps_split: the y noise must be a positive finite number, got {s!r}")
+        self.y, self.s, self.steps = y, float(s), int(steps)
+        self.t_min = float(t_min_frac) * self.s ** 2
+
+    def score(self, u, t: float):
+        """grad log q_t at u [M, d] (Tweedie's formula over every draw, in chunks of rows)."""
+        out = np.empty_like(u)
+        for a in range(0, len(u), 512):
+            b = u[a:a + 512]
+            logw = -((b[:, None, :] - self.y[None]) ** 2).sum(-1) / (2 * t)
+            w = np.exp(logw - logw.max(1, keepdims=True))
+            out[a:a + 512] = (w @ self.y / w.sum(1, keepdims=True) - b) / t
+        return out
+
+    def _integrate(self, u, down: bool):
+        u = np.asarray(u, dtype=np.float64).reshape(-1, self.y.shape[1]).copy()
+        r = np.linspace(self.s, np.sqrt(self.t_min), self.steps + 1) ** 2   # t, uniform in sqrt(t)
+        ts = r if down else r[::-1]
+        if not down:                          # [0, t_min]: one first-order step
+            u = u - 0.5 * self.t_min * self.score(u, self.t_min)
+        for t0, t1 in zip(ts[:-1], ts[1:]):
+            dt = t1 - t0                      # dy = -score / 2 dt (Heun)
+            v0 = -0.5 * self.score(u, t0)
+            pred = u + dt * v0
+            u = u + dt * (v0 - 0.5 * self.score(pred, t1)) / 2
+        if down:
+            u = u + 0.5 * self.t_min * self.score(u, self.t_min)
+        return u
+
+    def forward(self, y):
+        return self._integrate(y, down=False)
+
+    def inverse(self, y_tilde):
+        return self._integrate(y_tilde, down=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -471,33 +567,45 @@ def split(task, y_star, eps: float, model_samples, reference, rng: np.random.Gen
 
 
 # ----------------------------------------------------------------------------------------------
-# the workflow's split of every ours run on a simulation task
+# the workflow's split of every run with a smoothed limit on a simulation task
 # ----------------------------------------------------------------------------------------------
 #: the columns of ``results/<name>/<task>/eps_split.csv``
-SPLIT_COLUMNS = ["task", "variant", "eps", "condition", "seed", "quantity", "value"]
+SPLIT_COLUMNS = ["task", "method", "variant", "eps", "target", "condition", "seed", "quantity", "value"]
+#: the target kinds of ``ConditionalMethod.smoothed_limit``
+TARGET_KINDS = ("reparametrised", "transport")
 
 
-def ours_eps_variants(config: dict, task_name: str) -> dict[str, float]:
-    """{variant: eps} of every variant of ours (the registry's ``paper`` method) the config runs
-    on ``task_name``."""
+def smoothed_runs(config: dict, task_name: str) -> dict[tuple[str, str], tuple[float, str]]:
+    """{(method, variant): (width, target kind)} of every (method, variant) the config runs on
+    ``task_name`` whose method declares a ``smoothed_limit`` (ours: eps, its reparametrised
+    target; the four-loss INN: y_noise, its transported target), the width read from the variant's
+    parameters. A width of 0 (no smoothing) is left out."""
     from .recipes import iter_runs, method_params
-    from .registry import method_with_role
-    paper = method_with_role("paper")
+    from .registry import method_infos
+    infos = method_infos()
     out = {}
     for _, m, v, _ in iter_runs(config, task_name):
-        if m == paper and v not in out:
-            out[v] = float(method_params(config, m, v)["eps"])
+        limit = infos[m].smoothed_limit if m in infos else None
+        if limit is None or (m, v) in out:
+            continue
+        param, kind = limit
+        if kind not in TARGET_KINDS:
+            raise ValueError(f"method {m}: smoothed_limit kind {kind!r} is not one of {TARGET_KINDS}")
+        width = float(method_params(config, m, v)[param])
+        if width > 0:
+            out[(m, v)] = (width, kind)
     return out
 
 
 def task_split(config: dict, task_name: str, run_dirs: dict, reference=None, log=None):
-    """The eps split of every run of ours on a simulation task with an ``eps_split`` section: a
-    tidy frame (``SPLIT_COLUMNS``). Per eps and condition (seed -1): ``bias`` = W2(target,
-    reference), ``floor`` = W2 between two target draws, and the target's pool diagnostics
-    ``distinct`` (the share of distinct prior draws among its n nearest neighbours; below 0.9 the
-    pool cap was reached and the target is not resolved) and ``far``; per run seed: ``training`` =
-    W2(samples, target) and ``total`` = W2(samples, reference). ``run_dirs``: {(variant, seed):
-    the run's folder}. One phi per eps, fitted once."""
+    """The split of every run with a smoothed limit (``smoothed_runs``) on a simulation task with
+    an ``eps_split`` section: a tidy frame (``SPLIT_COLUMNS``). Per target (width and kind) and
+    condition (seed -1): ``bias`` = W2(target, reference), ``floor`` = W2 between two target
+    draws, and the target's pool diagnostics ``distinct`` (the share of distinct prior draws among
+    its n nearest neighbours; below 0.9 the pool cap was reached and the target is not resolved)
+    and ``far``; per run seed: ``training`` = W2(samples, target) and ``total`` = W2(samples,
+    reference). ``run_dirs``: {(method, variant, seed): the run's folder}. One phi per width and
+    kind: ``fit_reparametrisation`` for ours, ``HeatFlowTransport`` for the INN."""
     import pandas as pd
 
     from .metrics import w2
@@ -512,38 +620,45 @@ def task_split(config: dict, task_name: str, run_dirs: dict, reference=None, log
     extra = [cid for cid, _ in task.extra_conditions()]
     order = [ids.index(c) for c in extra if c in ids] + [k for k, c in enumerate(ids) if c not in extra]
     picked = order[:int(sp["conditions"])]
-    variants = ours_eps_variants(config, task_name)
+    targets = smoothed_runs(config, task_name)
+    unknown = sorted({(m, v) for m, v, _ in run_dirs} - set(targets))
+    if unknown:
+        raise ValueError(f"eps_split on {task_name}: runs {unknown} have no smoothed limit in this config")
     samples = {key: read_npz(Path(d) / "posterior_samples.npz")["samples"] for key, d in run_dirs.items()}
     rows = []
 
-    def add(variant, eps, cid, seed, quantity, value):
-        rows.append({"task": task_name, "variant": variant, "eps": eps, "condition": cid, "seed": seed,
-                     "quantity": quantity, "value": float(value)})
+    def add(method, variant, eps, kind, cid, seed, quantity, value):
+        rows.append({"task": task_name, "method": method, "variant": variant, "eps": eps, "target": kind,
+                     "condition": cid, "seed": seed, "quantity": quantity, "value": float(value)})
 
     n = min(int(sp["n"]), int(tcfg.get("n_eval", 2000)))
     refs = {k: task.reference_posterior(k, n).astype(np.float64) for k in picked}
-    for eps in sorted(set(variants.values())):
-        rng = np.random.default_rng([int(sp["seed"]), int(round(eps * 1e6))])
-        phi = fit_reparametrisation(_forward(task, task.prior_sample(int(sp["fit_n"]), rng), task.y_dim), eps,
-                                    seed=int(rng.integers(2 ** 31)))
+    for eps, kind in sorted(set(targets.values()), key=lambda t: (t[1] != "reparametrised", t[0])):
+        # the reparametrised targets draw from the stream they always did (seeded by eps alone)
+        key = [int(sp["seed"]), int(round(eps * 1e6))] + ([] if kind == "reparametrised" else [1])
+        rng = np.random.default_rng(key)
+        if kind == "reparametrised":
+            phi = fit_reparametrisation(_forward(task, task.prior_sample(int(sp["fit_n"]), rng), task.y_dim),
+                                        eps, seed=int(rng.integers(2 ** 31)))
+        else:
+            phi = HeatFlowTransport(_forward(task, task.prior_sample(int(sp["fit_n"]), rng), task.y_dim), eps)
         for k in picked:
             cid, ref = ids[k], refs[k]
             kw = dict(pool=int(sp["pool"]), phi=phi, return_info=True)
             a, info = sample_target(task, conds[k], eps, n, rng, **kw)
             b, _ = sample_target(task, conds[k], eps, n, rng, **kw)
             bias, floor = w2(a, ref), w2(a, b)
-            for v in (v for v, e in variants.items() if e == eps):
-                add(v, eps, cid, -1, "bias", bias)
-                add(v, eps, cid, -1, "floor", floor)
-                add(v, eps, cid, -1, "distinct", info["distinct"])
-                add(v, eps, cid, -1, "far", info["far"])
-                add(v, eps, cid, -1, "pool_draws", info["pool_draws"])
-                for (rv, seed), s in sorted(samples.items()):
-                    if rv != v or not np.all(np.isfinite(s[k])):
+            for m, v in (mv for mv, t in targets.items() if t == (eps, kind)):
+                for q in ("distinct", "far", "pool_draws"):
+                    add(m, v, eps, kind, cid, -1, q, info[q])
+                add(m, v, eps, kind, cid, -1, "bias", bias)
+                add(m, v, eps, kind, cid, -1, "floor", floor)
+                for (rm, rv, seed), s in sorted(samples.items()):
+                    if (rm, rv) != (m, v) or not np.all(np.isfinite(s[k])):
                         continue
                     x = np.asarray(s[k][:n], dtype=np.float64)
-                    add(v, eps, cid, seed, "training", w2(x, a))
-                    add(v, eps, cid, seed, "total", w2(x, ref))
-            log(f"[{task_name}] eps {eps:g}, condition {cid}: bias {bias:.4g}, floor {floor:.4g}, "
-                f"target distinct {info['distinct']:.2f} of {info['pool_draws']:,} prior draws")
+                    add(m, v, eps, kind, cid, seed, "training", w2(x, a))
+                    add(m, v, eps, kind, cid, seed, "total", w2(x, ref))
+            log(f"[{task_name}] {kind} target at width {eps:g}, condition {cid}: bias {bias:.4g}, floor "
+                f"{floor:.4g}, target distinct {info['distinct']:.2f} of {info['pool_draws']:,} prior draws")
     return pd.DataFrame(rows, columns=SPLIT_COLUMNS)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 METHODS_DIR = Path(__file__).resolve().parent / "methods"
 _ATTRS = ("name", "label", "long_label", "order", "role", "summary", "image_flow", "image_defaults",
-          "image_variant", "fixed_noise", "ensemble_ready")
+          "image_variant", "fixed_noise", "ensemble_ready", "smoothed_limit")
 #: attributes recorded only as whether they are set (not the literal None): their values are built
 #: from shared groups, and the view needs to know only whether every image run trains the method
 _SET_OR_NONE = ("image_defaults",)
@@ -41,6 +41,7 @@ class MethodInfo:
     image_variant: str
     fixed_noise: str
     ensemble_ready: bool      # gives its training step's noise: its seeds can train as one ensemble
+    smoothed_limit: tuple | None   # (width parameter, target kind) of its smoothed limit (eps_split)
     capabilities: frozenset
 
     def has(self, capability: str) -> bool:

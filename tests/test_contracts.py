@@ -31,7 +31,7 @@ def test_the_torch_free_view_is_the_registry():
     for name, info in infos.items():
         cls = METHODS[name]
         for attr in ("label", "long_label", "order", "role", "image_flow", "image_variant",
-                     "fixed_noise", "ensemble_ready"):
+                     "fixed_noise", "ensemble_ready", "smoothed_limit"):
             assert getattr(info, attr) == getattr(cls, attr), (name, attr)
         assert info.image_defaults == (cls.image_defaults is not None), name
         for cap in ("log_prob", "predict", "noise_of", "generate"):

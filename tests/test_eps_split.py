@@ -108,6 +108,51 @@ def test_target_matches_the_closed_form_limit_2d():
     _assert_moments(x_id, a_inv @ y_star, eps ** 2 * a_inv @ a_inv.T)
 
 
+def test_inn_target_matches_its_closed_form_and_not_the_fibre_mixture():
+    """phi = the heat-flow transport from p_f to p_f * N(0, s^2) (the four-loss INN's limit at y
+    noise s): the target's moments are those of inn_limit_linear_gaussian, and the mixture of
+    fibres at y* + s n (phi = id) lies outside them (measured: 1-3 standard errors from the
+    limit, the fibre mixture 10-22)."""
+    rng = np.random.default_rng(1)
+    y_star, s, n = [1.2], 0.5, 4000
+    phi = S.HeatFlowTransport(TASK_1D.prior_sample(5000, rng) @ TASK_1D.a.T, s)
+    x = S.sample_target(TASK_1D, y_star, s, n, rng, phi=phi)
+    tol_m, _ = _assert_moments(x, *E.inn_limit_linear_gaussian(SIGMA, TASK_1D.a, y_star, s))
+    fib_mean = E.fibre_mixture_linear_gaussian(SIGMA, TASK_1D.a, y_star, s)[0]
+    assert np.any(np.abs(x.mean(0) - fib_mean) > tol_m)
+    # the map itself: the closed form's T y on the prior predictive's 2-sd interval, within 20 %
+    sd = float(np.sqrt((TASK_1D.a @ SIGMA @ TASK_1D.a.T)[0, 0]))
+    t = E.transport_map(TASK_1D.a @ SIGMA @ TASK_1D.a.T, s)[0, 0]
+    pts = np.linspace(-2 * sd, 2 * sd, 9)[:, None]
+    disp = phi.forward(pts) - pts
+    assert np.max(np.abs(disp - (t - 1) * pts)) < 0.2 * (t - 1) * 2 * sd
+    np.testing.assert_allclose(phi.inverse(phi.forward(pts)), pts, atol=0.02 * sd)
+    with pytest.raises(ValueError, match="y noise must be a positive"):
+        S.HeatFlowTransport(TASK_1D.prior_sample(100, rng), 0.0)
+
+
+def test_closed_forms_meet_the_exact_posterior_as_the_width_vanishes():
+    exact = E.exact_linear_gaussian(SIGMA, TASK_1D.a, [1.2])
+    for fn in (E.inn_limit_linear_gaussian, E.fibre_mixture_linear_gaussian, E.ours_limit_linear_gaussian):
+        mean, cov = fn(SIGMA, TASK_1D.a, [1.2], 1e-6)
+        np.testing.assert_allclose(mean, exact[0], atol=1e-9)
+        np.testing.assert_allclose(cov, exact[1], atol=1e-9)
+
+
+def test_smoothed_runs_read_each_methods_width_from_the_registry(full_config):
+    """ours's eps (reparametrised target) and the INN's y noise (transported target) on arm; methods
+    without a smoothed limit are left out, and so is a width of 0."""
+    import copy
+    runs = S.smoothed_runs(full_config, "arm")
+    assert runs[("ours", "inverse")] == (0.1, "reparametrised")
+    assert runs[("inn", "inverse")] == (0.1, "transport")
+    assert runs[("ours", "inverse_eps_0.01")] == (0.01, "reparametrised")
+    assert {m for m, _ in runs} == {"ours", "inn"}
+    cfg = copy.deepcopy(full_config)
+    cfg["methods"]["inn"]["variants"]["inverse"]["y_noise"] = 0.0
+    assert ("inn", "inverse") not in S.smoothed_runs(cfg, "arm")
+
+
 @pytest.mark.parametrize("task, y_star, eps", [(TASK_1D, [1.2], 0.5), (TASK_2D, [0.8, -0.5], 0.3)])
 def test_kernel_abc_matches_the_closed_form(task, y_star, eps):
     x, info = S.sample_kernel_abc(task, y_star, eps, 20_000, np.random.default_rng(4), return_info=True)

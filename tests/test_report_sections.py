@@ -164,17 +164,19 @@ def test_convergence_lines_say_where_each_run_stopped():
 def test_eps_split_lines_show_bias_training_and_an_unresolved_target():
     from flowbench.report.sections.tasks import eps_split_lines
     rows = []
-    for v, eps, distinct in (("inverse", 0.1, 1.0), ("inverse_eps_0.01", 0.01, 0.2)):
+    for m, v, eps, kind, distinct in (("ours", "inverse", 0.1, "reparametrised", 1.0),
+                                      ("ours", "inverse_eps_0.01", 0.01, "reparametrised", 0.2),
+                                      ("inn", "inverse", 0.1, "transport", 1.0)):
+        base = {"task": "arm", "method": m, "variant": v, "eps": eps, "target": kind, "condition": "ystar"}
         for q, val in (("bias", 0.25), ("floor", 0.07), ("distinct", distinct), ("far", 0.0), ("pool_draws", 3.2e7)):
-            rows.append({"task": "arm", "variant": v, "eps": eps, "condition": "ystar", "seed": -1, "quantity": q,
-                         "value": val})
+            rows.append({**base, "seed": -1, "quantity": q, "value": val})
         for seed, tr in ((0, 0.1), (1, 0.3)):
-            rows += [{"task": "arm", "variant": v, "eps": eps, "condition": "ystar", "seed": seed,
-                      "quantity": "training", "value": tr},
-                     {"task": "arm", "variant": v, "eps": eps, "condition": "ystar", "seed": seed,
-                      "quantity": "total", "value": tr + 0.2}]
+            rows += [{**base, "seed": seed, "quantity": "training", "value": tr},
+                     {**base, "seed": seed, "quantity": "total", "value": tr + 0.2}]
     text = "\n".join(eps_split_lines("arm", pd.DataFrame(rows)))
-    assert "| ours/inverse_eps_0.01 | 0.01  | ystar       | 0.25   | 0.2 (2 seeds)" in text
+    assert "| ours/inverse_eps_0.01 | 0.01    | reparametrised (ours) | ystar       | 0.25   | 0.2 (2 seeds)" in text
+    assert "| inn/inverse           | 0.1     | transported (INN)     | ystar" in text
     assert "no (20% distinct of 32,000,000 draws)" in text and "| yes" in text
-    assert text.index("ours/inverse_eps_0.01") < text.index("ours/inverse ")   # by eps
+    # ours's rows first, by eps; then the INN's
+    assert text.index("ours/inverse_eps_0.01") < text.index("ours/inverse ") < text.index("inn/inverse")
     assert eps_split_lines("arm", None) == []

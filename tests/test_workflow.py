@@ -22,6 +22,14 @@ def test_smoke_outputs(smoke_run):
     assert {"w2", "sliced_w2", "mmd", "far_outside", "accuracy", "seconds_per_iteration"} <= set(df.metric)
     arm = pd.read_csv(repo / f"{SMOKE}/arm/metrics.csv", dtype={"condition": str}, keep_default_na=False)
     assert {"w2", "mmd_kruse", "c2st", "far_outside", "calibration_error"} <= set(arm.metric)
+    # what smoothing costs on arm: ours (eps 0.02, its reparametrised target) and the INN (y noise
+    # 0.02, its transported target), each with bias, floor and its run's training and total
+    split = pd.read_csv(repo / f"{SMOKE}/arm/eps_split.csv", dtype={"condition": str}, keep_default_na=False)
+    got = {(m, v, e, k) for m, v, e, k in split[["method", "variant", "eps", "target"]].itertuples(index=False)}
+    assert got == {("ours", "inverse", 0.02, "reparametrised"), ("inn", "inverse", 0.02, "transport")}
+    for m in ("ours", "inn"):
+        assert {"bias", "floor", "training", "total"} <= set(split[split.method == m].quantity), m
+    assert "transported (INN)" in (repo / f"{SMOKE}/report/README.md").read_text()
     with open(repo / "config" / "smoke.yaml") as fh:
         runs = yaml.safe_load(fh)["tasks"]["gmm"]["runs"]
     assert set(df.method) == {r["method"] for r in runs}

@@ -211,6 +211,13 @@ class ConditionalMethod(nn.Module):
         noise = self.pad_noise * noise
         return torch.cat([x, noise.expand(x.shape[0], n_pad)], dim=1)
 
+    # -- the limit its training converges to (flowbench.eps_split) ------------------------------
+    #: where training with a smoothing width converges to a smoothed target rather than the
+    #: posterior, (the parameter that holds the width, the target's kind): ``"reparametrised"``
+    #: (ours: the likelihood of y~ ~ N(y, eps^2), y~ reparametrised by phi) or ``"transport"`` (the
+    #: INN: phi the transport map from y's law to its smoothing); None where no limit is stated
+    smoothed_limit: ClassVar[tuple | None] = None
+
     # -- one training step's randomness, given (flowbench.ensemble) ----------------------------
     #: whether ``draw_step_noise`` and ``loss_terms`` are implemented: several seeds of the
     #: method can then train as one batched ensemble (flowbench.ensemble.train_ensemble)

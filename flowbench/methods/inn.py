@@ -112,6 +112,9 @@ class FourLossINN(ConditionalMethod):
     role = "paper_baseline"
     summary = "the four-loss MMD-trained INN of Ardizzone et al. (2018), arXiv:1808.04730"
     image_flow = False
+    #: it samples x = f^{-1}([z, pad, y* + y_noise n]) and its MMD terms ask for the smoothed y:
+    #: it converges to a transported smoothed target (flowbench.eps_split, "The INN's y noise")
+    smoothed_limit = ("y_noise", "transport")
     _W = Param("number", minimum=0, required=True)
     PARAMS = {
         **FLOW_PARAMS,

@@ -40,6 +40,9 @@ class LikelihoodFlow(ConditionalMethod):
     image_defaults = {**IMAGE_FLOW_DEFAULTS, "dim": 30, "eps": 0.1, "pad_noise": 0.05}
     image_variant = "paper"
     fixed_noise = "z"
+    #: trained by the likelihood of y~ ~ N(y, eps^2 I), ours converges to a reparametrised
+    #: smoothed target, not the posterior (flowbench.eps_split, Xiao, Yan & Amit 2019, Eq. 5-6)
+    smoothed_limit = ("eps", "reparametrised")
 
     @classmethod
     def min_dim(cls, x_dim, y_dim, x_name="x_dim", y_name="y_dim"):

@@ -3,9 +3,10 @@
 # tidy metrics.csv per task (with runs.csv: what each run used; task.json: the task's own record),
 # draw the task's figures. The rules know no task kind: the task protocol (flowbench.tasks) does.
 from flowbench.captions import figure_caption
+from flowbench.eps_split import smoothed_runs
 from flowbench.identity import floor_digest, floor_source, reference_digest
 from flowbench.recipes import iter_runs
-from flowbench.registry import method_infos, method_with_role
+from flowbench.registry import method_infos
 from flowbench.tasks import task_class
 
 
@@ -27,10 +28,12 @@ def eps_split_files(task):
     return [f"{RESULTS}/{task}/eps_split.csv"] if (config["tasks"][task].get("eps_split")) else []
 
 
-def ours_runs(task):
-    """{(variant, seed): run folder} of every run of ours on the task."""
-    paper = method_with_role("paper")
-    return {(v, s): f"{RESULTS}/{t}/{m}/{v}/seed{s}" for (t, m, v, s) in iter_runs(config, task) if m == paper}
+def smoothed_run_dirs(task):
+    """{(method, variant, seed): run folder} of every run on the task whose method declares a
+    smoothed limit (ours's eps, the INN's y noise: flowbench.eps_split.smoothed_runs)."""
+    limits = smoothed_runs(config, task)
+    return {(m, v, s): f"{RESULTS}/{t}/{m}/{v}/seed{s}" for (t, m, v, s) in iter_runs(config, task)
+            if (m, v) in limits}
 
 
 TASK_FILES = ("metrics.csv", "runs.csv", "task.json", "noise_floor.csv")
@@ -256,10 +259,11 @@ for _task in config["tasks"]:
 
 
 rule eps_split_task:
-    # what eps costs: every run of ours split at the smoothed target its training converges to
-    # (flowbench.eps_split.task_split); only for tasks with an `eps_split` section
+    # what smoothing costs: every run of ours (eps) and of the INN (y noise) split at the smoothed
+    # target its training converges to (flowbench.eps_split.task_split); only for tasks with an
+    # `eps_split` section
     input:
-        samples=lambda wc: [f"{d}/posterior_samples.npz" for d in ours_runs(wc.task).values()],
+        samples=lambda wc: [f"{d}/posterior_samples.npz" for d in smoothed_run_dirs(wc.task).values()],
         reference=lambda wc: reference_files(wc.task),
     output:
         f"{RESULTS}/{{task}}/eps_split.csv",
@@ -271,7 +275,7 @@ rule eps_split_task:
     resources:
         **job_resources("eps_split_task"),
     params:
-        runs=lambda wc: {f"{v}|{s}": d for (v, s), d in ours_runs(wc.task).items()},
+        runs=lambda wc: {f"{m}|{v}|{s}": d for (m, v, s), d in smoothed_run_dirs(wc.task).items()},
         identity=lambda wc: evaluate_digest(config, wc.task),
     script:
         "../scripts/eps_split_task.py"
