@@ -127,6 +127,12 @@ def test_inn_target_matches_its_closed_form_and_not_the_fibre_mixture():
     disp = phi.forward(pts) - pts
     assert np.max(np.abs(disp - (t - 1) * pts)) < 0.2 * (t - 1) * 2 * sd
     np.testing.assert_allclose(phi.inverse(phi.forward(pts)), pts, atol=0.02 * sd)
+    # a y noise below the draws' resolution moves y by about s^2 / 2 times the score, and does not
+    # pull it onto the nearest draw
+    few = S.HeatFlowTransport(TASK_1D.prior_sample(200, rng) @ TASK_1D.a.T, 1e-3)
+    assert few.t_min > 1e-6
+    bulk = np.linspace(-sd, sd, 7)[:, None]
+    assert np.max(np.abs(few.inverse(bulk) - bulk)) < 0.1 * 1e-3   # the draws are ~0.005 apart
     with pytest.raises(ValueError, match="y noise must be a positive"):
         S.HeatFlowTransport(TASK_1D.prior_sample(100, rng), 0.0)
 
