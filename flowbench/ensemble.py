@@ -142,7 +142,7 @@ def train_ensemble(methods, task, iterations: int, batch_size: int, seeds, devic
         xs = [x.to(device) for x, _ in batches]
         X = torch.stack(xs)
         Y = torch.stack([y.to(device) for _, y in batches])
-        drawn = [m.draw_step_noise(x, g) for m, x, g in zip(methods, xs, gens)]
+        drawn = [m.draw_step_noise(x, g, step) for m, x, g in zip(methods, xs, gens)]
         noise = {key: torch.stack([d[key] for d in drawn]) for key in drawn[0]}
         grads, (losses, parts) = step_grads(params, buffers, X, Y, noise, step)
         values = losses.tolist()

@@ -223,9 +223,9 @@ class ConditionalMethod(nn.Module):
     #: method can then train as one batched ensemble (flowbench.ensemble.train_ensemble)
     ensemble_ready: ClassVar[bool] = False
 
-    def draw_step_noise(self, x: torch.Tensor, generator: torch.Generator) -> dict:
-        """The random tensors one ``loss`` call at batch ``x`` draws, drawn from ``generator`` in
-        the order and shapes ``loss`` draws them from torch's global generator."""
+    def draw_step_noise(self, x: torch.Tensor, generator: torch.Generator | None, step: int = 0) -> dict:
+        """The random tensors one ``loss`` call at batch ``x`` and ``step`` draws, drawn from
+        ``generator`` (None: torch's global generator) in the order and shapes ``loss`` draws them."""
         raise NotImplementedError(f"{self.name} does not give its training step's noise")
 
     def loss_terms(self, x: torch.Tensor, y: torch.Tensor, step: int, noise: dict):

@@ -93,6 +93,20 @@ def imq_kernel_mean(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9),
     return _IMQKernelMean.apply(a, a if same else b, tuple(float(w) ** 2 for w in widths), same)
 
 
+def mmd_multiscale_plain(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
+    """``mmd_multiscale_fused`` in plain autograd (the same distance formula, every term's graph
+    kept): what ``torch.func.vmap`` and ``grad`` can batch, for the ensemble trainer. The same
+    value and gradient to float32 rounding."""
+    w2s = tuple(float(w) ** 2 for w in widths)
+
+    def kernel_mean(u, v):
+        dist = (u.pow(2).sum(-1).unsqueeze(-1) + v.pow(2).sum(-1).unsqueeze(-2)
+                - 2 * u @ v.transpose(-1, -2)).clamp_min(0)
+        return sum(w2 * (1.0 / (dist + w2)).mean() for w2 in w2s)
+
+    return kernel_mean(a, a) + kernel_mean(b, b) - 2 * kernel_mean(a, b)
+
+
 def mmd_multiscale_fused(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
     """``mmd_multiscale`` (the same value, the same gradient to float32 rounding), about 4-5x
     cheaper forward and backward at batch 1,600 on one CPU thread. When b carries no gradient (a
@@ -193,38 +207,71 @@ class FourLossINN(ConditionalMethod):
     def _pad_noise(self, n, like):
         return self.pad_noise * torch.randn(n, self.pad_out_dim, device=like.device, dtype=like.dtype)
 
-    def loss(self, x, y, step):
-        n = x.shape[0]
-        xp = self.pad(x)
-        y_noisy = y + self.y_noise * torch.randn_like(y)
-        pad_t = self._pad_noise(n, x)
+    ensemble_ready = True
+
+    def draw_step_noise(self, x, generator, step=0):
+        """The standard-normal draws of one training step, in the order the loss has always drawn
+        them: the input padding, y's noise, the output padding's target, the z prior; when L_x or
+        L_rec is on at ``step``, a second y noise and padding; the z draws of L_x; L_rec's z
+        perturbation."""
+        n, dev, dt = x.shape[0], x.device, x.dtype
+
+        def randn(*shape):
+            return torch.randn(*shape, generator=generator, device=dev, dtype=dt)
+        noise = {}
+        rows, n_pad = self._pad_shape(x)
+        if n_pad > 0:
+            noise["pad"] = randn(rows, n_pad)
+        noise["y"] = randn(n, self.y_dim)
+        noise["pad_t"] = randn(n, self.pad_out_dim)
+        noise["z_prior"] = randn(n, self.z_dim)
+        ramp = self.ramp_value(step)
+        if self.w_x * ramp > 0 or self.w_rec > 0:
+            noise["y2"] = randn(n, self.y_dim)
+            noise["pad_b"] = randn(n, self.pad_out_dim)
+            if self.w_x * ramp > 0:
+                noise["z_rand"] = randn(n, self.z_dim)
+            if self.w_rec > 0:
+                noise["z_pert"] = randn(n, self.z_dim)
+        return noise
+
+    def loss_terms(self, x, y, step, noise, mmd=mmd_multiscale_plain):
+        """The four losses with the step's draws given (``draw_step_noise``), parts as tensors.
+        ``mmd``: the plain-autograd MMD by default (batched by the ensemble trainer); ``loss``
+        passes the fused one."""
+        xp = self.pad(x, noise.get("pad"))
+        y_noisy = y + self.y_noise * noise["y"]
+        pad_t = self.pad_noise * noise["pad_t"]
         out, _ = self.flow(xp)
         z_out, rest = out[:, : self.z_dim], out[:, self.z_dim:]
         y_out = out[:, -self.y_dim:]
         l_y = F.mse_loss(rest, torch.cat([pad_t, y_noisy], dim=1))
-        z_prior = torch.randn(n, self.z_dim, device=x.device, dtype=x.dtype)
-        l_z = mmd_multiscale_fused(torch.cat([z_out, y_out.detach()], 1),
-                                   torch.cat([z_prior, y_noisy], 1), self.widths)
+        l_z = mmd(torch.cat([z_out, y_out.detach()], 1), torch.cat([noise["z_prior"], y_noisy], 1), self.widths)
         total = self.w_y * l_y + self.w_z * l_z
-        parts = {"L_y": float(l_y.detach()), "L_z": float(l_z.detach())}
+        parts = {"L_y": l_y.detach(), "L_z": l_z.detach()}
         ramp = self.ramp_value(step)
         if self.w_x * ramp > 0 or self.w_rec > 0:
-            y_noisy2 = y + self.y_noise * torch.randn_like(y)
-            pad_b = self._pad_noise(n, x)
+            y_noisy2 = y + self.y_noise * noise["y2"]
+            pad_b = self.pad_noise * noise["pad_b"]
             if self.w_x * ramp > 0:
-                z_rand = torch.randn(n, self.z_dim, device=x.device, dtype=x.dtype)
-                x_rand, _ = self.flow.inverse(torch.cat([z_rand, pad_b, y_noisy2], 1))
-                l_x = mmd_multiscale_fused(x_rand[:, : self.x_dim], x, self.widths)
+                x_rand, _ = self.flow.inverse(torch.cat([noise["z_rand"], pad_b, y_noisy2], 1))
+                l_x = mmd(x_rand[:, : self.x_dim], x, self.widths)
                 total = total + self.w_x * ramp * l_x
-                parts["L_x"] = float(l_x.detach())
+                parts["L_x"] = l_x.detach()
             if self.w_rec > 0:
-                z_pert = z_out.detach() + self.y_noise * torch.randn_like(z_out)
+                z_pert = z_out.detach() + self.y_noise * noise["z_pert"]
                 x_rec, _ = self.flow.inverse(torch.cat([z_pert, pad_b, y_noisy2], 1))
                 l_rec = F.mse_loss(x_rec, xp)
                 total = total + self.w_rec * l_rec
-                parts["L_rec"] = float(l_rec.detach())
-        parts["ramp"] = ramp
+                parts["L_rec"] = l_rec.detach()
+        parts["ramp"] = x.new_tensor(ramp)
         return total, parts
+
+    def loss(self, x, y, step):
+        total, parts = self.loss_terms(x, y, step, self.draw_step_noise(x, None, step), mmd=mmd_multiscale_fused)
+        out = {k: float(v) for k, v in parts.items()}
+        out["ramp"] = self.ramp_value(step)      # exact, as logged before (parts hold it in float32)
+        return total, out
 
     @torch.no_grad()
     def sample_posterior(self, y, n):

@@ -74,7 +74,7 @@ class LikelihoodFlow(ConditionalMethod):
 
     ensemble_ready = True
 
-    def draw_step_noise(self, x, generator):
+    def draw_step_noise(self, x, generator, step=0):
         """The padding's standard-normal draws (none without padding)."""
         rows, n_pad = self._pad_shape(x)
         if n_pad <= 0:
