@@ -59,9 +59,9 @@ MEASURED: dict[str, Measured] = {
                   "slowest inn/full_4x_cosine: 4 x a 400-iteration INN run, 15-19 min each at one "
                   "thread beside other jobs", True),
     "train_ensemble": Measured(
-        17200, 300, "bench (notes/bench_ensemble.py 20 1600 inn full): the INN's 5 gmm seeds at batch "
-                    "1,600 as one ensemble reached 17.2 GB resident on a CPU (the plain-autograd MMD's "
-                    "b x b matrices per seed); runtime: the sum of its seeds' train_run times", True),
+        17600, 300, "bench (notes/bench_ensemble.py 10 1600 inn full): the INN's 5 gmm seeds at batch "
+                    "1,600 as one ensemble reached 17.6 GB resident on a CPU; runtime: the sum of its "
+                    "seeds' train_run times", True),
     "evaluate_run": Measured(721, 2, "full: max_rss 721 MB, 19 s per job on average (70 jobs)"),
     "noise_floor": Measured(721, 10, "full: as evaluate_run (the same metrics on exact samples), "
                                      "10 pairs per condition and size"),

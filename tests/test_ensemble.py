@@ -28,9 +28,9 @@ def _params(m):
 @pytest.mark.parametrize("method, variant, parts, tol", [
     # ours on the mixture (padding noise, 10-d flow)
     ("ours", "paper", ("loss", "nll_z", "nll_y", "logdet"), 1e-4),
-    # the four-loss INN (padding, y noise, the ramped L_x, L_rec): the ensemble batches the plain-
-    # autograd MMD, the separate run the fused one, equal to float32 rounding (tests/test_baselines.py)
-    ("inn", "full", ("loss", "L_y", "L_z", "L_x", "L_rec", "ramp"), 1e-3)])
+    # the four-loss INN (padding, y noise, the ramped L_x, L_rec): the ensemble batches the
+    # batchable MMD, the separate run the fused one, equal to float32 rounding (tests/test_baselines.py)
+    ("inn", "full", ("loss", "L_y", "L_z", "L_x", "L_rec", "ramp"), 1e-4)])
 def test_each_seed_of_the_ensemble_trains_as_its_separate_run(smoke_config, method, variant, parts, tol):
     """40 steps of batch 64 for seeds 0, 1, 2 on the mixture."""
     ref_models, ref = _separate(smoke_config, method, variant, 40)

@@ -93,18 +93,61 @@ def imq_kernel_mean(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9),
     return _IMQKernelMean.apply(a, a if same else b, tuple(float(w) ** 2 for w in widths), same)
 
 
-def mmd_multiscale_plain(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
-    """``mmd_multiscale_fused`` in plain autograd (the same distance formula, every term's graph
-    kept): what ``torch.func.vmap`` and ``grad`` can batch, for the ensemble trainer. The same
-    value and gradient to float32 rounding."""
+class _IMQKernelMeanBatchable(torch.autograd.Function):
+    """``_IMQKernelMean`` written so that ``torch.func.vmap`` and ``grad`` can batch it (no ``ctx``
+    in the forward pass, no in-place writes into an input, ``generate_vmap_rule``): the same
+    kernel mean and the same two-matrix-product gradient, G returned as a second output that
+    carries no gradient. Used by the ensemble trainer; separate training keeps the in-place
+    ``_IMQKernelMean`` (its numbers unchanged)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a, b, w2s, same):
+        na = a.pow(2).sum(1)
+        nb = na if same else b.pow(2).sum(1)
+        dist = (torch.addmm(nb.unsqueeze(0), a, b.transpose(0, 1), beta=1, alpha=-2)
+                + na.unsqueeze(1)).clamp_min(0)
+        g = torch.zeros_like(dist)
+        total = a.new_zeros(())
+        for w2 in w2s:
+            r = (dist + w2).reciprocal()
+            total = total + w2 * r.sum()
+            g = g - w2 * r * r
+        if same:   # D_ii = 0 identically: the diagonal carries no gradient
+            g = g * (1 - torch.eye(g.shape[0], dtype=g.dtype, device=g.device))
+        scale = 1.0 / dist.numel()
+        return total * scale, g * scale
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, _, same = inputs
+        ctx.same = same
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(a, b, output[1])
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_g):
+        a, b, g = ctx.saved_tensors
+        if ctx.same:
+            return 4 * grad_out * (g.sum(1, keepdim=True) * a - g @ a), None, None, None
+        ga = 2 * grad_out * (g.sum(1, keepdim=True) * a - g @ b)
+        gb = 2 * grad_out * (g.sum(0).unsqueeze(1) * b - g.transpose(0, 1) @ a)
+        return ga, gb, None, None
+
+
+def mmd_multiscale_batchable(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
+    """``mmd_multiscale_fused`` that ``torch.func.vmap`` and ``grad`` can batch, for the ensemble
+    trainer: the same value and gradient to float32 rounding (``tests/test_baselines.py``). ``b``
+    carries no gradient here (the INN's b is always a draw or data), so its k(b, b) term is
+    computed on a detached copy."""
     w2s = tuple(float(w) ** 2 for w in widths)
 
-    def kernel_mean(u, v):
-        dist = (u.pow(2).sum(-1).unsqueeze(-1) + v.pow(2).sum(-1).unsqueeze(-2)
-                - 2 * u @ v.transpose(-1, -2)).clamp_min(0)
-        return sum(w2 * (1.0 / (dist + w2)).mean() for w2 in w2s)
+    def kernel_mean(u, v, same=False):
+        return _IMQKernelMeanBatchable.apply(u, u if same else v, w2s, same)[0]
 
-    return kernel_mean(a, a) + kernel_mean(b, b) - 2 * kernel_mean(a, b)
+    b = b.detach()
+    return kernel_mean(a, a, same=True) + kernel_mean(b, b, same=True) - 2 * kernel_mean(a, b)
 
 
 def mmd_multiscale_fused(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
@@ -235,10 +278,10 @@ class FourLossINN(ConditionalMethod):
                 noise["z_pert"] = randn(n, self.z_dim)
         return noise
 
-    def loss_terms(self, x, y, step, noise, mmd=mmd_multiscale_plain):
+    def loss_terms(self, x, y, step, noise, mmd=mmd_multiscale_batchable):
         """The four losses with the step's draws given (``draw_step_noise``), parts as tensors.
-        ``mmd``: the plain-autograd MMD by default (batched by the ensemble trainer); ``loss``
-        passes the fused one."""
+        ``mmd``: the batchable MMD by default (the ensemble trainer's); ``loss`` passes the fused
+        one."""
         xp = self.pad(x, noise.get("pad"))
         y_noisy = y + self.y_noise * noise["y"]
         pad_t = self.pad_noise * noise["pad_t"]
