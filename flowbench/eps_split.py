@@ -265,6 +265,20 @@ class Reparametrisation:
         return self._call("ladj", y)
 
 
+def _draws_and_width(y, width, name: str):
+    """Prior-predictive draws as float64 [N >= 10, y_dim], finite, and a positive finite width;
+    a ValueError naming what is wrong otherwise."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or len(y) < 10 or not np.all(np.isfinite(y)):
+        raise ValueError(f"eps_split: y must be finite prior-predictive draws [N >= 10, y_dim], got "
+                         f"shape {y.shape}")
+    if not (np.isfinite(width) and width > 0):
+        raise ValueError(f"eps_split: {name} must be a positive finite number, got {width!r}")
+    return y, float(width)
+
+
 def _lbfgs(module, loss, score, max_iter: int, rounds: int, patience: int) -> int:
     """Full-batch L-BFGS (strong-Wolfe line search) on ``loss()`` in rounds of ``rounds``
     iterations (its history carried over), stopped when ``score()`` (held-out, higher is better)
@@ -313,15 +327,7 @@ def fit_reparametrisation(y, eps: float, *, seed: int = 0, blocks: int = 2, bins
     held-out rest. Deterministic given ``seed``."""
     import torch
 
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2 or len(y) < 10 or not np.all(np.isfinite(y)):
-        raise ValueError(f"eps_split: y must be finite prior-predictive draws [N >= 10, y_dim], got "
-                         f"shape {y.shape}")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps_split: eps must be a positive finite number, got {eps!r}")
-    eps = float(eps)
+    y, eps = _draws_and_width(y, eps, "eps")
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(y))
     n_hold = int(round(holdout * len(y)))
@@ -381,15 +387,8 @@ class HeatFlowTransport:
     identity = False
 
     def __init__(self, y, s: float, *, steps: int = 8, t_min_frac: float = 1 / 16, h_min: float = 4.0):
-        y = np.asarray(y, dtype=np.float64)
-        if y.ndim == 1:
-            y = y[:, None]
-        if y.ndim != 2 or len(y) < 10 or not np.all(np.isfinite(y)):
-            raise ValueError(f"eps_split: the heat-flow transport needs finite draws [N >= 10, d], "
-                             f"got shape {y.shape}")
-        if not (np.isfinite(s) and s > 0):
-            raise ValueError(f"eps_split: the y noise must be a positive finite number, got {s!r}")
-        self.y, self.s, self.steps = y, float(s), int(steps)
+        y, s = _draws_and_width(y, s, "the y noise")
+        self.y, self.s, self.steps = y, s, int(steps)
         from scipy.spatial import cKDTree
         sub = y[:min(len(y), 5000)]
         self.t_floor = (float(h_min) * float(np.median(cKDTree(sub).query(sub, k=2)[0][:, 1]))) ** 2
