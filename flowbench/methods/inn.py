@@ -80,11 +80,17 @@ class _IMQKernelMean(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out):
         a, b, g = ctx.saved_tensors
-        if ctx.same:   # both arguments are a: the two equal halves of the gradient, summed
-            return 4 * grad_out * (g.sum(1, keepdim=True) * a - g @ a), None, None, None
-        ga = 2 * grad_out * (g.sum(1, keepdim=True) * a - g @ b) if ctx.needs_input_grad[0] else None
-        gb = 2 * grad_out * (g.sum(0).unsqueeze(1) * b - g.T @ a) if ctx.needs_input_grad[1] else None
-        return ga, gb, None, None
+        return _imq_grads(a, b, g, ctx.same, grad_out, *ctx.needs_input_grad[:2])
+
+
+def _imq_grads(a, b, g, same: bool, grad_out, need_a: bool = True, need_b: bool = True):
+    """The backward pass of both IMQ kernel-mean functions from G = dS/dD: dS/da_i = 2 sum_j
+    G_ij (a_i - b_j), the same for b; ``same`` (b is a): the two equal halves summed."""
+    if same:
+        return 4 * grad_out * (g.sum(1, keepdim=True) * a - g @ a), None, None, None
+    ga = 2 * grad_out * (g.sum(1, keepdim=True) * a - g @ b) if need_a else None
+    gb = 2 * grad_out * (g.sum(0).unsqueeze(1) * b - g.transpose(0, 1) @ a) if need_b else None
+    return ga, gb, None, None
 
 
 def imq_kernel_mean(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9),
@@ -129,11 +135,7 @@ class _IMQKernelMeanBatchable(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out, _grad_g):
         a, b, g = ctx.saved_tensors
-        if ctx.same:
-            return 4 * grad_out * (g.sum(1, keepdim=True) * a - g @ a), None, None, None
-        ga = 2 * grad_out * (g.sum(1, keepdim=True) * a - g @ b)
-        gb = 2 * grad_out * (g.sum(0).unsqueeze(1) * b - g.transpose(0, 1) @ a)
-        return ga, gb, None, None
+        return _imq_grads(a, b, g, ctx.same, grad_out)
 
 
 def mmd_multiscale_batchable(a: torch.Tensor, b: torch.Tensor, widths=(0.05, 0.2, 0.9)) -> torch.Tensor:
