@@ -399,7 +399,8 @@ def summarise_studies(trials_files, best_files, trials_out, recipes_out, figure_
 def publish(trials_in, recipes_in, outputs, figure_in=None) -> None:
     """Copy the summary to the committed folder (``outputs``: its trials.csv, tuned_recipes.json and
     expected_best.png), each table with its integrity record; the recipes' ``trials_sha256`` names
-    the copied table."""
+    the copied table. A ``README.md`` among the outputs gets the studies' account (C10, the cost,
+    the tables: ``flowbench.report.sections.tuning.published_readme``)."""
     from .io import write_csv, write_json
     from .records import read_csv, read_json, sha256_of
     out = {Path(o).name: o for o in outputs}
@@ -410,6 +411,17 @@ def publish(trials_in, recipes_in, outputs, figure_in=None) -> None:
     if figure_in is not None and "expected_best.png" in out:
         import shutil
         shutil.copyfile(figure_in, out["expected_best.png"])
+    if "README.md" in out:
+        from .io import atomic_path
+        from .report.sections.tuning import published_readme
+        trials = read_csv(out["trials.csv"], keep_default_na=False, na_values=[""])
+        floors = {}
+        for s in rec["studies"]:
+            if s.get("floor") is not None:
+                floors.setdefault(s["task"], float(s["floor"]))
+        with atomic_path(out["README.md"]) as tmp:
+            tmp.write_text(published_readme(trials, rec, floors,
+                                            "expected_best.png" if "expected_best.png" in out else None))
 
 
 def tuned_variant(task: str) -> str:

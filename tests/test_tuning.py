@@ -191,8 +191,49 @@ def published(tmp_path_factory):
     T.summarise_studies([d / "s" / "trials.csv"], [d / "s" / "best.json"], d / "trials.csv",
                         d / "tuned_recipes.json")
     pub = d / "published"
-    T.publish(d / "trials.csv", d / "tuned_recipes.json", [pub / "trials.csv", pub / "tuned_recipes.json"])
+    T.publish(d / "trials.csv", d / "tuned_recipes.json",
+              [pub / "trials.csv", pub / "tuned_recipes.json", pub / "README.md"])
     return cfg, pub
+
+
+def test_the_published_readme_states_c10_and_the_cost_from_the_trials(published):
+    from flowbench.report.claims.tuning import claim_c10
+    cfg, pub = published
+    got = load_tuning(pub)
+    text = (pub / "README.md").read_text()
+    c = claim_c10(got["trials"], got["floors"])
+    assert c.verdict == "not tested"                # one study of the cVAE: neither ours nor the INN
+    assert f"## C10: {c.claim}" in text and f"**Verdict: {c.verdict}.**" in text
+    minutes = pd.to_numeric(got["trials"]["seconds"], errors="coerce").fillna(0).sum() / 60
+    row = next(line for line in text.splitlines() if line.startswith("| all"))
+    assert row.split("|")[-2].strip().startswith(f"{minutes:.0f} (")
+    assert "expected_best.png" not in text          # no figure was published with it
+    assert got["recipes"]["studies"][0]["study_digest"] in text
+
+
+def test_c10_in_the_readme_decides_from_both_studies():
+    """A synthetic pair of studies where ours reaches its best at once and the INN needs most of
+    its random trials: reproduced; swapped: not reproduced."""
+    from flowbench.report.sections.tuning import published_readme
+
+    def study(method, values):
+        rows = [{"task": "arm", "method": method, "trial": i, "position": i, "phase": "random",
+                 "state": "complete", "value": v, "raw_value": v, "unstable": False, "steps_done": 100,
+                 "best_step": 100, "seconds": 60.0, "error": "", "draw": "{}"} for i, v in enumerate(values)]
+        return rows
+
+    flat = [0.20 + 0.001 * i for i in range(12)]
+    steep = [1.0] * 11 + [0.2]
+    recipes = {"studies": [{"task": "arm", "method": m, "recipe_variant": "default", "trials": 12,
+                            "planned_trials": 12, "study_digest": f"d{m}", "best": None}
+                           for m in ("ours", "inn")]}
+    good = pd.DataFrame(study("ours", flat) + study("inn", steep))
+    assert "**Verdict: reproduced.**" in published_readme(good, recipes, {"arm": 0.01}, None)
+    bad = pd.DataFrame(study("ours", steep) + study("inn", flat))
+    text = published_readme(bad, recipes, {"arm": 0.01}, None)
+    assert "**Verdict: not reproduced.**" in text
+    total = next(line for line in text.splitlines() if line.startswith("| all"))
+    assert [c.strip() for c in total.strip("|").split("|")] == ["all", "24", "24 (0.4 h)"]
 
 
 def test_a_published_summary_loads_and_a_damaged_one_is_refused(published, tmp_path):

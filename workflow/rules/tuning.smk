@@ -9,6 +9,8 @@ from flowbench.tuning import settings as tuning_settings, storage_path, studies 
 
 TUNING = f"{RESULTS}/tuning"
 TUNING_FILES = ("trials.csv", "tuned_recipes.json", "expected_best.png")
+# the published folder also says what the studies found (C10, their cost, the tables)
+PUBLISHED_FILES = (*TUNING_FILES, "README.md")
 
 
 def tuning_targets():
@@ -17,7 +19,7 @@ def tuning_targets():
         return []
     out = [f"{TUNING}/{f}" for f in TUNING_FILES]
     if t.get("publish"):
-        out += [f"{PUBLISH}/{f}" for f in TUNING_FILES]
+        out += [f"{PUBLISH}/{f}" for f in PUBLISHED_FILES]
     return out
 
 
@@ -74,7 +76,7 @@ rule tuning_publish:
         recipes=f"{TUNING}/tuned_recipes.json",
         figure=f"{TUNING}/expected_best.png",
     output:
-        [f"{PUBLISH}/{f}" for f in TUNING_FILES],
+        [f"{PUBLISH}/{f}" for f in PUBLISHED_FILES],
     log:
         f"{RESULTS}/logs/tuning/publish.log",
     threads: 1
