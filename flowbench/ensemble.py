@@ -23,7 +23,8 @@ runs out. While a seed is probed or validated, torch's global generator of the d
 seed's generator state, so the draws of probes and validation, and the training noise after them,
 are those of its separate run, whose single generator serves all three.
 
-Scope: methods with ``ensemble_ready`` (their training step's noise given: ``ours``). Off by
+Scope: methods with ``ensemble_ready`` (their training step's noise given: ours, the four-loss
+INN, the cINN and CFM). Off by
 default; on a CPU it saves nothing (the seeds' work is the same, done in one process).
 """
 from __future__ import annotations

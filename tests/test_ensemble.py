@@ -30,9 +30,17 @@ def _params(m):
     ("ours", "paper", ("loss", "nll_z", "nll_y", "logdet"), 1e-4),
     # the four-loss INN (padding, y noise, the ramped L_x, L_rec): the ensemble batches the
     # batchable MMD, the separate run the fused one, equal to float32 rounding (tests/test_baselines.py)
-    ("inn", "full", ("loss", "L_y", "L_z", "L_x", "L_rec", "ramp"), 1e-4)])
+    ("inn", "full", ("loss", "L_y", "L_z", "L_x", "L_rec", "ramp"), 1e-4),
+    # the cINN with its condition noise and a padded flow (both draws of its step)
+    ("cinn", "noisy_padded", ("loss",), 1e-4),
+    # flow matching (the path's source draws and times)
+    ("cfm", "default", ("loss",), 1e-4)])
 def test_each_seed_of_the_ensemble_trains_as_its_separate_run(smoke_config, method, variant, parts, tol):
     """40 steps of batch 64 for seeds 0, 1, 2 on the mixture."""
+    if variant == "noisy_padded":
+        import copy
+        smoke_config = copy.deepcopy(smoke_config)
+        smoke_config["methods"]["cinn"]["variants"]["noisy_padded"] = {"dim": 4, "cond_noise": 0.05, "pad_noise": 0.05}
     ref_models, ref = _separate(smoke_config, method, variant, 40)
     task, models = _members(smoke_config, method, variant)
     got = train_ensemble(models, task, 40, 64, SEEDS, log=lambda msg: None)
@@ -85,9 +93,9 @@ def test_refuses_mixed_members_and_methods_without_given_noise(smoke_config):
         train_ensemble(ours, task, 2, 8, [0])
     with pytest.raises(ValueError, match="seeds must differ"):
         train_ensemble(ours, task, 2, 8, [3, 3])
-    _, cinn = _members(smoke_config, "cinn", "default", [0, 1])
-    with pytest.raises(ValueError, match="cinn does not give its training step's noise"):
-        train_ensemble(cinn, task, 2, 8, [0, 1])
+    _, cvae = _members(smoke_config, "cvae", "default", [0, 1])
+    with pytest.raises(ValueError, match="cvae does not give its training step's noise"):
+        train_ensemble(cvae, task, 2, 8, [0, 1])
     _, other = _members(smoke_config, "inn", "full", [1])
     with pytest.raises(ValueError, match="same method with the same params"):
         train_ensemble([ours[0], other[0]], task, 2, 8, [0, 1])

@@ -155,14 +155,25 @@ class ConditionalFlowMatching(ConditionalMethod):
                 + (f" with {self.steps} steps" if self.solver in FIXED_GRID_SOLVERS else ""))
 
     # -- training --------------------------------------------------------------------
-    def loss(self, x, y, step):
+    # several seeds train as one batched ensemble (flowbench.ensemble): the step's noise given
+    ensemble_ready = True
+
+    def draw_step_noise(self, x, generator, step=0):
+        """The path's source draws x0 ~ N(0, I), then its times t ~ U(0, 1), as ``loss`` draws them."""
+        x0 = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return {"x0": x0, "t": torch.rand(x.shape[0], 1, generator=generator, device=x.device, dtype=x.dtype)}
+
+    def loss_terms(self, x, y, step, noise):
         """Conditional flow matching on the optimal-transport path (Lipman et al. Sec. 3.2, 4.1)."""
-        x0 = torch.randn_like(x)
-        t = torch.rand(x.shape[0], 1, device=x.device, dtype=x.dtype)
+        x0 = noise["x0"] if "x0" in noise else torch.randn_like(x)
+        t = noise["t"] if "t" in noise else torch.rand(x.shape[0], 1, device=x.device, dtype=x.dtype)
         xt = (1 - (1 - self.sigma_min) * t) * x0 + t * x
         target = x - (1 - self.sigma_min) * x0
         v = self.velocity(torch.cat([xt, t, y], dim=1))
         return (v - target).pow(2).sum(1).mean(), {}
+
+    def loss(self, x, y, step):
+        return self.loss_terms(x, y, step, {})
 
     # -- the ODE ---------------------------------------------------------------------
     def _times(self, t0: float, t1: float, like: torch.Tensor) -> torch.Tensor:

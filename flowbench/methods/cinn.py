@@ -56,11 +56,30 @@ class ConditionalINN(ConditionalMethod):
     def exact_density(self):
         return self.dim == self.x_dim   # no padding: z = f(x; y) is a bijection of x itself
 
-    def loss(self, x, y, step):
+    # several seeds train as one batched ensemble (flowbench.ensemble): the step's noise given
+    ensemble_ready = True
+
+    def draw_step_noise(self, x, generator, step=0):
+        """The condition's training noise (with ``cond_noise``), then the padding's draws, in the
+        order ``loss`` draws them."""
+        out = {}
         if self.cond_noise > 0:
-            y = y + self.cond_noise * torch.randn_like(y)
-        lp = self.log_prob(x, y)
-        return -lp.mean(), {}
+            out["cond"] = torch.randn(x.shape[0], self.y_dim, generator=generator, device=x.device, dtype=x.dtype)
+        rows, n_pad = self._pad_shape(x)
+        if n_pad > 0:
+            out["pad"] = torch.randn(rows, n_pad, generator=generator, device=x.device, dtype=x.dtype)
+        return out
+
+    def loss_terms(self, x, y, step, noise):
+        if self.cond_noise > 0:
+            v = noise.get("cond")
+            y = y + self.cond_noise * (torch.randn_like(y) if v is None else v)
+        z, logdet = self.flow(self.pad(x, noise.get("pad")), context=y)
+        return -(std_normal_log_prob(z) + logdet).mean(), {}
+
+    def loss(self, x, y, step):
+        nll, _ = self.loss_terms(x, y, step, {})
+        return nll, {}
 
     @torch.no_grad()
     def sample_posterior(self, y, n):
