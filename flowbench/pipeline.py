@@ -14,7 +14,9 @@ Outputs per run, in ``results/<name>/<task>/<method>/<variant>/seed<k>/``:
   ``samples [K, n, x_dim]`` at the task's K evaluation conditions; for a task with a calibration
   set (``Task.calibration_set``) also ``calibration_x [M, x_dim]``, ``calibration_conditions
   [M, y_dim]`` and ``calibration_samples [M, n_cal, x_dim]``, and for a method with an exact density
-  ``calibration_hpd_f [M]`` (``metrics.hpd_f``)
+  ``calibration_hpd_f [M]`` (``metrics.hpd_f``); for a run compared with a published number at the
+  publication's own sample size (``Task.published_draws``: sbibm's NPE) ``published_samples [K, n_pub,
+  x_dim]``, scored as ``c2st_sbibm_published``
 - ``predictions.npz``: test ``x [N, x_dim]``, ``y [N, y_dim]``, ``y_hat [N, y_dim]`` (the forward
   predictor's output; NaN when the method has none or the run diverged)
 - ``metrics.json`` (evaluate): tidy rows ``task, method, variant, seed, condition, metric, value``
@@ -40,6 +42,7 @@ from .records import read_csv, read_json, read_npz
 from .methods import make_method
 from .tasks import load_task, make_task
 from .training import train
+from .sbibm_published import PUBLISHED_C2ST
 from .aggregate import RUN_COLUMNS, runs_table, task_record  # noqa: F401  (their home before)
 
 
@@ -200,17 +203,27 @@ def write_run(config: dict, task_name: str, method: str, variant: str, seed: int
                 pass  # no forward predictor for these conditions: no forward metric
     sample_seconds = time.perf_counter() - t0
     calibration, cal_seconds = calibration_samples(task, model, dev, res.diverged)
+    # draws at a publication's own sample size (sbibm's 10,000), after every other draw so that
+    # those stay as they were; their own seed
+    n_pub = 0 if res.diverged else task.published_draws(method, variant, seed)
+    if n_pub:
+        torch.manual_seed(seed + 2_000_003)
+        with torch.no_grad():
+            calibration["published_samples"] = model.sample_posterior(
+                torch.from_numpy(conds).to(dev), n_pub).cpu().numpy().astype(np.float32)
     # A model that trained with finite losses can still draw NaN or inf samples (an INN or flow
     # pushed outside its numerically stable range). Such a run fails at sampling: its draws are
     # recorded as NaN throughout and the run as diverged, so it is counted, never scored on the
     # finite part of its draws.
     failed = {"posterior_samples": _nonfinite_rows(samples),
-              "calibration_samples": _nonfinite_rows(calibration.get("calibration_samples"))}
+              "calibration_samples": _nonfinite_rows(calibration.get("calibration_samples")),
+              "published_samples": _nonfinite_rows(calibration.get("published_samples"))}
     failed = {k: v for k, v in failed.items() if v}
     if failed:
         samples = np.full_like(samples, np.nan)
-        if "calibration_samples" in calibration:
-            calibration["calibration_samples"] = np.full_like(calibration["calibration_samples"], np.nan)
+        for key in ("calibration_samples", "published_samples"):
+            if key in calibration:
+                calibration[key] = np.full_like(calibration[key], np.nan)
         res.mark_sampling_failure()
         log(f"[{task_name}/{method}/{variant}/seed{seed}] non-finite draws after a finite training "
             f"({', '.join(f'{v} row(s) of {k}' for k, v in failed.items())}): recorded as diverged at sampling")
@@ -406,6 +419,12 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
                                   f"train_info.json records no divergence: delete {rundir} and rerun",
                           reference=f"the reference posterior of task {task.label()}, not the model's "
                                     f"samples: check the task's settings") from None
+    if "published_samples" in post and np.all(np.isfinite(post["published_samples"])):
+        # the runs compared with a published number, scored at its sample size (sbibm's C2ST)
+        pub = post["published_samples"]
+        for k, cid in enumerate(ids):
+            add(PUBLISHED_C2ST, M.c2st_sbibm_metric(pub[k], task.reference_posterior(k, pub.shape[1])),
+                condition=cid)
     if "calibration_samples" in post:   # tasks with a calibration set only
         for name, value in M.calibration_rows(post["calibration_samples"], post["calibration_x"],
                                               hpd_f=post.get("calibration_hpd_f")).items():

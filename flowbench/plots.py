@@ -469,12 +469,15 @@ def expected_best_figure(trials: pd.DataFrame, floors: dict, out) -> Path:
     return save_figure(fig, Path(out))
 
 
-def sbibm_budget_figure(by_seed: pd.DataFrame, published: pd.DataFrame, out) -> Path:
+def sbibm_budget_figure(by_seed: pd.DataFrame, published: pd.DataFrame, out,
+                        at_size: pd.DataFrame | None = None) -> Path:
     """C2ST against the simulation budget, as sbibm's Fig. 2 (Lueckmann et al. 2021,
     arXiv:2101.04653): one panel per sbibm task, one line per method and variant (the mean over
     seeds of each run's mean over observations; bars: the seeds' min and max; dots: each seed),
-    sbibm's published NPE dashed (the mean over its 10 observations). 0.5 is indistinguishable
-    from the reference, 1.0 fully separable."""
+    sbibm's published NPE dashed (the mean over its 10 observations), and ``at_size`` (the
+    compared NPE runs scored at sbibm's own 10,000 draws, ``c2st_by_seed`` rows) as black circles,
+    the points to read against the dashed line. 0.5 is indistinguishable from the reference, 1.0
+    fully separable."""
     from .methods import method_label
     names = sorted(by_seed["sbibm_task"].unique()) if len(by_seed) else []
     n = max(len(names), 1)
@@ -499,6 +502,11 @@ def sbibm_budget_figure(by_seed: pd.DataFrame, published: pd.DataFrame, out) -> 
         if len(p):
             ax.plot(p["budget"], p["c2st_mean"], color="black", ls="--", marker="x", lw=1.2,
                     label="NPE, published (sbibm)")
+        a = at_size[at_size["sbibm_task"] == name] if at_size is not None and len(at_size) else None
+        if a is not None and len(a):
+            sa = a.groupby("budget")["c2st"].mean().sort_index()
+            ax.plot(sa.index, sa.values, ls="none", marker="o", ms=7, mfc="none", mec="black", mew=1.3,
+                    label="NPE (sbibm), here, at sbibm's 10,000 draws")
         ax.set_xscale("log")
         ax.set_ylim(0.45, 1.02)
         ax.axhline(0.5, color="0.6", lw=0.8, ls=":")

@@ -274,6 +274,12 @@ def check_posterior_samples(a) -> str | None:
         f = a.get("calibration_hpd_f")
         if f is not None and (f.shape != (s.shape[0],) or not np.all((f >= 0) & (f <= 1))):
             return "'calibration_hpd_f' is not one share in [0, 1] per calibration observation"
+    if "published_samples" in a:
+        p = a["published_samples"]
+        if p.ndim != 3 or len(p) != k or p.shape[2] != a["samples"].shape[2]:
+            return f"'published_samples' has shape {p.shape}, expected ({k}, n, x_dim)"
+        if not _all_or_none_finite(p):
+            return "'published_samples' mixes finite and non-finite values"
     return _finite_arrays(a, ("conditions",))
 
 

@@ -10,9 +10,9 @@ pytest.importorskip("sbi")       # the second install step (requirements/README.
 pytest.importorskip("sbibm")
 
 
-def _config(tmp_path):
+def _config(tmp_path, **task_keys):
     from flowbench.config import validate_config
-    return validate_config({
+    cfg = {
         "name": "npe_test",
         "methods": {"npe": {"base": {"max_num_epochs": 4, "stop_after_epochs": 2, "hidden_features": 20,
                                      "num_transforms": 2, "simulations": 300},
@@ -20,15 +20,24 @@ def _config(tmp_path):
         "tasks": {"tm": {"kind": "sbibm", "name": "two_moons", "n_obs": 2, "budget": 400, "n_eval": 200,
                          "n_test": 50, "metrics": ["w2", "c2st"], "calibration": {"n_obs": 40, "n_samples": 30},
                          "train": {"iterations": 3, "batch_size": 16},
-                         "runs": [{"method": "npe", "variants": ["default"], "seeds": [0]}]}}})
+                         "runs": [{"method": "npe", "variants": ["default"], "seeds": [0]}]}}}
+    cfg["tasks"]["tm"].update(task_keys)
+    return validate_config(cfg)
 
 
-def test_npe_trains_with_sbis_loop_on_the_budget_and_is_scored_like_any_run(tmp_path):
-    from flowbench.pipeline import evaluate_run, run_train
-    cfg = _config(tmp_path)
-    out = tmp_path / "run"
-    logs = []
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    """NPE trained on the test task (its config, its folder, its log)."""
+    from flowbench.pipeline import run_train
+    d = tmp_path_factory.mktemp("npe")
+    cfg, out, logs = _config(d), d / "run", []
     run_train(cfg, "tm", "npe", "default", 0, out, device="cpu", log=logs.append)
+    return cfg, out, logs
+
+
+def test_npe_trains_with_sbis_loop_on_the_budget_and_is_scored_like_any_run(plain_run):
+    from flowbench.pipeline import evaluate_run
+    cfg, out, logs = plain_run
     assert any("trains itself" in m for m in logs)
     assert any("on 400 simulations" in m for m in logs)          # the whole budget, sbi splits it
     log = pd.read_csv(out / "train_log.csv")
@@ -48,6 +57,27 @@ def test_npe_trains_with_sbis_loop_on_the_budget_and_is_scored_like_any_run(tmp_
     # calibration at 40 prior-predictive simulations: marginal, joint and (an exact density) HPD
     assert post["calibration_samples"].shape == (40, 30, 2) and post["calibration_hpd_f"].shape == (40,)
     assert {"calibration_error", "tarp_error", "hpd_error", "hpd_atc"} <= {r["metric"] for r in rows}
+    assert "published_samples" not in post and "c2st_sbibm_published" not in {r["metric"] for r in rows}
+
+
+def test_the_compared_run_also_draws_at_the_published_sample_size_and_is_scored_there(tmp_path, plain_run):
+    """The task's ``published`` key: the named method, variant and seeds draw n more samples per
+    observation (after every other draw, so those are unchanged) and are scored by sbibm's C2ST
+    at that size; another seed draws none."""
+    from flowbench.pipeline import evaluate_run, run_train
+    cfg = _config(tmp_path, published={"n": 300, "variant": "default", "seeds": [0]})
+    run_train(cfg, "tm", "npe", "default", 0, tmp_path / "pub", device="cpu", log=lambda m: None)
+    a, b = np.load(plain_run[1] / "posterior_samples.npz"), np.load(tmp_path / "pub" / "posterior_samples.npz")
+    assert b["published_samples"].shape == (2, 300, 2) and np.isfinite(b["published_samples"]).all()
+    np.testing.assert_array_equal(a["samples"], b["samples"])
+    np.testing.assert_array_equal(a["calibration_samples"], b["calibration_samples"])
+    rows = evaluate_run(cfg, "tm", "npe", "default", 0, tmp_path / "pub")
+    pub = [r for r in rows if r["metric"] == "c2st_sbibm_published"]
+    assert [r["condition"] for r in pub] == ["obs1", "obs2"] and all(0.3 <= r["value"] <= 1 for r in pub)
+    from flowbench.tasks import load_task
+    task = load_task(cfg, "tm")
+    assert task.published_draws("npe", "default", 1) == 0 and task.published_draws("npe", "sbibm", 0) == 0
+    assert task.published_draws("npe", "default", 0) == 300
 
 
 def test_npe_on_a_task_without_a_budget_trains_on_fresh_draws():

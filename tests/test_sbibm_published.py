@@ -96,3 +96,20 @@ def test_the_published_comparison_takes_the_sbibm_recipe_and_decides_both_ways()
     m, rec = _sbibm_metrics(0.0, budgets=(1000,))
     rec["two_moons_1000"]["sbibm"]["budget"] = 200
     assert published_comparison(m, rec).empty
+
+
+def test_the_comparison_reads_the_c2st_at_sbibms_sample_size_where_the_run_drew_it():
+    """Seed 0 of the compared variant also scored at sbibm's 10,000 draws (``c2st_sbibm_published``):
+    the comparison reads those rows (one seed) and says so; the n_eval rows (0.05 lower here, as a
+    classifier trained on fewer draws separates less) are not mixed in."""
+    import pandas as pd
+    from flowbench.sbibm_published import PUBLISHED_C2ST, published_comparison
+    m, rec = _sbibm_metrics(-0.05)
+    at_size = m[(m.method == "npe") & (m.variant == "sbibm") & (m.seed == 0) & (m.metric == "c2st_sbibm")].copy()
+    at_size["metric"] = PUBLISHED_C2ST
+    at_size["value"] = at_size["value"] + 0.05
+    got = published_comparison(pd.concat([m, at_size], ignore_index=True), rec)
+    assert set(got["metric"]) == {PUBLISHED_C2ST} and (got["seeds"] == 1).all()
+    assert (got["verdict"] == "reproduced").all()
+    only_n_eval = published_comparison(m, rec)
+    assert set(only_n_eval["metric"]) == {"c2st_sbibm"} and (only_n_eval["verdict"] == "not reproduced").all()

@@ -203,6 +203,12 @@ class Task:
     def evaluation_conditions(self) -> tuple[list[str], np.ndarray]:
         raise NotImplementedError
 
+    def published_draws(self, method: str, variant: str, seed: int) -> int:
+        """Extra posterior draws per evaluation condition that this run makes for a comparison
+        with a published number at the publication's own sample size (sbibm's tasks:
+        ``flowbench.sbibm_published``); 0: none."""
+        return 0
+
     def training_set(self, n: int, rng: np.random.Generator):
         """The fixed set a method that trains itself (``ConditionalMethod.trains_itself``: sbi's
         estimators) trains on: n joint draws by default; a task with a simulation budget (sbibm's)

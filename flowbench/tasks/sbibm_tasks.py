@@ -81,7 +81,7 @@ class SbibmTask(CalibratedTask, Task):
     validation_label = "validation energy score (held-out simulations)"
     # the floor compares halves of sbibm's reference draws, standardised by the prior's moments:
     # the simulation budget, its validation split and the calibration simulations play no part
-    floor_ignores = ("budget", "val_fraction", "val_pairs", "calibration")
+    floor_ignores = ("budget", "val_fraction", "val_pairs", "calibration", "published")
     figure_captions = {"calibration_curves": CalibratedTask.calibration_caption}
     description = ("an sbibm task (Lueckmann et al. 2021): its prior, simulator and reference "
                    "posterior samples at its observations; methods train on a fixed simulation budget")
@@ -103,6 +103,16 @@ class SbibmTask(CalibratedTask, Task):
         "n_eval": Param("integer", "posterior draws per observation (the noise floor draws two disjoint "
                         "halves of the 10,000 reference draws)", minimum=10, maximum=REFERENCE_DRAWS // 2,
                         default=2000),
+        "published": Param(
+            "object", "the runs compared with sbibm's published NPE (flowbench.sbibm_published) also "
+            "draw n samples per observation, scored by sbibm's C2ST at that size (sbibm's own: 10,000 "
+            "per side; C2ST reads lower at fewer draws when the sets differ)", default={}, fields={
+                "n": Param("integer", "draws per side; 0: none (the comparison reads c2st_sbibm at n_eval)",
+                           minimum=0, maximum=REFERENCE_DRAWS, default=0),
+                "method": Param("string", "the method compared", default="npe"),
+                "variant": Param("string", "its variant compared", default="sbibm"),
+                "seeds": Param("array", "its seeds that draw them", items={"type": "integer", "minimum": 0},
+                               default=[0])}),
         # c2st_sbibm: sbibm's own C2ST (its MLP recipe; seconds per observation at n_eval 2,000,
         # and the noise floor computes it 2 x repeats times per observation)
         "metrics": metrics_param((*POSTERIOR_METRICS, "c2st_sbibm")),
@@ -118,6 +128,7 @@ class SbibmTask(CalibratedTask, Task):
     n_eval: int = 2000
     calibration_n_obs: int = SIMULATION_PARAMS["calibration"].fields["n_obs"].default
     calibration_n_samples: int = SIMULATION_PARAMS["calibration"].fields["n_samples"].default
+    published: tuple = (0, "npe", "sbibm", ())    # (n, method, variant, seeds)
 
     @classmethod
     def from_config(cls, cfg: dict) -> "SbibmTask":
@@ -126,7 +137,9 @@ class SbibmTask(CalibratedTask, Task):
                    val_fraction=float(cfg["val_fraction"]), val_pairs=int(cfg["val_pairs"]),
                    simulation_seed=int(cfg["simulation_seed"]), n_test=int(cfg["n_test"]),
                    n_eval=int(cfg["n_eval"]), calibration_n_obs=int(cfg["calibration"]["n_obs"]),
-                   calibration_n_samples=int(cfg["calibration"]["n_samples"]))
+                   calibration_n_samples=int(cfg["calibration"]["n_samples"]),
+                   published=(int(cfg["published"]["n"]), str(cfg["published"]["method"]),
+                              str(cfg["published"]["variant"]), tuple(int(k) for k in cfg["published"]["seeds"])))
 
     @classmethod
     def config_dims(cls, where: str, cfg: dict) -> tuple[int, int]:
@@ -228,6 +241,11 @@ class SbibmTask(CalibratedTask, Task):
 
     def reference_source(self) -> str:
         return f"sbibm's reference samples of task {self.name_!r}"
+
+    def published_draws(self, method: str, variant: str, seed: int) -> int:
+        """``published.n`` for the compared runs (``published``: method, variant, seeds), else 0."""
+        n, m, v, seeds = self.published
+        return n if (method, variant) == (m, v) and int(seed) in seeds else 0
 
     def reference_posterior(self, k: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """The first n of the observation's reference draws (a fixed permutation); with ``rng`` a
