@@ -432,7 +432,8 @@ def expected_best_figure(trials: pd.DataFrame, floors: dict, out) -> Path:
     expected best validation W2 after k random trials (mean and +-1 sd of the best of k draws with
     replacement from the method's random trials), the recipe's own value at k = 0 (a marker) and
     each study's best (recipe, random and TPE trials; a short line at the right). Log scale; the
-    task's validation floor dashed."""
+    band's foot is clipped at the best random trial (the least the best of k can be); the task's
+    validation floor dashed."""
     from .methods import method_label
     from .report.claims.tuning import expected_best
     tasks = sorted(trials["task"].unique())
@@ -449,7 +450,9 @@ def expected_best_figure(trials: pd.DataFrame, floors: dict, out) -> Path:
                 curve = expected_best(rnd)
                 k_max = max(k_max, len(curve))
                 ax.plot(curve["k"], curve["mean"], color=c, label=method_label(m), lw=1.8)
-                ax.fill_between(curve["k"], np.maximum(curve["mean"] - curve["sd"], 1e-6),
+                # the band's foot at the best random trial: the best of k draws never lies below it
+                # (a mean - sd below it would only stretch the log axis)
+                ax.fill_between(curve["k"], np.maximum(curve["mean"] - curve["sd"], rnd.min()),
                                 curve["mean"] + curve["sd"], color=c, alpha=0.15, lw=0)
             rec = gm[gm["phase"] == "recipe"]["value"]
             if len(rec):
