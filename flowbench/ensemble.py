@@ -24,7 +24,7 @@ seed's generator state, so the draws of probes and validation, and the training 
 are those of its separate run, whose single generator serves all three.
 
 Scope: methods with ``ensemble_ready`` (their training step's noise given: ours, the four-loss
-INN, the cINN and CFM). Off by
+INN, the cINN, CFM and the cVAE). Off by
 default; on a CPU it saves nothing (the seeds' work is the same, done in one process).
 """
 from __future__ import annotations

@@ -34,7 +34,9 @@ def _params(m):
     # the cINN with its condition noise and a padded flow (both draws of its step)
     ("cinn", "noisy_padded", ("loss",), 1e-4),
     # flow matching (the path's source draws and times)
-    ("cfm", "default", ("loss",), 1e-4)])
+    ("cfm", "default", ("loss",), 1e-4),
+    # the cVAE (the reparametrisation's draw; its KL warm-up weight a logged part)
+    ("cvae", "default", ("loss", "rec", "kl", "kl_weight", "elbo"), 1e-4)])
 def test_each_seed_of_the_ensemble_trains_as_its_separate_run(smoke_config, method, variant, parts, tol):
     """40 steps of batch 64 for seeds 0, 1, 2 on the mixture."""
     if variant == "noisy_padded":
@@ -93,9 +95,9 @@ def test_refuses_mixed_members_and_methods_without_given_noise(smoke_config):
         train_ensemble(ours, task, 2, 8, [0])
     with pytest.raises(ValueError, match="seeds must differ"):
         train_ensemble(ours, task, 2, 8, [3, 3])
-    _, cvae = _members(smoke_config, "cvae", "default", [0, 1])
-    with pytest.raises(ValueError, match="cvae does not give its training step's noise"):
-        train_ensemble(cvae, task, 2, 8, [0, 1])
+    _, cgan = _members(smoke_config, "cgan", "default", [0, 1])
+    with pytest.raises(ValueError, match="cgan does not give its training step's noise"):
+        train_ensemble(cgan, task, 2, 8, [0, 1])
     _, other = _members(smoke_config, "inn", "full", [1])
     with pytest.raises(ValueError, match="same method with the same params"):
         train_ensemble([ours[0], other[0]], task, 2, 8, [0, 1])

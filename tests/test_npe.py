@@ -60,26 +60,6 @@ def test_npe_trains_with_sbis_loop_on_the_budget_and_is_scored_like_any_run(plai
     assert "published_samples" not in post and "c2st_sbibm_published" not in {r["metric"] for r in rows}
 
 
-def test_the_compared_run_also_draws_at_the_published_sample_size_and_is_scored_there(tmp_path, plain_run):
-    """The task's ``published`` key: the named method, variant and seeds draw n more samples per
-    observation (after every other draw, so those are unchanged) and are scored by sbibm's C2ST
-    at that size; another seed draws none."""
-    from flowbench.pipeline import evaluate_run, run_train
-    cfg = _config(tmp_path, published={"n": 300, "variant": "default", "seeds": [0]})
-    run_train(cfg, "tm", "npe", "default", 0, tmp_path / "pub", device="cpu", log=lambda m: None)
-    a, b = np.load(plain_run[1] / "posterior_samples.npz"), np.load(tmp_path / "pub" / "posterior_samples.npz")
-    assert b["published_samples"].shape == (2, 300, 2) and np.isfinite(b["published_samples"]).all()
-    np.testing.assert_array_equal(a["samples"], b["samples"])
-    np.testing.assert_array_equal(a["calibration_samples"], b["calibration_samples"])
-    rows = evaluate_run(cfg, "tm", "npe", "default", 0, tmp_path / "pub")
-    pub = [r for r in rows if r["metric"] == "c2st_sbibm_published"]
-    assert [r["condition"] for r in pub] == ["obs1", "obs2"] and all(0.3 <= r["value"] <= 1 for r in pub)
-    from flowbench.tasks import load_task
-    task = load_task(cfg, "tm")
-    assert task.published_draws("npe", "default", 1) == 0 and task.published_draws("npe", "sbibm", 0) == 0
-    assert task.published_draws("npe", "default", 0) == 300
-
-
 def test_npe_on_a_task_without_a_budget_trains_on_fresh_draws():
     from flowbench.config import load_config_file
     from flowbench.methods import make_method, method_class

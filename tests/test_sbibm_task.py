@@ -166,3 +166,41 @@ def test_the_floor_job_of_a_later_budget_copies_the_first_ones_rows(tmp_path, ru
     run_script("noise_floor.py", smk)
     got = read_csv(out, dtype={"condition": str})
     pd.testing.assert_frame_equal(got, rows.assign(task="b"))
+
+
+def test_the_compared_run_also_draws_at_the_published_sample_size_and_is_scored_there(tmp_path):
+    """The task's ``published`` key: the named method, variant and seeds draw n more samples per
+    observation (after every other draw, so those are unchanged) and are scored by sbibm's C2ST
+    at that size; another seed or variant draws none. (The cINN for speed: the key names any method;
+    the stage names sbi's NPE.)"""
+    from flowbench.config import validate_config
+    from flowbench.pipeline import evaluate_run, run_train
+    from flowbench.tasks import load_task
+
+    def config(**keys):
+        return validate_config({
+            "name": "pub_test",
+            "methods": {"cinn": {"base": {"dim": 2, "blocks": 2, "subnet_layers": 2, "width": 16, "clamp": 2.0},
+                                  "variants": {"default": {}}}},
+            "tasks": {"tm": {"kind": "sbibm", "name": "two_moons", "n_obs": 2, "budget": 300, "n_eval": 100,
+                             "n_test": 20, "metrics": ["w2"], "calibration": {"n_obs": 10, "n_samples": 20},
+                             "train": {"iterations": 3, "batch_size": 16}, **keys,
+                             "runs": [{"method": "cinn", "variants": ["default"], "seeds": [0]}]}}})
+
+    plain, cfg = config(), config(published={"n": 120, "method": "cinn", "variant": "default", "seeds": [0]})
+    for c, name in ((plain, "plain"), (cfg, "pub")):
+        run_train(c, "tm", "cinn", "default", 0, tmp_path / name, device="cpu", log=lambda m: None)
+    a, b = np.load(tmp_path / "plain" / "posterior_samples.npz"), np.load(tmp_path / "pub" / "posterior_samples.npz")
+    assert "published_samples" not in a
+    assert b["published_samples"].shape == (2, 120, 2) and np.isfinite(b["published_samples"]).all()
+    np.testing.assert_array_equal(a["samples"], b["samples"])
+    np.testing.assert_array_equal(a["calibration_samples"], b["calibration_samples"])
+    rows = evaluate_run(cfg, "tm", "cinn", "default", 0, tmp_path / "pub")
+    pub = [r for r in rows if r["metric"] == "c2st_sbibm_published"]
+    assert [r["condition"] for r in pub] == ["obs1", "obs2"] and all(0.3 <= r["value"] <= 1 for r in pub)
+    assert not [r for r in evaluate_run(plain, "tm", "cinn", "default", 0, tmp_path / "plain")
+                if r["metric"] == "c2st_sbibm_published"]
+    task = load_task(cfg, "tm")
+    assert task.published_draws("cinn", "default", 1) == 0 and task.published_draws("cinn", "sbibm", 0) == 0
+    assert task.published_draws("cinn", "default", 0) == 120 and load_task(plain, "tm").published_draws(
+        "npe", "sbibm", 0) == 0

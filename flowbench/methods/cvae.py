@@ -162,10 +162,11 @@ class ConditionalVAE(ConditionalMethod):
         raw = h[:, self.x_dim:]
         return h[:, : self.x_dim], LOG_VAR_CLAMP * torch.tanh(raw / LOG_VAR_CLAMP)
 
-    def elbo_parts(self, x, y):
-        """One-draw estimate of E_q[log p(x | z, y)] and the closed-form KL(q || N(0, I)), per row."""
+    def elbo_parts(self, x, y, eps: torch.Tensor | None = None):
+        """One-draw estimate of E_q[log p(x | z, y)] and the closed-form KL(q || N(0, I)), per row;
+        ``eps``: the reparametrisation's standard-normal draw (default: drawn here)."""
         mu_q, log_var_q = self.encode(x, y)
-        z = mu_q + torch.exp(0.5 * log_var_q) * torch.randn_like(mu_q)
+        z = mu_q + torch.exp(0.5 * log_var_q) * (torch.randn_like(mu_q) if eps is None else eps)
         rec = _gaussian_log_prob(x, *self.decode(z, y))
         kl = 0.5 * (mu_q.pow(2) + torch.exp(log_var_q) - 1.0 - log_var_q).sum(-1)
         return rec, kl
@@ -187,12 +188,26 @@ class ConditionalVAE(ConditionalMethod):
             return 1.0
         return min(1.0, (step + 1) / (self.kl_warmup * self.total_steps))
 
-    def loss(self, x, y, step):
-        rec, kl = self.elbo_parts(x, y)
+    # several seeds train as one batched ensemble (flowbench.ensemble): the step's noise given
+    ensemble_ready = True
+
+    def draw_step_noise(self, x, generator, step=0):
+        """The reparametrisation's draw eps ~ N(0, I) [n, latent_dim], as ``loss`` draws it."""
+        return {"eps": torch.randn(x.shape[0], self.latent_dim, generator=generator, device=x.device,
+                                   dtype=x.dtype)}
+
+    def loss_terms(self, x, y, step, noise):
+        rec, kl = self.elbo_parts(x, y, noise.get("eps"))
         w = self.kl_weight(step)
         loss = -(rec - w * kl).mean()
-        return loss, {"rec": float(-rec.mean().detach()), "kl": float(kl.mean().detach()),
-                      "kl_weight": w, "elbo": float((rec - kl).mean().detach())}
+        return loss, {"rec": -rec.mean().detach(), "kl": kl.mean().detach(), "kl_weight": x.new_tensor(w),
+                      "elbo": (rec - kl).mean().detach()}
+
+    def loss(self, x, y, step):
+        loss, parts = self.loss_terms(x, y, step, {})
+        out = {k: float(v) for k, v in parts.items()}
+        out["kl_weight"] = self.kl_weight(step)     # exact, as logged before (parts hold it in float32)
+        return loss, out
 
     @torch.no_grad()
     def log_prob(self, x, y, k: int | None = None):
