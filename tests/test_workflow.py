@@ -50,6 +50,10 @@ def test_smoke_outputs(smoke_run):
     # the figure across sbibm tasks and the report's section
     tm = pd.read_csv(repo / f"{SMOKE}/two_moons/metrics.csv", dtype={"condition": str}, keep_default_na=False)
     assert {"c2st_sbibm", "calibration_error", "tarp_error", "hpd_error"} <= set(tm.metric)
+    # the compared run (the config's `published` key) also scored at its own sample size
+    assert list(tm[tm.metric == "c2st_sbibm_published"].condition) == ["obs1"]
+    assert np.load(repo / f"{SMOKE}/two_moons/npe/default/seed0/posterior_samples.npz")[
+        "published_samples"].shape == (1, 120, 2)
     assert (repo / f"{SMOKE}/sbibm/c2st_vs_budget.png").stat().st_size > 1000
     assert (repo / f"{SMOKE}/report/figures/sbibm/c2st_vs_budget.png").exists()
     assert "## Against sbibm" in (repo / f"{SMOKE}/report/README.md").read_text()
