@@ -505,8 +505,8 @@ def sbibm_budget_figure(by_seed: pd.DataFrame, published: pd.DataFrame, out,
         if len(p):
             ax.plot(p["budget"], p["c2st_mean"], color="black", ls="--", marker="x", lw=1.2,
                     label="NPE, published (sbibm)")
-        a = at_size[at_size["sbibm_task"] == name] if at_size is not None and len(at_size) else None
-        if a is not None and len(a):
+        a = at_size[at_size["sbibm_task"] == name] if at_size is not None else ()
+        if len(a):
             sa = a.groupby("budget")["c2st"].mean().sort_index()
             ax.plot(sa.index, sa.values, ls="none", marker="o", ms=7, mfc="none", mec="black", mew=1.3,
                     label="NPE (sbibm), here, at sbibm's 10,000 draws")

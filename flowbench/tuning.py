@@ -413,14 +413,11 @@ def publish(trials_in, recipes_in, outputs, figure_in=None) -> None:
         shutil.copyfile(figure_in, out["expected_best.png"])
     if "README.md" in out:
         from .io import atomic_path
+        from .report.inputs import load_tuning
         from .report.sections.tuning import published_readme
-        trials = read_csv(out["trials.csv"], keep_default_na=False, na_values=[""])
-        floors = {}
-        for s in rec["studies"]:
-            if s.get("floor") is not None:
-                floors.setdefault(s["task"], float(s["floor"]))
+        pub = load_tuning(Path(out["trials.csv"]).parent)     # read back through its checks
         with atomic_path(out["README.md"]) as tmp:
-            tmp.write_text(published_readme(trials, rec, floors,
+            tmp.write_text(published_readme(pub["trials"], pub["recipes"], pub["floors"],
                                             "expected_best.png" if "expected_best.png" in out else None))
 
 

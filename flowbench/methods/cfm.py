@@ -165,15 +165,14 @@ class ConditionalFlowMatching(ConditionalMethod):
 
     def loss_terms(self, x, y, step, noise):
         """Conditional flow matching on the optimal-transport path (Lipman et al. Sec. 3.2, 4.1)."""
-        x0 = noise["x0"] if "x0" in noise else torch.randn_like(x)
-        t = noise["t"] if "t" in noise else torch.rand(x.shape[0], 1, device=x.device, dtype=x.dtype)
+        x0, t = noise["x0"], noise["t"]
         xt = (1 - (1 - self.sigma_min) * t) * x0 + t * x
         target = x - (1 - self.sigma_min) * x0
         v = self.velocity(torch.cat([xt, t, y], dim=1))
         return (v - target).pow(2).sum(1).mean(), {}
 
     def loss(self, x, y, step):
-        return self.loss_terms(x, y, step, {})
+        return self.loss_terms(x, y, step, self.draw_step_noise(x, None, step))
 
     # -- the ODE ---------------------------------------------------------------------
     def _times(self, t0: float, t1: float, like: torch.Tensor) -> torch.Tensor:

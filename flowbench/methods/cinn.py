@@ -72,14 +72,12 @@ class ConditionalINN(ConditionalMethod):
 
     def loss_terms(self, x, y, step, noise):
         if self.cond_noise > 0:
-            v = noise.get("cond")
-            y = y + self.cond_noise * (torch.randn_like(y) if v is None else v)
+            y = y + self.cond_noise * noise["cond"]
         z, logdet = self.flow(self.pad(x, noise.get("pad")), context=y)
         return -(std_normal_log_prob(z) + logdet).mean(), {}
 
     def loss(self, x, y, step):
-        nll, _ = self.loss_terms(x, y, step, {})
-        return nll, {}
+        return self.loss_terms(x, y, step, self.draw_step_noise(x, None, step))
 
     @torch.no_grad()
     def sample_posterior(self, y, n):

@@ -197,14 +197,14 @@ class ConditionalVAE(ConditionalMethod):
                                    dtype=x.dtype)}
 
     def loss_terms(self, x, y, step, noise):
-        rec, kl = self.elbo_parts(x, y, noise.get("eps"))
+        rec, kl = self.elbo_parts(x, y, noise["eps"])
         w = self.kl_weight(step)
         loss = -(rec - w * kl).mean()
         return loss, {"rec": -rec.mean().detach(), "kl": kl.mean().detach(), "kl_weight": x.new_tensor(w),
                       "elbo": (rec - kl).mean().detach()}
 
     def loss(self, x, y, step):
-        loss, parts = self.loss_terms(x, y, step, {})
+        loss, parts = self.loss_terms(x, y, step, self.draw_step_noise(x, None, step))
         out = {k: float(v) for k, v in parts.items()}
         out["kl_weight"] = self.kl_weight(step)     # exact, as logged before (parts hold it in float32)
         return loss, out
