@@ -63,6 +63,31 @@ onstart:
     if _owner_record is not None:
         record_owner(_owner_record, Path.cwd())
 
+# `carry` (flowbench/carry.py): the runs an earlier machine finished and carried (their small
+# files, committed under carry/<name>/) are copied back into results/<name>/ before the jobs are
+# planned, each only where its config digests and its files' SHA-256 match; at the end, every run
+# scored here is carried. A run longer than one machine's time so finishes in pieces.
+if config.get("carry") and workflow.is_main_process:
+    from flowbench.carry import restore as _carry_restore, save as _carry_save  # noqa: E402
+    _carry_restore(config, Path(f"results/{config['name']}"), workflow.basedir,
+                   log=lambda m: sys.stderr.write(m + "\n"))
+
+    def _carry_at_end():
+        if not (workflow.dryrun or workflow.touch):
+            _carry_save(config, Path(f"results/{config['name']}"), workflow.basedir,
+                        log=lambda m: sys.stderr.write(m + "\n"))
+else:
+    def _carry_at_end():
+        pass
+
+
+onsuccess:
+    _carry_at_end()
+
+
+onerror:
+    _carry_at_end()
+
 # Every results file a producer wrote carries its SHA-256 beside it (flowbench/records.py). One
 # whose bytes differ from it (truncated, edited, replaced) or that has none is set aside here, as
 # <file>.damaged, before the DAG is built: Snakemake then reruns the rule that makes it and

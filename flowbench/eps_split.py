@@ -604,6 +604,23 @@ def smoothed_runs(config: dict, task_name: str) -> dict[tuple[str, str], tuple[f
     return out
 
 
+def split_settings(tcfg: dict) -> dict:
+    """A task's ``eps_split`` section over its defaults."""
+    return {"conditions": 2, "n": 2000, "pool": 32_000_000, "fit_n": 20_000, "seed": 20191106,
+            **(tcfg.get("eps_split") or {})}
+
+
+def split_conditions(task, tcfg: dict) -> tuple[list[int], int]:
+    """The evaluation conditions the split reads (indices: the task's extra conditions first, such
+    as the arm's y* = (1.5, 0), then the others in order, ``conditions`` of them) and the draws per
+    condition it scores (its ``n``, at most the task's ``n_eval``)."""
+    sp = split_settings(tcfg)
+    ids, _ = task.evaluation_conditions()
+    extra = [cid for cid, _ in task.extra_conditions()]
+    order = [ids.index(c) for c in extra if c in ids] + [k for k, c in enumerate(ids) if c not in extra]
+    return order[:int(sp["conditions"])], min(int(sp["n"]), int(tcfg.get("n_eval", 2000)))
+
+
 def task_split(config: dict, task_name: str, run_dirs: dict, reference=None, log=None):
     """The split of every run with a smoothed limit (``smoothed_runs``) on a simulation task with
     an ``eps_split`` section: a tidy frame (``SPLIT_COLUMNS``). Per target (width and kind) and
@@ -615,30 +632,35 @@ def task_split(config: dict, task_name: str, run_dirs: dict, reference=None, log
     kind: ``fit_reparametrisation`` for ours, ``HeatFlowTransport`` for the INN."""
     import pandas as pd
 
+    from .figure_data import FIGURE_DATA
     from .metrics import w2
     from .records import read_npz
     from .tasks import load_task
     log = log or (lambda m: None)
     tcfg = config["tasks"][task_name]
-    sp = {"conditions": 2, "n": 2000, "pool": 32_000_000, "fit_n": 20_000, "seed": 20191106,
-          **(tcfg.get("eps_split") or {})}
+    sp = split_settings(tcfg)
     task = load_task(config, task_name, reference)
     ids, conds = task.evaluation_conditions()
-    extra = [cid for cid, _ in task.extra_conditions()]
-    order = [ids.index(c) for c in extra if c in ids] + [k for k, c in enumerate(ids) if c not in extra]
-    picked = order[:int(sp["conditions"])]
+    picked, n = split_conditions(task, tcfg)
     targets = smoothed_runs(config, task_name)
     unknown = sorted({(m, v) for m, v, _ in run_dirs} - set(targets))
     if unknown:
         raise ValueError(f"eps_split on {task_name}: runs {unknown} have no smoothed limit in this config")
-    samples = {key: read_npz(Path(d) / "posterior_samples.npz")["samples"] for key, d in run_dirs.items()}
+    # each run's draws at the split's conditions, from its figure data (flowbench.figure_data)
+    samples = {}
+    for key, d in run_dirs.items():
+        fd = read_npz(Path(d) / FIGURE_DATA)
+        got = [str(c) for c in fd["eps_condition_ids"]]
+        if got != [ids[k] for k in picked]:
+            raise ValueError(f"{d}/{FIGURE_DATA} holds the split's draws at conditions {got}, the split "
+                             f"reads {[ids[k] for k in picked]}: rerun the run's evaluation")
+        samples[key] = {k: fd["eps_samples"][i] for i, k in enumerate(picked)}
     rows = []
 
     def add(method, variant, eps, kind, cid, seed, quantity, value):
         rows.append({"task": task_name, "method": method, "variant": variant, "eps": eps, "target": kind,
                      "condition": cid, "seed": seed, "quantity": quantity, "value": float(value)})
 
-    n = min(int(sp["n"]), int(tcfg.get("n_eval", 2000)))
     refs = {k: task.reference_posterior(k, n).astype(np.float64) for k in picked}
     for eps, kind in sorted(set(targets.values()), key=lambda t: (t[1] != "reparametrised", t[0])):
         # the reparametrised targets draw from the stream they always did (seeded by eps alone)

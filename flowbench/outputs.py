@@ -44,11 +44,12 @@ COMMITTED_REPORT = "report"
 OWNER_FILE = "owner.json"
 #: ``--config`` keys that change no number of any result beyond float tolerance: the device, the
 #: threads of the jobs and whether seeds train as one ensemble (the same computation), where the
-#: report goes (checked on its own) and the permission to replace runs. Any other key makes the
+#: report goes (checked on its own), the permission to replace runs and whether finished runs are
+#: carried (flowbench.carry: which files are kept, not what they hold). Any other key makes the
 #: configuration another one.
-NEUTRAL_OVERRIDES = ("device", "threads_per_job", "ensemble", "report_dir", "replace_runs")
+NEUTRAL_OVERRIDES = ("device", "threads_per_job", "ensemble", "report_dir", "replace_runs", "carry")
 #: what the workflow itself writes directly under results/<name>/ besides the task folders
-RESERVED = ("images", "logs", "benchmarks", "benchmark", "provenance.json", OWNER_FILE)
+RESERVED = ("images", "logs", "benchmarks", "benchmark", "provenance.json", OWNER_FILE, "carried.json")
 #: finished runs listed by name in a refusal (the rest are counted)
 SHOWN_RUNS = 10
 

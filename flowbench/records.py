@@ -283,6 +283,35 @@ def check_posterior_samples(a) -> str | None:
     return _finite_arrays(a, ("conditions",))
 
 
+def check_figure_data(a) -> str | None:
+    """A run's figure data (flowbench.figure_data): per-condition draws of one shape, finite or NaN
+    throughout as the run's samples are; the coverage curve finite and in [0, 1]."""
+    bad = _arrays(a, ("condition_ids",))
+    if bad:
+        return bad
+    k = len(a["condition_ids"])
+    for name, ids in (("samples", "condition_ids"), ("eps_samples", "eps_condition_ids")):
+        if name in a:
+            s, n = a[name], len(a[ids]) if ids in a else -1
+            if s.ndim != 3 or len(s) != n:
+                return f"'{name}' has shape {s.shape}, expected ({n}, n, x_dim)"
+            if not _all_or_none_finite(s):
+                return f"'{name}' mixes finite and non-finite values"
+    dims = {name: a[name].shape[-1] for name in ("samples", "eps_samples", "test_x") if name in a}
+    if len(set(dims.values())) > 1:
+        return f"its draws and test points differ in their dimension x_dim: {dims}"
+    if "test_x" in a and not (len(a["test_x"]) == len(a.get("predicted_label", ())) == len(a.get("true_label", ()))):
+        return "'test_x', 'predicted_label' and 'true_label' are not one test set"
+    if "coverage" in a:
+        import numpy as np
+        c = a["coverage"]
+        if c.ndim != 2 or not np.all(np.isfinite(c)) or not np.all((c >= 0) & (c <= 1)):
+            return "'coverage' is not a finite [levels, d] curve of shares in [0, 1]"
+    if k == 0:
+        return "it holds no condition"
+    return None
+
+
 def check_predictions(a) -> str | None:
     bad = _arrays(a, ("x", "y", "y_hat"))
     if bad:
@@ -338,6 +367,7 @@ KINDS: dict[str, Kind] = {
     "train_info.json": Kind("a run record", check_run_record),
     "task.json": Kind("a task record", check_task_record),
     "metrics.json": Kind("a run's metric rows", check_metric_rows),
+    "figure_data.npz": Kind("a run's figure data", check_figure_data),
     "metrics.csv": Kind("a stage's metric table", _columns(METRIC_ROW_KEYS, ("value",))),
     "noise_floor.csv": Kind("a task's noise floor",
                             _columns(("task", "condition", "metric", "n", "repeat", "value"), ("n", "value"))),

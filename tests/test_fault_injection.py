@@ -30,6 +30,7 @@ KINDS = {
     "predictions": f"{LIN}/predictions.npz",
     "reference": "arm/reference.npz",
     "metrics": "gmm/ours/paper/seed0/metrics.json",
+    "figure data": "gmm/ours/paper/seed0/figure_data.npz",
     "run record": f"{LIN}/train_info.json",
     "task record": "gmm/task.json",
     "floor": "gaussian_linear/noise_floor.csv",
@@ -52,6 +53,9 @@ def consume(kind, repo, path):
         load_task(cfg, "arm", reference=path).reference_posterior(0, 10)
     elif kind == "metrics":
         aggregate_metrics([path], path.parent / "aggregated.csv")
+    elif kind == "figure data":   # the figure job and the eps split read it so
+        from flowbench.figure_data import read_figure_data
+        read_figure_data(path.parent)
     elif kind == "task record":
         report_inputs.load_task_records(res, ["gmm"])
     elif kind == "floor":

@@ -373,8 +373,8 @@ def test_gmm_posterior_figure_has_the_exact_posterior_and_every_method(tmp_path,
     run.mkdir(parents=True)
     rng = np.random.default_rng(1)
     samples = np.stack([task.sample_posterior(k, 50, rng) for k in range(task.n_labels)])
-    write_npz(run / "posterior_samples.npz", samples=samples, condition_ids=np.arange(task.n_labels).astype(str),
-              conditions=np.eye(task.n_labels, dtype=np.float32))
+    # the figure reads the run's figure data (flowbench.figure_data), the first seed's draws
+    write_npz(run / "figure_data.npz", samples=samples, condition_ids=np.arange(task.n_labels).astype(str))
     write_csv(tmp_path / "metrics.csv", pd.DataFrame(
         {"task": "gmm", "method": "ours", "variant": "paper", "seed": 0,
          "condition": [str(k) for k in range(task.n_labels)], "metric": "w2", "value": 0.05}))

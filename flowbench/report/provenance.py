@@ -190,12 +190,15 @@ def lock_provenance(path: str | Path = LOCK_FILE, workdir: str | Path = ".") -> 
 
 def collect_provenance(config: dict, configfiles=(), benchmark_root: str | Path = "results/benchmarks",
                        benchmark_patterns: dict[str, str] | None = None, workdir: str | Path = ".",
-                       report_dir: str | Path | None = None) -> dict:
+                       report_dir: str | Path | None = None, carried: str | Path | None = None) -> dict:
     """Everything the report's "How it was produced" needs, as one JSON-serialisable dict.
 
     ``lock_file`` names the lock file of the environment (``LOCK_FILE`` under ``workdir``), its
     SHA-256 and the installed packages that differ from it. Changes under ``report_dir`` (what the
-    run renders) do not make the tree dirty."""
+    run renders) do not make the tree dirty. ``carried``: the ledger of the runs restored from
+    earlier machines (``results/<name>/carried.json``, flowbench.carry), {run: commit}, when any."""
+    import json
+
     from ..config import digest
     jobs = read_benchmarks(benchmark_root, benchmark_patterns, relative_to=workdir)
     configfiles = [str(f) for f in configfiles]
@@ -209,4 +212,5 @@ def collect_provenance(config: dict, configfiles=(), benchmark_root: str | Path 
         "git": git_state(workdir, ignore=[report_dir] if report_dir else ()),
         "lock_file": lock_provenance(LOCK_FILE, workdir),
         "benchmarks": summarise_benchmarks(jobs),
+        "carried": json.loads(Path(carried).read_text()) if carried and Path(carried).is_file() else {},
     }

@@ -54,6 +54,7 @@ def end_effector(x: np.ndarray) -> np.ndarray:
 class ArmTask(SimulatorTask):
     kind = "arm"
     own_figures = ("arm_configurations", "calibration_curves")
+    figure_points = 150   # the sampled arm configurations drawn
     figure_captions: ClassVar[dict[str, str]] = {
         "arm_configurations": "Sampled arm configurations at y* = (1.5, 0) (the first seed of each "
                               "run; the reference first), drawn over each other: the grey vertical "

@@ -144,6 +144,7 @@ def to_task(x_phys: np.ndarray) -> np.ndarray:
 class BallisticsTask(SimulatorTask):
     kind = "ballistics"
     own_figures = ("trajectories", "calibration_curves")
+    figure_points = 100   # the sampled trajectories drawn
     y_scale = SD_Y
     figure_captions: ClassVar[dict[str, str]] = {
         "trajectories": "Sampled trajectories at the first observation (the first seed of each run; "

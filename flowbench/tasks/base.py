@@ -293,6 +293,15 @@ class Task:
         stops = bool(((cfg or {}).get("train") or {}).get("early_stopping"))
         return tuple(cls.own_figures) + tuple(cls.common_figures) + (("validation_curves",) if stops else ())
 
+    #: the draws per condition of the first seed's samples that the kind's figures show (kept in
+    #: each run's figure data, flowbench.figure_data; 0: its figures show no samples)
+    figure_points: int = 0
+
+    def figure_arrays(self, predictions: dict) -> dict:
+        """The kind's own arrays of a first-seed run's figure data, from its ``predictions.npz``
+        (flowbench.figure_data); none by default."""
+        return {}
+
     #: caption of each own figure (flowbench.captions reads them)
     figure_captions: dict[str, str] = {}
 

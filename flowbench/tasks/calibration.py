@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..records import read_npz
+from ..figure_data import read_figure_data
 
 
 class CalibratedTask:
@@ -47,17 +47,10 @@ class CalibratedTask:
         curves = {}
         for (m, v), seeds in sorted(runs.items()):
             covs = []
-            for s in seeds:
-                f = Path(task_dir) / m / v / f"seed{s}" / "posterior_samples.npz"
-                if not f.exists():
-                    continue
-                d = read_npz(f)
-                if "calibration_samples" not in d:
-                    continue
-                smp, tru = d["calibration_samples"], d["calibration_x"]
-                ok = np.all(np.isfinite(smp), axis=(1, 2))
-                if ok.any():
-                    covs.append(M.coverage(smp[ok], tru[ok], lev))
+            for s in seeds:   # each run's coverage curve, from its figure data (flowbench.figure_data)
+                d = read_figure_data(Path(task_dir) / m / v / f"seed{s}")
+                if d is not None and "coverage" in d:
+                    covs.append(d["coverage"])
             if covs:
                 curves[f"{m}/{v}"] = np.mean(covs, axis=0)        # [L, d]
         names = [f"x{j + 1}" for j in range(self.x_dim)] + ["mean over x"]

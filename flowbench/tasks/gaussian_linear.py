@@ -34,6 +34,7 @@ class GaussianLinearTask(Task):
     conditions = "continuous"
     forward_metric_names = ("y_rmse",)
     own_figures = ("posterior_pairs",)
+    figure_points = 500   # the draws of each posterior_pairs panel
     figure_captions = {
         "posterior_pairs": "Posterior samples (first seed of each run; rows) against the exact "
                            "posterior (grey) at three of the evaluation observations (columns), "
@@ -166,7 +167,7 @@ class GaussianLinearTask(Task):
 
         from ..plotting import not_run, save_figure
         from ..recipes import iter_runs
-        from ..records import read_npz
+        from ..figure_data import read_figure_data
         runs = {}
         for (_, m, v, s) in iter_runs(config, task_name):
             runs.setdefault((m, v), s)   # the first seed of each run
@@ -175,8 +176,8 @@ class GaussianLinearTask(Task):
         fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
         _, ys = self.evaluation_conditions()
         for r, ((m, v), seed) in enumerate(sorted(runs.items())):
-            f = Path(task_dir) / m / v / f"seed{seed}" / "posterior_samples.npz"
-            samples = read_npz(f)["samples"] if f.exists() else None
+            fd = read_figure_data(Path(task_dir) / m / v / f"seed{seed}")
+            samples = fd["samples"] if fd is not None else None
             for k in range(cols):
                 ax = axes[r][k]
                 ref = self.reference_posterior(k, 500)

@@ -117,6 +117,16 @@ class GaussianMixtureTask(Task):
     kind = "gmm"
     conditions = "label"
     own_figures = ("fig5_1", "fig5_2", "posteriors")
+    figure_points = 600   # the posterior panels' draws per label (_scatter_posterior)
+
+    def figure_arrays(self, predictions: dict) -> dict:
+        """Fig. 5.1's forward panel: the test points, their predicted label (-1 where the model's
+        output is not finite) and their true label."""
+        y_hat = predictions["y_hat"]
+        ok = np.all(np.isfinite(y_hat), axis=1)
+        return {"test_x": predictions["x"],
+                "predicted_label": np.where(ok, np.argmax(np.nan_to_num(y_hat), axis=1), -1).astype(np.int16),
+                "true_label": np.argmax(predictions["y"], axis=1).astype(np.int16)}
     figure_captions = {
         "fig5_1": "Fig. 5.1, ours (paper recipe, first seed). Left: the forward process as a "
                   "classifier, test points coloured by their predicted label; look for one clean "
@@ -373,13 +383,14 @@ def _palette(n: int):
     return sns.color_palette(PALETTE, n)
 
 
-def _posterior_panel(ax, task, npz_path: Path, title: str, lim: float):
+def _posterior_panel(ax, task, rundir: Path, title: str, lim: float):
+    """The first-seed run in ``rundir``'s samples, from its figure data (flowbench.figure_data)."""
+    from ..figure_data import read_figure_data
     from ..plotting import not_run
-    if not npz_path.exists():
+    d = read_figure_data(rundir)
+    if d is None:
         not_run(ax, f"{title}\n(not in this config)")
         return
-    from ..records import read_npz
-    d = read_npz(npz_path)
     _scatter_posterior(ax, task, d["samples"], d["condition_ids"], title, lim)
 
 
@@ -436,18 +447,18 @@ def fig5_1(config, task_name, task_dir: Path, out: Path) -> Path:
         not_run(axes[1], f"{run_name} not in this config")
     else:
         run = task_dir / paper / variant / f"seed{seed}"
-        from ..records import read_npz
-        p = read_npz(run / "predictions.npz")
-        ok = np.all(np.isfinite(p["y_hat"]), axis=1)
-        pred = np.where(ok, np.argmax(np.nan_to_num(p["y_hat"]), axis=1), -1)
-        acc = float((pred == np.argmax(p["y"], axis=1)).mean())
-        axes[0].scatter(p["x"][ok, 0], p["x"][ok, 1], s=2, c=[colors[int(k)] for k in pred[ok]],
+        from ..figure_data import read_figure_data
+        p = read_figure_data(run)
+        pred = p["predicted_label"]
+        ok = pred >= 0
+        acc = float((pred == p["true_label"]).mean())
+        axes[0].scatter(p["test_x"][ok, 0], p["test_x"][ok, 1], s=2, c=[colors[int(k)] for k in pred[ok]],
                         rasterized=True)
         axes[0].set_title(f"forward: predicted label of test points (acc {acc:.3f})", fontsize=10)
         axes[0].set_xlim(-lim, lim)
         axes[0].set_ylim(-lim, lim)
         axes[0].set_aspect("equal")
-        _posterior_panel(axes[1], task, run / "posterior_samples.npz",
+        _posterior_panel(axes[1], task, run,
                          "inverse: posterior samples given each label", lim)
     fig.suptitle(f"Fig. 5.1 ({task_name}, {run_name}, seed {seed}); colour = label, x = true mode centres",
                  fontsize=10)
@@ -467,12 +478,11 @@ def fig5_2(config, task_name, task_dir: Path, out: Path) -> Path:
               (variants[0] if variants else FIG5_2_RAMP_VARIANTS[0], "INN: changed ramp ({})")]
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.3))
     seed = first_seed(config, task_name, paper, FIG5_PAPER_VARIANT)
-    _posterior_panel(axes[0], task, task_dir / paper / FIG5_PAPER_VARIANT / f"seed{seed}" /
-                     "posterior_samples.npz", f"{paper} (paper recipe)", lim)
+    _posterior_panel(axes[0], task, task_dir / paper / FIG5_PAPER_VARIANT / f"seed{seed}",
+                     f"{paper} (paper recipe)", lim)
     for ax, (v, title) in zip(axes[1:], panels):
         s = first_seed(config, task_name, inn, v)
-        _posterior_panel(ax, task, task_dir / inn / v / f"seed{s}" / "posterior_samples.npz",
-                         title.format(v), lim)
+        _posterior_panel(ax, task, task_dir / inn / v / f"seed{s}", title.format(v), lim)
     fig.suptitle(f"Fig. 5.2 ({task_name}): posterior samples, first seed of each run", fontsize=10)
     return save_figure(fig, out)
 
@@ -505,7 +515,7 @@ def posteriors_by_method(config, task_name, task_dir: Path, out: Path, n: int = 
                         & (metrics["metric"] == "w2") & (metrics["condition"] != "")]["value"]
             if len(w) and np.all(np.isfinite(w)):
                 title += f" (W2 {w.mean():.3f})"
-        _posterior_panel(ax, task, Path(task_dir) / m / v / f"seed{seed}" / "posterior_samples.npz", title, lim)
+        _posterior_panel(ax, task, Path(task_dir) / m / v / f"seed{seed}", title, lim)
     for ax in flat[panels:]:
         ax.axis("off")
     fig.suptitle(f"{task_name}: posterior samples given each label, every method at its recipe (first seed); "

@@ -431,15 +431,17 @@ class SimulatorTask(CalibratedTask, Task):
             self.attach_reference(Path(task_dir) / "reference.npz")
 
     def _panel_runs(self, config, task_name, task_dir, k: int):
-        """[(title, samples or None, why)] of the reference and the first seed of each run."""
+        """[(title, samples or None, why)] of the reference and the first seed of each run (its
+        figure data's draws: flowbench.figure_data)."""
+        from ..figure_data import read_figure_data
         self._ensure_reference(task_dir)
         panels = [("reference (rejection ABC)", self.reference_posterior(k, min(self.keep, 2000)), "")]
         for (m, v), seeds in sorted(self._runs(config, task_name).items()):
-            f = Path(task_dir) / m / v / f"seed{seeds[0]}" / "posterior_samples.npz"
-            if not f.exists():
+            fd = read_figure_data(Path(task_dir) / m / v / f"seed{seeds[0]}")
+            if fd is None:
                 panels.append((f"{m}/{v}", None, "not run"))
                 continue
-            s = read_npz(f)["samples"][k]
+            s = fd["samples"][k]
             if not np.all(np.isfinite(s)):
                 panels.append((f"{m}/{v}", None, "diverged"))
             else:

@@ -37,8 +37,18 @@ def smoothed_run_dirs(task):
 
 
 TASK_FILES = ("metrics.csv", "runs.csv", "task.json", "noise_floor.csv")
-RUN_FILES = ("model.pt", "train_log.csv", "train_info.json", "posterior_samples.npz",
-             "predictions.npz", "metrics.json")
+# with `carry` (flowbench.carry) a run's checkpoint, samples and predictions are temporary: deleted
+# once its evaluation has read them, since everything downstream reads its small files only
+CARRY = bool(config.get("carry"))
+BULKY_RUN_FILES = ("model.pt", "posterior_samples.npz", "predictions.npz")
+RUN_FILES = tuple(f for f in ("model.pt", "train_log.csv", "train_info.json", "posterior_samples.npz",
+                              "predictions.npz", "metrics.json", "figure_data.npz")
+                  if not (CARRY and f in BULKY_RUN_FILES))
+
+
+def bulky(path):
+    """A checkpoint, samples or predictions output: temporary under `carry`."""
+    return temp(path) if CARRY else path
 
 
 def has_reference_file(task):
@@ -118,11 +128,11 @@ rule train_run:
         reference=lambda wc: probe_reference_files(wc.task),
         ensemble=ensemble_input,
     output:
-        model=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/model.pt",
+        model=bulky(f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/model.pt"),
         log_csv=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/train_log.csv",
         info=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/train_info.json",
-        samples=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/posterior_samples.npz",
-        predictions=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/predictions.npz",
+        samples=bulky(f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/posterior_samples.npz"),
+        predictions=bulky(f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/predictions.npz"),
     log:
         f"{RESULTS}/logs/{{task}}/{{method}}/{{variant}}/seed{{seed}}/train.log",
     benchmark:
@@ -147,7 +157,9 @@ rule evaluate_run:
         floor=f"{RESULTS}/{{task}}/noise_floor.csv",
         reference=lambda wc: reference_files(wc.task),
     output:
-        f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/metrics.json",
+        metrics=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/metrics.json",
+        # what the figures and the eps split read of the run (flowbench.figure_data)
+        figure_data=f"{RESULTS}/{{task}}/{{method}}/{{variant}}/seed{{seed}}/figure_data.npz",
     log:
         f"{RESULTS}/logs/{{task}}/{{method}}/{{variant}}/seed{{seed}}/evaluate.log",
     benchmark:
@@ -238,8 +250,7 @@ for _task in config["tasks"]:
             f"figure_task_{_task}"
         input:
             metrics=f"{RESULTS}/{_task}/metrics.csv",
-            runs=[f"{d}/{f}" for d in run_dirs(_task)
-                  for f in ("posterior_samples.npz", "predictions.npz", "train_log.csv")],
+            runs=[f"{d}/{f}" for d in run_dirs(_task) for f in ("figure_data.npz", "train_log.csv")],
             reference=reference_files(_task),
             floor=f"{RESULTS}/{_task}/noise_floor.csv",   # the floor lines of the W2 figures
         output:
@@ -263,7 +274,7 @@ rule eps_split_task:
     # target its training converges to (flowbench.eps_split.task_split); only for tasks with an
     # `eps_split` section
     input:
-        samples=lambda wc: [f"{d}/posterior_samples.npz" for d in smoothed_run_dirs(wc.task).values()],
+        samples=lambda wc: [f"{d}/figure_data.npz" for d in smoothed_run_dirs(wc.task).values()],
         reference=lambda wc: reference_files(wc.task),
     output:
         f"{RESULTS}/{{task}}/eps_split.csv",

@@ -43,6 +43,15 @@ def provenance_lines(ctx: ReportContext) -> list[str]:
                 else "no CUDA device" if hw.get("cuda_available") is False else "CUDA unknown")
         mem = f", {hw['memory_gb']} GB memory" if hw.get("memory_gb") else ""
         lines.append(f"- Hardware: {hw.get('platform', T.NA)}, {hw.get('cpu_count', T.NA)} CPUs{mem}, {cuda}.")
+    carried = prov.get("carried") or {}
+    if carried:   # runs trained and scored on earlier machines (flowbench.carry)
+        by_commit: dict[str, int] = {}
+        for commit in carried.values():
+            key = str(commit)[:10] if commit else "unknown"
+            by_commit[key] = by_commit.get(key, 0) + 1
+        lines.append(f"- Carried runs: {len(carried)} runs were trained and scored on earlier machines of "
+                     "the same kind and carried here with their config digests and SHA-256 (the config's `carry` folder), from "
+                     + ", ".join(f"commit `{c}` ({n})" for c, n in sorted(by_commit.items())) + ".")
     devices = ctx.devices
     if devices:
         lines.append("- Training device of the runs: " + ", ".join(f"{k} ({v} runs)" for k, v in devices.items()) + ".")
