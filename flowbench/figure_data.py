@@ -1,6 +1,7 @@
 """A run's figure data: the small part of its samples that the task's figures and its eps split read.
 
-``evaluate_run`` writes ``figure_data.npz`` beside ``metrics.json``; the figure job and the eps
+``evaluate_run`` writes ``figure_data.npz`` beside ``metrics.json`` (its arrays:
+``flowbench.pipeline.figure_data``); the figure job and the eps
 split read it instead of the run's full ``posterior_samples.npz`` and ``predictions.npz``. So a
 run whose scoring is done needs only its small files (``metrics.json``, ``figure_data.npz``,
 ``train_log.csv``, ``train_info.json``) for everything downstream, which is what lets a run be
@@ -22,39 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 FIGURE_DATA = "figure_data.npz"
-
-
-def figure_data(config: dict, task_name: str, method: str, variant: str, seed: int, rundir,
-                task=None) -> dict[str, np.ndarray]:
-    """The arrays of ``figure_data.npz`` for the run in ``rundir`` (see the module docstring)."""
-    from . import metrics as M
-    from .eps_split import split_conditions, smoothed_runs
-    from .recipes import first_seed
-    from .records import read_npz
-    from .tasks import load_task
-
-    rundir = Path(rundir)
-    task = task or load_task(config, task_name)
-    post = read_npz(rundir / "posterior_samples.npz")
-    out: dict[str, np.ndarray] = {"condition_ids": np.asarray([str(c) for c in post["condition_ids"]])}
-    if first_seed(config, task_name, method, variant) == int(seed):
-        out["samples"] = np.ascontiguousarray(post["samples"][:, :task.figure_points])
-        out.update(task.figure_arrays(read_npz(rundir / "predictions.npz")))
-    if "calibration_samples" in post:
-        smp, tru = post["calibration_samples"], post["calibration_x"]
-        ok = np.all(np.isfinite(smp), axis=(1, 2))
-        if ok.any():
-            out["coverage"] = M.coverage(smp[ok], tru[ok], np.asarray(M.COVERAGE_LEVELS))
-    tcfg = config["tasks"][task_name]
-    if tcfg.get("eps_split") and (method, variant) in smoothed_runs(config, task_name):
-        picked, n = split_conditions(task, tcfg)
-        ids = [str(c) for c in post["condition_ids"]]
-        out["eps_samples"] = np.ascontiguousarray(post["samples"][picked, :n])
-        out["eps_condition_ids"] = np.asarray([ids[k] for k in picked])
-    return out
 
 
 def write_figure_data(path, arrays: dict) -> None:

@@ -432,6 +432,35 @@ def evaluate_run(config: dict, task_name: str, method: str, variant: str, seed: 
     return rows
 
 
+def figure_data(config: dict, task_name: str, method: str, variant: str, seed: int, rundir,
+                task=None) -> dict:
+    """The arrays of ``figure_data.npz`` for the run in ``rundir`` (``flowbench.figure_data``): the
+    first seed's first ``Task.figure_points`` draws per condition and the kind's own arrays, the
+    coverage curve, the eps split's draws; copied from the run's files, none drawn anew."""
+    from .eps_split import split_conditions, smoothed_runs
+    from .recipes import first_seed
+
+    rundir = Path(rundir)
+    task = task or load_task(config, task_name)
+    post = read_npz(rundir / "posterior_samples.npz")
+    out: dict = {"condition_ids": np.asarray([str(c) for c in post["condition_ids"]])}
+    if first_seed(config, task_name, method, variant) == int(seed):
+        out["samples"] = np.ascontiguousarray(post["samples"][:, :task.figure_points])
+        out.update(task.figure_arrays(read_npz(rundir / "predictions.npz")))
+    if "calibration_samples" in post:
+        smp, tru = post["calibration_samples"], post["calibration_x"]
+        ok = np.all(np.isfinite(smp), axis=(1, 2))
+        if ok.any():
+            out["coverage"] = M.coverage(smp[ok], tru[ok], np.asarray(M.COVERAGE_LEVELS))
+    tcfg = config["tasks"][task_name]
+    if tcfg.get("eps_split") and (method, variant) in smoothed_runs(config, task_name):
+        picked, n = split_conditions(task, tcfg)
+        ids = [str(c) for c in post["condition_ids"]]
+        out["eps_samples"] = np.ascontiguousarray(post["samples"][picked, :n])
+        out["eps_condition_ids"] = np.asarray([ids[k] for k in picked])
+    return out
+
+
 def _check_dims(path, got: dict, want: dict) -> None:
     """Refuse a run file whose arrays have other trailing dimensions than the task's."""
     from .records import REBUILD_DELETE, DamagedFile

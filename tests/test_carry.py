@@ -13,7 +13,8 @@ import yaml
 from flowbench import carry as C
 from flowbench import metrics as M
 from flowbench.config import read_config_file, validate_config
-from flowbench.figure_data import FIGURE_DATA, figure_data
+from flowbench.figure_data import FIGURE_DATA
+from flowbench.pipeline import figure_data
 from flowbench.records import read_npz, record_problem
 from tests.conftest import SMOKE, snakemake, tree_digest
 

@@ -1,8 +1,8 @@
 from _common import finish, setup  # noqa: I001
 from pathlib import Path
 
-from flowbench.figure_data import figure_data, write_figure_data
-from flowbench.pipeline import evaluate_run
+from flowbench.figure_data import write_figure_data
+from flowbench.pipeline import evaluate_run, figure_data
 from flowbench.io import write_json
 
 log = setup(snakemake)  # noqa: F821
