@@ -294,15 +294,44 @@ def _run_problem(config, task, m, v, s, src: Path, man: dict, tman: dict, train_
     return _fits_figures(config, task, m, v, s, src)
 
 
+def status(config: dict, basedir) -> list[dict]:
+    """Per task of the config: its runs, how many of them the carry folder holds for this config
+    (digests and files checked as ``restore`` checks them), and how many it holds that this
+    config would not restore (a changed recipe or evaluation, a damaged file)."""
+    from .identity import evaluate_digest, floor_digest, reference_digest, train_digest
+    from .recipes import iter_runs
+    root = carry_dir(config, basedir)
+    rows = []
+    for task in config["tasks"]:
+        runs = [(m, v, int(s)) for (_, m, v, s) in iter_runs(config, task)]
+        tsrc = root / task if root is not None else None
+        tman = _read_manifest(tsrc) if tsrc is not None else None
+        ok = stale = 0
+        if tman is not None:
+            bad_task = _task_problem(config, task, tsrc, tman, reference_digest, floor_digest)
+            for m, v, s in runs:
+                src = tsrc / m / v / f"seed{s}"
+                man = _read_manifest(src)
+                if man is None:
+                    continue
+                if bad_task or _run_problem(config, task, m, v, s, src, man, tman, train_digest, evaluate_digest):
+                    stale += 1
+                else:
+                    ok += 1
+        rows.append({"task": task, "runs": len(runs), "carried": ok, "not_restorable": stale})
+    return rows
+
+
 def main(argv=None) -> int:
-    """``python -m flowbench.carry save|restore [--configfile F ...]``: what the Snakefile does at
-    the end (save) and the start (restore) of a run with ``carry``, by hand."""
+    """``python -m flowbench.carry save|restore|status [--configfile F ...]``: what the Snakefile
+    does at the end (save) and the start (restore) of a run with ``carry``, by hand; ``status``:
+    how many of each task's runs are carried."""
     import argparse
     import sys
 
     from .config import deep_merge, read_config_file, validate_config
     p = argparse.ArgumentParser(prog="python -m flowbench.carry", description=main.__doc__)
-    p.add_argument("action", choices=["save", "restore"])
+    p.add_argument("action", choices=["save", "restore", "status"])
     p.add_argument("--configfile", nargs="+", default=["config/config.yaml"])
     a = p.parse_args(argv)
     basedir = Path.cwd()
@@ -316,7 +345,13 @@ def main(argv=None) -> int:
             validate_config(config)
     results = basedir / "results" / config["name"]
     try:
-        if a.action == "save":
+        if a.action == "status":
+            rows = status(config, basedir)
+            for r in rows:
+                print(f"{r['task']:<28} {r['carried']:>4} of {r['runs']:>4} runs carried"
+                      + (f", {r['not_restorable']} carried under another config or damaged" if r["not_restorable"] else ""))
+            print(f"{'total':<28} {sum(r['carried'] for r in rows):>4} of {sum(r['runs'] for r in rows):>4}")
+        elif a.action == "save":
             save(config, results, basedir, log=lambda m: print(m, file=sys.stderr))
         else:
             restore(config, results, basedir, log=lambda m: print(m, file=sys.stderr))

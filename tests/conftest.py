@@ -41,7 +41,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # ----------------------------------------------------------------------------------------------
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SMOKE = "results/smoke"  # the smoke config's results folder (its `name`)
-IGNORE = shutil.ignore_patterns("results", ".snakemake", ".venv", ".git", "__pycache__",
+IGNORE = shutil.ignore_patterns("results", "carried", ".snakemake", ".venv", ".git", "__pycache__",
                                 ".pytest_cache", "*.egg-info")
 
 
@@ -55,7 +55,8 @@ def _ignore_committed_figures(src, names):
 
 
 def copy_repo(root: Path, dst: Path) -> Path:
-    """A copy of the repository (no results, no git, no committed figures) with an empty results/."""
+    """A copy of the repository (no results, no carried runs, no git, no committed figures) with an
+    empty results/."""
     shutil.copytree(root, dst, ignore=_ignore_committed_figures)
     (dst / "results").mkdir(exist_ok=True)
     return dst

@@ -80,6 +80,12 @@ def test_save_keeps_small_files_only_and_is_idempotent(carried, smoke_run):
     assert not list((base / "carried").rglob("*.pt")) and not list((base / "carried").rglob("posterior_samples.npz"))
     again = C.save(cfg, smoke_run / SMOKE, base, log=lambda m: None)
     assert again == {"runs": 0, "tasks": 0, "unchanged": 16}
+    rows = {r["task"]: r for r in C.status(cfg, base)}
+    assert all(r["carried"] == r["runs"] and r["not_restorable"] == 0 for r in rows.values())
+    changed = json.loads(json.dumps(cfg))
+    changed["methods"]["cinn"]["base"]["lr"] = 3e-4   # every cINN run of every task is another run now
+    rows = {r["task"]: r for r in C.status(changed, base)}
+    assert rows["gmm"]["not_restorable"] == 1 and rows["gmm"]["carried"] == rows["gmm"]["runs"] - 1
 
 
 def _restore(carried, tmp_path, cfg=None):
