@@ -115,3 +115,25 @@ def test_git_state_ignores_the_rendered_report_but_not_the_code(tmp_path):
     assert R.git_state(tmp_path, ignore=["report/"])["commit"]
     (tmp_path / "code.py").write_text("x = 2\n")
     assert R.git_state(tmp_path, ignore=["report"])["dirty"] is True
+
+
+def test_carried_runs_are_in_provenance_and_the_report(tmp_path, monkeypatch):
+    """The runs restored from earlier machines (results/<name>/carried.json, flowbench.carry) are
+    recorded in provenance and named in "How it was produced", by commit; none: no line."""
+    monkeypatch.chdir(tmp_path)
+    ledger = tmp_path / "carried.json"
+    ledger.write_text(json.dumps({"gmm/ours/paper/seed0": "a" * 40, "gmm/ours/paper/seed1": "a" * 40,
+                                  "gmm/inn/full/seed0": "b" * 40}))
+    p = R.collect_provenance({"tasks": {}}, [], "results/benchmarks", carried=ledger)
+    assert p["carried"]["gmm/inn/full/seed0"] == "b" * 40
+    assert R.collect_provenance({"tasks": {}}, [], "results/benchmarks", carried=tmp_path / "none")["carried"] == {}
+    res = fake_results(tmp_path / "results")
+    prov = json.loads((res / "provenance.json").read_text())
+    prov["carried"] = p["carried"]
+    write_json(res / "provenance.json", prov)
+    md = R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
+    assert "- Carried runs: 3 runs were trained and scored on earlier machines" in md
+    assert f"commit `{'a' * 10}` (2), commit `{'b' * 10}` (1)" in md
+    prov["carried"] = {}
+    write_json(res / "provenance.json", prov)
+    assert "Carried runs" not in R.render_report(res, tmp_path / "report", tasks=["gmm"])["README.md"].read_text()
