@@ -165,6 +165,8 @@ rule evaluate_run:
     benchmark:
         f"{RESULTS}/benchmarks/{{task}}/{{method}}/{{variant}}/seed{{seed}}/evaluate.tsv"
     threads: 1
+    # a trained run is scored (and so can be carried, flowbench.carry) before more runs train
+    priority: 10
     resources:
         **job_resources("evaluate_run"),
     params:
@@ -232,6 +234,7 @@ rule noise_floor:
     benchmark:
         f"{RESULTS}/benchmarks/{{task}}/noise_floor.tsv"
     threads: 1
+    priority: 10   # the evaluations wait for it
     resources:
         **job_resources("noise_floor"),
     params:
