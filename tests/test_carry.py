@@ -171,3 +171,17 @@ def test_a_fresh_checkout_with_carried_runs_plans_no_training(carried, smoke_cop
     assert "rule aggregate_task:" in out and "rule render_report:" in out
     got = tree_digest(repo / SMOKE / "gmm")
     assert all(got[f] == want[f] for f in got if not f.startswith("."))
+
+
+def test_git_keeps_every_file_a_carried_run_holds(root):
+    """A carried run travels by git: none of its files (its benchmark TSVs included, which the
+    repository ignores elsewhere) may be ignored."""
+    import subprocess
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = [f"carried/full/arm/ours/inverse/seed0/{f}" for f in (*C.RUN_FILES, C.MANIFEST)]
+    names += ["carried/full/arm/ours/inverse/seed0/benchmarks/train.tsv", "carried/full/arm/reference.npz",
+              "carried/full/arm/benchmarks/noise_floor.tsv", "carried/full/arm/.manifest.json.sha256"]
+    r = subprocess.run(["git", "check-ignore", *names], cwd=root, capture_output=True, text=True)
+    assert r.stdout.strip() == "", f"ignored by git: {r.stdout}"
+    assert subprocess.run(["git", "check-ignore", "-q", "results/full/arm/reference.npz"], cwd=root).returncode == 0
