@@ -111,13 +111,13 @@ def save(config: dict, results: Path, basedir, log=print) -> dict:
             if (tdir / name).is_file() and record_problem(tdir / name) is None:
                 files[name] = _sha(tdir / name)
                 digests[key] = fn(config, task)
+        # a run carries only with the inputs it was scored against
+        inputs_here = "noise_floor.csv" in files and ("reference.npz" in files or not _has_reference(config, task))
         saved_runs = 0
-        for (_, m, v, s) in iter_runs(config, task):
+        for (_, m, v, s) in iter_runs(config, task) if inputs_here else ():
             src = tdir / m / v / f"seed{s}"
             if not all((src / f).is_file() and record_problem(src / f) is None for f in RUN_FILES):
                 continue
-            if "noise_floor.csv" not in files or ("reference.npz" not in files and _has_reference(config, task)):
-                continue   # a run carries only with the inputs it was scored against
             dst = root / task / m / v / f"seed{s}"
             want = {f: _sha(src / f) for f in RUN_FILES}
             bench = results / "benchmarks" / task / m / v / f"seed{s}"
